@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Stop what infra/up.sh started, in reverse order; data is kept (infra/kafka.sh wipe removes it).
+# Usage: infra/down.sh [--help]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${1:-}" in -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+bash "$INFRA_DIR/registry.sh" down
+bash "$INFRA_DIR/kafka.sh" down
+bash "$INFRA_DIR/redis.sh" down
+rm -f "$ENV_FILE"

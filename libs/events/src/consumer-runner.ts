@@ -1,0 +1,315 @@
+import { SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import type { Batch, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { SchemaCodec } from './codec';
+import type { KafkaClient, KafkaConsumer } from './kafka-client';
+import type { EventsLogger } from './logger';
+import { stderrLogger } from './logger';
+import type { EventsMetrics } from './metrics';
+import type { EventProducer } from './producer';
+import type { TopicDef } from './topics';
+import { eventsTracer, extractTraceContext, type RecordHeaders } from './tracing';
+import type { DeadLetter, DeadLetterReason } from './types';
+
+/** A decoded, valid record handed to a handler. */
+export interface ConsumedRecord<T> {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string;
+  value: T;
+  headers: RecordHeaders;
+  /** The record's Kafka timestamp (broker append time on LogAppendTime topics), epoch ms. */
+  timestamp: number;
+  schemaId: number;
+  /** The consumer span of this record, parented by the producer's: pass it on to what you publish. */
+  context: Context;
+}
+
+/** Records a handler refuses on domain grounds; they are dead-lettered before the batch commits. */
+export interface HandlerResult<T> {
+  rejected?: Array<{ record: ConsumedRecord<T>; error: string }>;
+}
+
+export interface BatchInfo {
+  topic: string;
+  partition: number;
+  firstOffset: string;
+  lastOffset: string;
+  /** The partition's high watermark when the batch was fetched: how far behind this consumer is. */
+  highWatermark: string;
+}
+
+export type BatchHandler<T> = (
+  records: Array<ConsumedRecord<T>>,
+  batch: BatchInfo,
+) => Promise<HandlerResult<T> | void>;
+
+export interface Subscription<T> {
+  topic: TopicDef<T>;
+  handler: BatchHandler<T>;
+}
+
+export interface ConsumerRunnerOptions {
+  kafka: KafkaClient;
+  codec: SchemaCodec;
+  /** Writes the dead letters; it must be connected to the same cluster. */
+  producer: EventProducer;
+  groupId: string;
+  subscriptions: Array<Subscription<never>>;
+  fromBeginning?: boolean;
+  /** Values larger than this are dead-lettered as oversized. */
+  maxValueBytes?: number;
+  /** Attempts at a failing batch (handler or DLQ write) before the partition is paused. */
+  attemptsBeforePause?: number;
+  /** Longest pause of a partition that keeps failing; pauses double up to it. */
+  maxPauseMs?: number;
+  sessionTimeoutMs?: number;
+  partitionsConsumedConcurrently?: number;
+  logger?: EventsLogger;
+  metrics?: EventsMetrics;
+}
+
+interface Rejected {
+  message: KafkaMessage;
+  reason: DeadLetterReason;
+  error: string;
+}
+
+const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
+
+/**
+ * Consumes catalogue topics in batches with at-least-once delivery: a batch's offsets are committed
+ * only after its handler succeeded and its dead letters are written. Records that cannot be decoded
+ * or validated go to `<topic>.dlq` with the reason and never reach the handler; the partition moves
+ * on. When the handler or the DLQ keeps failing, the partition is paused and retried later
+ * (backpressure), never skipped.
+ */
+export class ConsumerRunner {
+  private readonly consumer: KafkaConsumer;
+  private readonly subs = new Map<string, Subscription<unknown>>();
+  private readonly logger: EventsLogger;
+  private readonly failures = new Map<string, number>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  private running = false;
+
+  constructor(private readonly options: ConsumerRunnerOptions) {
+    this.logger = options.logger ?? stderrLogger;
+    for (const s of options.subscriptions) this.subs.set(s.topic.name, s as unknown as Subscription<unknown>);
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 10000,
+      heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? 10000) / 3)),
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
+  /** Joins the group and starts consuming; resolves once the consumer runs (not when it stops). */
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    for (const name of this.subs.keys()) {
+      await this.consumer.subscribe({ topic: name, fromBeginning: this.options.fromBeginning ?? true });
+    }
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+  }
+
+  /** Leaves the group after the batch in flight is done; uncommitted work is redelivered to the next owner. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.resumeTimers) clearTimeout(t);
+    this.resumeTimers.clear();
+    await this.consumer.disconnect();
+  }
+
+  /** Lets a caller observe rebalances (e.g. to hand over per-partition state). */
+  onGroupJoin(listener: (assignment: Record<string, number[]>) => void): void {
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => listener(e.payload.memberAssignment));
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, pause } = payload;
+    if (batch.isEmpty()) return;
+    const sub = this.subs.get(batch.topic);
+    if (!sub) throw new Error(`no subscription for topic ${batch.topic}`);
+    const partitionKey = `${batch.topic}/${batch.partition}`;
+    const attempts = this.options.attemptsBeforePause ?? 3;
+
+    for (let attempt = 1; ; attempt++) {
+      if (!isRunning() || isStale()) return; // shutting down or rebalanced away: the next owner redoes it
+      try {
+        await this.handleOnce(sub, batch);
+        await this.consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
+        ]);
+        payload.resolveOffset(batch.lastOffset());
+        this.failures.delete(partitionKey);
+        await heartbeat();
+        return;
+      } catch (e) {
+        this.options.metrics?.batchFailures.inc({ topic: batch.topic });
+        this.logger.warn(
+          { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset(), attempt, err: (e as Error).message },
+          'batch failed; it will be retried, offsets stay uncommitted',
+        );
+        if (attempt >= attempts) {
+          this.pauseWithBackoff(partitionKey, pause);
+          return; // unresolved: KafkaJS fetches the same records again on resume
+        }
+        await sleep(Math.min(2000, 100 * 2 ** attempt));
+        await heartbeat().catch(() => undefined);
+      }
+    }
+  }
+
+  private pauseWithBackoff(partitionKey: string, pause: () => () => void): void {
+    const failures = (this.failures.get(partitionKey) ?? 0) + 1;
+    this.failures.set(partitionKey, failures);
+    const delay = Math.min(this.options.maxPauseMs ?? 30000, 1000 * 2 ** (failures - 1));
+    this.logger.error({ partition: partitionKey, pauseMs: delay, failures }, 'partition paused after repeated failures');
+    this.options.metrics?.partitionPauses.inc({ topic: partitionKey.split('/')[0] ?? '' });
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      if (this.running) resume();
+    }, delay);
+    this.resumeTimers.add(timer);
+  }
+
+  private async handleOnce(sub: Subscription<unknown>, batch: Batch): Promise<void> {
+    const good: Array<ConsumedRecord<unknown>> = [];
+    const rejected: Rejected[] = [];
+    const spans: Span[] = [];
+    for (const message of batch.messages) {
+      const outcome = await this.accept(sub.topic, batch, message);
+      if ('reason' in outcome) {
+        rejected.push(outcome);
+        continue;
+      }
+      spans.push(outcome.span);
+      good.push(outcome.record);
+    }
+    try {
+      const info: BatchInfo = {
+        topic: batch.topic,
+        partition: batch.partition,
+        firstOffset: batch.firstOffset() ?? batch.messages[0]?.offset ?? '0',
+        lastOffset: batch.lastOffset(),
+        highWatermark: batch.highWatermark,
+      };
+      const result = good.length > 0 ? await sub.handler(good, info) : undefined;
+      for (const r of result?.rejected ?? []) {
+        const message = batch.messages.find((m) => m.offset === r.record.offset);
+        if (message) rejected.push({ message, reason: 'rejected', error: r.error });
+      }
+      await this.deadLetter(sub.topic, batch, rejected);
+      this.options.metrics?.recordsProcessed.inc({ topic: batch.topic }, good.length - (result?.rejected?.length ?? 0));
+    } catch (e) {
+      for (const s of spans) s.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      throw e;
+    } finally {
+      for (const s of spans) s.end();
+    }
+  }
+
+  private async accept(
+    def: TopicDef<unknown>,
+    batch: Batch,
+    message: KafkaMessage,
+  ): Promise<Rejected | { record: ConsumedRecord<unknown>; span: Span }> {
+    const maxBytes = this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    if (!message.key || message.key.length === 0) {
+      return { message, reason: 'missing_key', error: 'record has no key' };
+    }
+    if (message.value && message.value.length > maxBytes) {
+      return { message, reason: 'oversized', error: `value is ${message.value.length} bytes, limit ${maxBytes}` };
+    }
+    const decoded = await this.options.codec.decode(def, message.value);
+    if (!decoded.ok) return { message, reason: decoded.reason, error: decoded.error };
+    const timestamp = Number(message.timestamp);
+    const invalid = def.validate?.(decoded.value, timestamp);
+    if (invalid) return { message, reason: 'invalid_value', error: invalid };
+
+    const headers = (message.headers ?? {}) as RecordHeaders;
+    const parent = extractTraceContext(headers);
+    const span = eventsTracer().startSpan(
+      `${def.name} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.destination.name': def.name,
+          'messaging.operation.type': 'process',
+          'messaging.destination.partition.id': String(batch.partition),
+          'messaging.kafka.offset': message.offset,
+          'messaging.consumer.group.name': this.options.groupId,
+        },
+      },
+      parent,
+    );
+    return {
+      span,
+      record: {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        key: message.key.toString(),
+        value: decoded.value,
+        headers,
+        timestamp,
+        schemaId: decoded.schemaId,
+        context: trace.setSpan(parent, span),
+      },
+    };
+  }
+
+  private async deadLetter(def: TopicDef<unknown>, batch: Batch, rejected: Rejected[]): Promise<void> {
+    if (rejected.length === 0) return;
+    if (!def.dlq) throw new Error(`${def.name} has no dead-letter topic`);
+    const now = Date.now();
+    const letters: DeadLetter[] = rejected.map(({ message, reason, error }) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: Number(message.offset),
+      key: message.key ?? null,
+      value: message.value ?? null,
+      headers: headerBytes(message.headers),
+      timestamp: Number(message.timestamp),
+      reason,
+      error,
+      consumerGroup: this.options.groupId,
+      failedAt: now,
+    }));
+    await this.options.producer.send(
+      def.dlq,
+      letters.map((value) => ({ value })),
+    );
+    for (const l of letters) {
+      this.options.metrics?.deadLetters.inc({ topic: l.topic, reason: l.reason });
+      this.logger.warn(
+        { topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason, error: l.error },
+        'record dead-lettered',
+      );
+    }
+  }
+}
+
+function headerBytes(headers: KafkaMessage['headers']): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,21 @@
+// Public API of @vigil/events: the only contract between Vigil's services and with the outside.
+export * from './types';
+export { Topics, allTopics, topicByName, type TopicDef, type TopicKey, type ValueValidator } from './topics';
+export { validateStateChange, validateHeartbeat, MAX_FUTURE_SKEW_MS } from './validation';
+export { SchemaCodec, EventValidationError, type DecodeOutcome, type SchemaCodecOptions } from './codec';
+export { createKafkaClient, parseBrokers, type KafkaClient, type KafkaClientOptions, type KafkaAdmin } from './kafka-client';
+export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
+export { EventProducer, type OutgoingRecord, type RawRecord, type EventProducerOptions } from './producer';
+export {
+  ConsumerRunner,
+  type ConsumedRecord,
+  type BatchHandler,
+  type BatchInfo,
+  type HandlerResult,
+  type Subscription,
+  type ConsumerRunnerOptions,
+} from './consumer-runner';
+export { injectTraceContext, extractTraceContext, eventsTracer, type RecordHeaders } from './tracing';
+export { createEventsMetrics, type EventsMetrics } from './metrics';
+export { stderrLogger, type EventsLogger } from './logger';
+export { KafkaEventTransport, KafkaBatchContext, type KafkaEventTransportOptions } from './nest/kafka-event-transport';

@@ -1,0 +1,56 @@
+// The one place that constructs KafkaJS. Services and the SDK get Kafka only through this lib, so a
+// swap to a maintained client with a KafkaJS-compatible API is a change here and nowhere else.
+import { Kafka, logLevel, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import type { EventsLogger } from './logger';
+import { stderrLogger } from './logger';
+
+export type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer };
+export type KafkaClient = Kafka;
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  logger?: EventsLogger;
+  /** Connection and request timeouts; short defaults suit a local broker and fast failure detection. */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
+  const logger = options.logger ?? stderrLogger;
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    requestTimeout: options.requestTimeoutMs ?? 30000,
+    // KafkaJS logs broker-side hiccups it retries itself (a coordinator still loading) at ERROR;
+    // they go out at the level it chose, tagged so they can be filtered.
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...rest } = log;
+        logger[levelName[level] ?? 'info']({ component: 'kafkajs', ...rest }, message);
+      },
+  });
+}
+
+/** Parses "host:port,host:port". */
+export function parseBrokers(list: string): string[] {
+  const brokers = list
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  for (const b of brokers) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(b)) throw new Error(`broker "${b}" is not host:port`);
+  }
+  if (brokers.length === 0) throw new Error('no Kafka brokers given');
+  return brokers;
+}

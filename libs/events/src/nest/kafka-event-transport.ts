@@ -1,0 +1,78 @@
+import { BaseRpcContext, type CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { lastValueFrom } from 'rxjs';
+import {
+  ConsumerRunner,
+  type BatchInfo,
+  type ConsumedRecord,
+  type ConsumerRunnerOptions,
+  type HandlerResult,
+  type Subscription,
+} from '../consumer-runner';
+import { topicByName } from '../topics';
+
+/** What an `@EventPattern(topic)` handler receives as its context argument. */
+export class KafkaBatchContext extends BaseRpcContext<[BatchInfo]> {
+  get batch(): BatchInfo {
+    return this.args[0];
+  }
+}
+
+export type KafkaEventTransportOptions = Omit<ConsumerRunnerOptions, 'subscriptions'>;
+
+/**
+ * A Nest transport over the ConsumerRunner: `@EventPattern('<catalogue topic name>')` handlers get a
+ * batch of decoded records (`ConsumedRecord<T>[]`) and a KafkaBatchContext. Nest's own Kafka
+ * transport hands over one message at a time, commits on its own schedule and has no dead-letter
+ * path, so it cannot keep the runner's guarantees; this strategy keeps them and still lets services
+ * declare handlers the Nest way.
+ */
+export class KafkaEventTransport extends Server implements CustomTransportStrategy {
+  private runner?: ConsumerRunner;
+
+  constructor(private readonly options: KafkaEventTransportOptions) {
+    super();
+  }
+
+  async listen(callback: (err?: unknown) => void): Promise<void> {
+    try {
+      const subscriptions = [...this.messageHandlers.keys()].map((pattern) => this.subscriptionFor(pattern));
+      if (subscriptions.length > 0) {
+        this.runner = new ConsumerRunner({ ...this.options, subscriptions });
+        await this.runner.start();
+      }
+      callback();
+    } catch (e) {
+      callback(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.runner?.stop();
+    this.runner = undefined;
+  }
+
+  /** The running consumer, for services that need rebalance callbacks. */
+  unwrap<T>(): T {
+    return this.runner as T;
+  }
+
+  on(): never {
+    throw new Error('KafkaEventTransport has no event listeners; use unwrap() for the ConsumerRunner');
+  }
+
+  private subscriptionFor(pattern: string): Subscription<never> {
+    const topic = topicByName(pattern);
+    if (!topic) throw new Error(`@EventPattern('${pattern}') names no topic of the catalogue`);
+    const handler = this.messageHandlers.get(pattern);
+    if (!handler) throw new Error(`no handler for ${pattern}`);
+    return {
+      topic,
+      handler: async (records: Array<ConsumedRecord<unknown>>, batch: BatchInfo) => {
+        const result = await handler(records, new KafkaBatchContext([batch]));
+        return (await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined })) as
+          | HandlerResult<unknown>
+          | undefined;
+      },
+    } as unknown as Subscription<never>;
+  }
+}

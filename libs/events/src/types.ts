@@ -1,0 +1,149 @@
+// TypeScript shapes of the Avro schemas in ./schemas. The codec validates every value against the
+// schema on encode, and schemas.spec.ts checks a sample of each type, so drift fails loudly.
+
+export type AgentReportedStatus = 'starting' | 'ok' | 'degraded' | 'stopping';
+
+export interface HealthCheck {
+  name: string;
+  ok: boolean;
+  detail: string | null;
+}
+
+export interface Heartbeat {
+  agentId: string;
+  host: string;
+  status: AgentReportedStatus;
+  sequence: number;
+  bootId: string;
+  timestamp: number;
+  intervalMs: number;
+  missThreshold: number;
+  startPeriodMs: number;
+  agentVersion: string;
+  priorityTier: number;
+  dependencies: string[];
+  labels: Record<string, string>;
+  checks: HealthCheck[];
+  metrics: Record<string, number>;
+}
+
+export type StateChangeType = 'created' | 'updated' | 'deleted';
+
+export interface StateChangeEvent {
+  eventId: string;
+  entityId: string;
+  entityType: string;
+  agentId: string;
+  eventType: StateChangeType;
+  version: number;
+  timestamp: number;
+  payload: string | null;
+  checksum: string | null;
+}
+
+export type LivenessState =
+  | 'unknown'
+  | 'starting'
+  | 'healthy'
+  | 'degraded'
+  | 'suspect'
+  | 'unreachable'
+  | 'deregistered';
+
+export interface AgentLivenessChanged {
+  agentId: string;
+  from: LivenessState;
+  to: LivenessState;
+  since: number;
+  lastHeartbeatAt: number | null;
+  reason: string;
+  host: string | null;
+}
+
+export type HealAction = 'restart' | 'reregister' | 'failover';
+
+export interface HealCommand {
+  commandId: string;
+  agentId: string;
+  action: HealAction;
+  attempt: number;
+  reason: string;
+  issuedAt: number;
+  timeoutMs: number;
+}
+
+export interface HealResult {
+  commandId: string;
+  agentId: string;
+  action: HealAction;
+  attempt: number;
+  success: boolean;
+  error: string | null;
+  completedAt: number;
+}
+
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+export type AlertStatus = 'firing' | 'resolved';
+
+export interface AlertEvent {
+  fingerprint: string;
+  alertName: string;
+  severity: AlertSeverity;
+  status: AlertStatus;
+  agentId: string | null;
+  groupKey: string;
+  summary: string;
+  labels: Record<string, string>;
+  startsAt: number;
+  endsAt: number | null;
+}
+
+export type BackupTrigger = 'scheduled' | 'state_change' | 'pre_heal' | 'manual';
+
+export interface BackupCommand {
+  jobId: string;
+  agentId: string;
+  policyId: string;
+  trigger: BackupTrigger;
+  paths: string[];
+  attempt: number;
+  requestedAt: number;
+  timeoutMs: number;
+}
+
+export type BackupStatus = 'running' | 'succeeded' | 'failed' | 'timed_out';
+
+export interface BackupResult {
+  jobId: string;
+  agentId: string;
+  status: BackupStatus;
+  location: string | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  error: string | null;
+  reportedAt: number;
+}
+
+export type DeadLetterReason =
+  | 'undecodable'
+  | 'unknown_schema_id'
+  | 'schema_mismatch'
+  | 'schema_invalid'
+  | 'missing_key'
+  | 'oversized'
+  | 'invalid_value'
+  | 'rejected';
+
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+  timestamp: number;
+  reason: DeadLetterReason;
+  error: string;
+  consumerGroup: string;
+  failedAt: number;
+}

@@ -1,0 +1,97 @@
+import 'reflect-metadata';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ensureTopics, KafkaEventTransport } from '@vigil/events';
+import type { z } from 'zod';
+import { baseConfigSchema, loadConfig, type BaseConfig } from './config';
+import { createLogger, NestPinoLogger } from './logger';
+import { PlatformModule } from './platform.module';
+import { ServiceResources } from './service-resources';
+import { startTracing } from './tracing';
+
+export interface ServiceDefinition<S extends z.ZodTypeAny> {
+  /** Also the default consumer group and OTel service.name. */
+  name: string;
+  /** One line for --help. */
+  summary?: string;
+  defaultPort: number;
+  /** The service's own Nest module (its handlers, providers, controllers). */
+  module: Type<unknown> | DynamicModule;
+  /** The service's config schema, extending baseConfigSchema. */
+  configSchema?: S;
+  /** Consume Kafka through KafkaEventTransport with this group id; omit for HTTP-only services. */
+  consumerGroup?: string;
+}
+
+export interface RunningService {
+  config: BaseConfig;
+  resources: ServiceResources;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a Vigil service: config from env (validated), tracing, structured logs, the catalogue's
+ * topics, HTTP (health, metrics and the service's own routes), the Kafka transport, and a graceful
+ * shutdown on SIGTERM/SIGINT that stops consuming first and gives up after SHUTDOWN_TIMEOUT_MS.
+ */
+export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<S>): Promise<RunningService> {
+  const config = loadConfig(def.configSchema ?? baseConfigSchema, {
+    SERVICE_NAME: def.name,
+    HTTP_PORT: def.defaultPort,
+  }) as BaseConfig;
+  const tracing = startTracing({ serviceName: config.SERVICE_NAME, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
+  const resources = new ServiceResources(config, logger);
+
+  await ensureTopics(resources.kafka, undefined, logger.child({ component: 'topics' }));
+
+  @Module({ imports: [PlatformModule.forRoot(resources), def.module] })
+  class ServiceRootModule {}
+
+  const app = await NestFactory.create(ServiceRootModule, { logger: new NestPinoLogger(logger) });
+  if (def.consumerGroup) {
+    app.connectMicroservice(
+      {
+        strategy: new KafkaEventTransport({
+          kafka: resources.kafka,
+          codec: resources.codec,
+          producer: resources.producer,
+          groupId: def.consumerGroup,
+          logger: logger.child({ component: 'consumer' }),
+          metrics: resources.eventsMetrics,
+        }),
+      },
+      { inheritAppConfig: true },
+    );
+  }
+  await app.startAllMicroservices();
+  await app.listen(config.HTTP_PORT, '127.0.0.1');
+  const port = Number(new URL(await app.getUrl()).port);
+  logger.info({ port, consumerGroup: def.consumerGroup }, `${config.SERVICE_NAME} started`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await tracing.shutdown().catch(() => undefined);
+    })());
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out, exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS).unref();
+      close().then(
+        () => process.exit(0),
+        (e: Error) => {
+          logger.error({ err: e.message }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+  return { config, resources, port, close };
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/** Settings every service reads; a service extends this with its own. */
+export const baseConfigSchema = z.object({
+  SERVICE_NAME: z.string().min(1),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535),
+  KAFKA_BROKERS: z.string().min(1).default('127.0.0.1:9092'),
+  SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** When set, spans are exported over OTLP/HTTP to this endpoint (e.g. http://127.0.0.1:4318). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
+});
+
+export type BaseConfig = z.infer<typeof baseConfigSchema>;
+
+/** A config error names every bad variable and why, so one run tells the operator everything. */
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads config from the environment with validated defaults. `defaults` are per service (its name,
+ * its port); the environment wins over them.
+ */
+export function loadConfig<S extends z.ZodTypeAny>(
+  schema: S,
+  defaults: Record<string, string | number> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { baseConfigSchema } from './config';
+
+interface HelpTarget {
+  name: string;
+  summary?: string;
+  defaultPort: number;
+  configSchema?: z.ZodTypeAny;
+}
+
+// Why each base variable exists, for --help; a service's own variables carry .describe() texts.
+const BASE_HELP: Record<string, string> = {
+  SERVICE_NAME: 'name in logs, metrics and traces',
+  HTTP_PORT: 'port of /health, /metrics and the service API (on 127.0.0.1)',
+  KAFKA_BROKERS: 'comma-separated host:port list',
+  SCHEMA_REGISTRY_URL: 'Confluent-compatible registry API base URL',
+  REDIS_URL: 'redis://host:port[/db]',
+  LOG_LEVEL: 'trace|debug|info|warn|error|fatal|silent',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'OTLP/HTTP endpoint for traces; unset = no export',
+  SHUTDOWN_TIMEOUT_MS: 'longest graceful shutdown before a forced exit',
+};
+
+function describeDefault(field: z.ZodTypeAny, fallback?: string | number): string {
+  if (fallback !== undefined) return String(fallback);
+  if (field instanceof z.ZodDefault) return String(field._def.defaultValue());
+  if (field instanceof z.ZodOptional) return '(unset)';
+  return '(required)';
+}
+
+/** Prints what the service is and every environment variable it reads, with its default. */
+export function printServiceHelp(target: HelpTarget): void {
+  const schema = (target.configSchema ?? baseConfigSchema) as z.AnyZodObject;
+  const defaults: Record<string, string | number> = { SERVICE_NAME: target.name, HTTP_PORT: target.defaultPort };
+  const lines = [
+    `vigil-${target.name}: ${target.summary ?? ''}`.trimEnd(),
+    '',
+    'Usage: node dist/main.js   (configured by environment; SIGTERM or SIGINT shuts down gracefully)',
+    '',
+    'Environment:',
+  ];
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodTypeAny>)) {
+    const text = BASE_HELP[key] ?? field.description ?? '';
+    lines.push(`  ${key.padEnd(30)} default ${describeDefault(field, defaults[key]).padEnd(40)} ${text}`);
+  }
+  lines.push('', 'HTTP: GET /health/live, GET /health/ready, GET /metrics');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

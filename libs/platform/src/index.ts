@@ -1,0 +1,10 @@
+// Public API of @vigil/platform: what every Vigil service shares.
+export { baseConfigSchema, loadConfig, ConfigError, type BaseConfig } from './config';
+export { createLogger, NestPinoLogger, type Logger } from './logger';
+export { HealthRegistry, type HealthCheck, type HealthReport } from './health';
+export { startTracing, type TracingOptions } from './tracing';
+export { ServiceResources } from './service-resources';
+export { PlatformModule, HealthController, MetricsController } from './platform.module';
+export { runService, type ServiceDefinition, type RunningService } from './bootstrap';
+export * from './tokens';
+export { printServiceHelp } from './help';

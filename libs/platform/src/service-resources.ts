@@ -1,0 +1,70 @@
+import {
+  createEventsMetrics,
+  createKafkaClient,
+  EventProducer,
+  parseBrokers,
+  SchemaCodec,
+  type EventsMetrics,
+  type KafkaClient,
+} from '@vigil/events';
+import Redis from 'ioredis';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { BaseConfig } from './config';
+import { HealthRegistry } from './health';
+import type { Logger } from './logger';
+
+/**
+ * The connections one service process holds: built once at bootstrap, shared by the Nest providers
+ * and the Kafka transport, closed once at shutdown.
+ */
+export class ServiceResources {
+  readonly metrics = new Registry();
+  readonly eventsMetrics: EventsMetrics;
+  readonly health = new HealthRegistry();
+  readonly kafka: KafkaClient;
+  readonly codec: SchemaCodec;
+  readonly producer: EventProducer;
+  readonly redis: Redis;
+
+  constructor(
+    readonly config: BaseConfig,
+    readonly logger: Logger,
+  ) {
+    this.metrics.setDefaultLabels({ service: config.SERVICE_NAME });
+    collectDefaultMetrics({ register: this.metrics });
+    this.eventsMetrics = createEventsMetrics(this.metrics);
+    this.kafka = createKafkaClient({
+      brokers: parseBrokers(config.KAFKA_BROKERS),
+      clientId: config.SERVICE_NAME,
+      logger: logger.child({ component: 'kafka' }),
+    });
+    this.codec = new SchemaCodec({ registryUrl: config.SCHEMA_REGISTRY_URL });
+    this.producer = new EventProducer(this.kafka, this.codec);
+    // lazyConnect: the first command connects; offline queueing stays on so a Redis restart
+    // delays commands instead of failing them, and maxRetriesPerRequest bounds that delay.
+    this.redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 20 });
+    this.redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
+
+    this.health.register('kafka', async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      try {
+        await admin.describeCluster();
+      } finally {
+        await admin.disconnect();
+      }
+    });
+    this.health.register('schema-registry', async () => {
+      const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/subjects`);
+      if (!res.ok) throw new Error(`registry answered ${res.status}`);
+    });
+    this.health.register('redis', async () => {
+      if ((await this.redis.ping()) !== 'PONG') throw new Error('redis did not answer PONG');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect().catch((e: Error) => this.logger.warn({ err: e.message }, 'producer disconnect failed'));
+    this.redis.disconnect();
+  }
+}

@@ -41,7 +41,7 @@ export interface SchemaCodecOptions {
 export class SchemaCodec {
   readonly registry: SchemaRegistry;
   private readonly compatibility: COMPATIBILITY;
-  private readonly writerIds = new Map<string, number>();
+  private readonly writerIds = new Map<string, Promise<number>>();
   private readonly readerTypes = new Map<string, avro.Type>();
   private readonly resolvers = new Map<string, avro.Resolver | null | 'mismatch'>();
 
@@ -54,15 +54,27 @@ export class SchemaCodec {
     return `${topic}-value`;
   }
 
-  /** Registers the topic's schema (idempotent: the registry returns the existing id) and caches its id. */
-  async register(def: SchemaRef): Promise<number> {
-    const cached = this.writerIds.get(def.name);
-    if (cached !== undefined) return cached;
-    const { id } = await this.registry.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(def.schema) },
-      { subject: SchemaCodec.subjectOf(def.name), compatibility: this.compatibility },
-    );
-    this.writerIds.set(def.name, id);
+  /**
+   * Registers the topic's schema (idempotent: the registry returns the existing id) and caches its
+   * id. Concurrent callers share one request: parallel registrations of one subject race on
+   * creating its compatibility rule.
+   */
+  register(def: SchemaRef): Promise<number> {
+    let id = this.writerIds.get(def.name);
+    if (!id) {
+      const attempt = () =>
+        this.registry.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(def.schema) },
+          { subject: SchemaCodec.subjectOf(def.name), compatibility: this.compatibility },
+        );
+      // Another process may create the subject's rule between our check and our write; the
+      // second attempt then finds it in place.
+      id = attempt()
+        .catch((e: Error) => (/already exists/i.test(e.message) ? attempt() : Promise.reject(e)))
+        .then((r) => r.id);
+      id.catch(() => this.writerIds.delete(def.name)); // a failed attempt is retried by the next call
+      this.writerIds.set(def.name, id);
+    }
     return id;
   }
 

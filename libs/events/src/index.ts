@@ -19,3 +19,5 @@ export { injectTraceContext, extractTraceContext, eventsTracer, type RecordHeade
 export { createEventsMetrics, type EventsMetrics } from './metrics';
 export { stderrLogger, type EventsLogger } from './logger';
 export { KafkaEventTransport, KafkaBatchContext, type KafkaEventTransportOptions } from './nest/kafka-event-transport';
+export * as testing from './testing';
+export * from './samples';

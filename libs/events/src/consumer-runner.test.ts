@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { SchemaCodec } from './codec';
+import { ConsumerRunner, type ConsumedRecord, type Subscription } from './consumer-runner';
+import { ensureTopics } from './ensure-topics';
+import { createKafkaClient } from './kafka-client';
+import { createEventsMetrics } from './metrics';
+import { EventProducer } from './producer';
+import { sampleStateChange } from './samples';
+import { committedOffsets, infraEnv, isolatedTopic, readRecords, waitUntil } from './testing';
+import { Topics, type TopicDef } from './topics';
+import type { StateChangeEvent } from './types';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('consumer runner: offsets follow success', () => {
+  const env = infraEnv();
+  const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'runner-test', logger: quiet });
+  const codec = new SchemaCodec({ registryUrl: env.registryUrl });
+  const producer = new EventProducer(kafka, codec);
+  const runners: ConsumerRunner[] = [];
+
+  const start = async (topic: TopicDef<StateChangeEvent>, groupId: string, handler: Subscription<StateChangeEvent>['handler'], metrics?: Registry) => {
+    const runner = new ConsumerRunner({
+      kafka,
+      codec,
+      producer,
+      groupId,
+      logger: quiet,
+      attemptsBeforePause: 2,
+      maxPauseMs: 1000,
+      metrics: metrics ? createEventsMetrics(metrics) : undefined,
+      subscriptions: [{ topic, handler }] as never,
+    });
+    runners.push(runner);
+    await runner.start();
+    return runner;
+  };
+
+  after(async () => {
+    for (const r of runners) await r.stop().catch(() => undefined);
+    await producer.disconnect();
+  });
+
+  it('redelivers a batch whose handler failed and commits only once it succeeds', async () => {
+    const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
+    await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
+    await producer.send(topic, [1, 2, 3].map((v) => ({ value: sampleStateChange('e', v) })));
+    const groupId = `runner-${randomUUID()}`;
+    const seen: number[][] = [];
+    let failuresLeft = 3;
+    let committedWhileFailing: bigint | undefined;
+    await start(topic, groupId, async (records: Array<ConsumedRecord<StateChangeEvent>>) => {
+      seen.push(records.map((r) => r.value.version));
+      if (failuresLeft-- > 0) {
+        committedWhileFailing = (await committedOffsets(kafka, groupId, topic.name)).get(0);
+        throw new Error('downstream unavailable');
+      }
+    });
+    await waitUntil(async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === 3n, 30000, 'the commit');
+    assert.equal(committedWhileFailing, -1n, 'nothing was committed while the handler failed');
+    assert.ok(seen.length >= 4, `the batch was retried (${seen.length} deliveries)`);
+    for (const delivery of seen) assert.deepEqual(delivery, [1, 2, 3], 'each retry sees the whole batch from the uncommitted offset');
+  });
+
+  it('pauses a partition whose dead letters cannot be written, and resumes without skipping once they can', async () => {
+    // The DLQ topic does not exist yet (auto-creation is off), so writing a dead letter fails.
+    const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
+    await ensureTopics(kafka, [topic] as TopicDef<unknown>[], quiet);
+    await producer.sendRaw(topic.name, [{ key: 'e', value: Buffer.from('not avro at all') }]);
+    await producer.send(topic, [{ value: sampleStateChange('e', 1) }]);
+    const groupId = `runner-${randomUUID()}`;
+    const metrics = new Registry();
+    const handled: number[] = [];
+    await start(topic, groupId, async (records) => void handled.push(...records.map((r) => r.value.version)), metrics);
+
+    await waitUntil(async () => (await metrics.metrics()).includes('vigil_consumer_partition_pauses_total{topic='), 90000, 'a pause');
+    assert.equal((await committedOffsets(kafka, groupId, topic.name)).get(0), -1n, 'the poison record was not skipped');
+
+    await ensureTopics(kafka, [topic.dlq!] as TopicDef<unknown>[], quiet);
+    await waitUntil(async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === 2n, 90000, 'the commit after the DLQ exists');
+    const [letter] = await readRecords(kafka, topic.dlq!.name, 1);
+    const decoded = await codec.decode(topic.dlq!, letter!.value);
+    assert.ok(decoded.ok && decoded.value.reason === 'undecodable' && decoded.value.offset === 0);
+    assert.ok(handled.includes(1), 'the valid record behind it was handled');
+  });
+});

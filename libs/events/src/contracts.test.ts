@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import * as avro from 'avsc';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaCodec, EventValidationError } from './codec';
+import { ConsumerRunner, type ConsumedRecord } from './consumer-runner';
+import { ensureTopics } from './ensure-topics';
+import { createKafkaClient } from './kafka-client';
+import { EventProducer } from './producer';
+import * as samples from './samples';
+import { infraEnv, isolatedTopic, plain, waitUntil } from './testing';
+import { Topics, type TopicDef } from './topics';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+const cases: Array<[string, TopicDef<never>, unknown]> = [
+  ['Heartbeat', Topics.heartbeats as TopicDef<never>, samples.sampleHeartbeat()],
+  ['StateChangeEvent', Topics.stateChanges as TopicDef<never>, samples.sampleStateChange()],
+  ['StateChangeEvent on the changelog', Topics.stateChangelog as TopicDef<never>, samples.sampleStateChange('e-9', 4)],
+  ['AgentLivenessChanged', Topics.liveness as TopicDef<never>, samples.sampleLiveness()],
+  ['HealCommand', Topics.healCommands as TopicDef<never>, samples.sampleHealCommand()],
+  ['HealResult', Topics.healResults as TopicDef<never>, samples.sampleHealResult()],
+  ['AlertEvent', Topics.alerts as TopicDef<never>, samples.sampleAlert()],
+  ['BackupCommand', Topics.backupCommands as TopicDef<never>, samples.sampleBackupCommand()],
+  ['BackupResult', Topics.backupResults as TopicDef<never>, samples.sampleBackupResult()],
+  ['DeadLetter', Topics.stateChanges.dlq as TopicDef<never>, samples.sampleDeadLetter()],
+];
+
+describe('event contracts against the real broker and registry', () => {
+  const env = infraEnv();
+  const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'contracts-test', logger: quiet });
+  const codec = new SchemaCodec({ registryUrl: env.registryUrl });
+  const producer = new EventProducer(kafka, codec);
+  const topics = cases.map(([, def]) => isolatedTopic(def, { partitions: 1 }));
+  const received = new Map<string, Array<ConsumedRecord<unknown>>>();
+  let runner: ConsumerRunner;
+
+  before(async () => {
+    await ensureTopics(kafka, topics.flatMap((t) => [t, ...(t.dlq ? [t.dlq] : [])]) as TopicDef<unknown>[], quiet);
+    runner = new ConsumerRunner({
+      kafka,
+      codec,
+      producer,
+      groupId: `contracts-${randomUUID()}`,
+      logger: quiet,
+      subscriptions: topics.map((topic) => ({
+        topic,
+        handler: async (records: Array<ConsumedRecord<never>>) => {
+          received.set(topic.name, [...(received.get(topic.name) ?? []), ...records]);
+        },
+      })),
+    });
+    await runner.start();
+  });
+
+  after(async () => {
+    await runner.stop();
+    await producer.disconnect();
+  });
+
+  for (const [i, [label, , value]] of cases.entries()) {
+    it(`${label} round-trips through Kafka with registry encoding, keyed as the catalogue says`, async () => {
+      const topic = topics[i]!;
+      await producer.send(topic, [{ value: value as never }]);
+      await waitUntil(() => (received.get(topic.name)?.length ?? 0) >= 1, 30000, `${label} to arrive`);
+      const [record] = received.get(topic.name)!;
+      assert.deepEqual(plain(record!.value), value);
+      assert.equal(record!.key, topic.key(value as never));
+      assert.ok(record!.schemaId > 0, 'the value carries a registry schema id');
+    });
+  }
+
+  it('registers each schema under the TopicNameStrategy subject <topic>-value', async () => {
+    const id = await codec.registry.getLatestSchemaId(`${topics[0]!.name}-value`);
+    const schema = (await codec.registry.getSchema(id)) as unknown as avro.Type;
+    assert.equal(schema.name, 'dev.vigil.events.Heartbeat');
+  });
+
+  it('refuses to encode a value that breaks its schema, naming the field', async () => {
+    const bad = { ...samples.sampleStateChange(), version: 'seven' };
+    await assert.rejects(producer.send(topics[1]!, [{ value: bad as never, key: 'k' }]), (e: unknown) => {
+      assert.ok(e instanceof EventValidationError);
+      assert.deepEqual(e.paths, ['version']);
+      return true;
+    });
+  });
+
+  describe('schema evolution under BACKWARD compatibility', () => {
+    const subject = `compat-test-${randomUUID()}-value`;
+    const v1 = { type: 'record', name: 'Probe', namespace: 'dev.vigil.test', fields: [{ name: 'a', type: 'string' }] };
+    const register = (schema: object) =>
+      codec.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject, compatibility: 'BACKWARD' as never });
+
+    it('accepts a new field with a default (old records stay readable)', async () => {
+      await register(v1);
+      const v2 = { ...v1, fields: [...v1.fields, { name: 'b', type: 'int', default: 0 }] };
+      const { id } = await register(v2);
+      assert.ok(id > 0);
+    });
+
+    it('refuses a new required field, because readers of the new schema could not read old records', async () => {
+      const breaking = { ...v1, fields: [...v1.fields, { name: 'c', type: 'int' }] };
+      await assert.rejects(register(breaking), /incompatible|409/i);
+    });
+  });
+});

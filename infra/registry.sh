@@ -4,12 +4,15 @@
 # Schemas are stored in Kafka itself (kafkasql storage, topic kafkasql-journal), so they survive a
 # registry restart exactly as long as the broker's data does; it therefore needs Kafka up first.
 # Env: SCHEMA_REGISTRY_URL set => an existing registry is used and nothing is started here.
-#      REGISTRY_PORT (8081), REGISTRY_STORAGE (kafkasql | mem), REGISTRY_HEAP (512m).
+#      REGISTRY_PORT (8081), REGISTRY_MANAGEMENT_PORT (REGISTRY_PORT+1), REGISTRY_STORAGE (kafkasql | mem),
+#      REGISTRY_HEAP (512m).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APICURIO_VERSION=3.3.3
 REGISTRY_PORT="${REGISTRY_PORT:-8081}"
 REGISTRY_STORAGE="${REGISTRY_STORAGE:-kafkasql}"
+# Quarkus serves health/metrics on a separate management port (by default 0.0.0.0:9000).
+REGISTRY_MANAGEMENT_PORT="${REGISTRY_MANAGEMENT_PORT:-$((REGISTRY_PORT + 1))}"
 REGISTRY_HEAP="${REGISTRY_HEAP:-512m}"
 RDIR="$VIGIL_HOME/registry"
 APP="$RDIR/app-$APICURIO_VERSION"
@@ -41,6 +44,7 @@ up() {
     set_env SCHEMA_REGISTRY_URL "$URL"; return 0
   fi
   port_open 127.0.0.1 "$REGISTRY_PORT" && die "port $REGISTRY_PORT is in use by another process: stop it, or set REGISTRY_PORT, or point SCHEMA_REGISTRY_URL at that registry"
+  port_open 127.0.0.1 "$REGISTRY_MANAGEMENT_PORT" && die "port $REGISTRY_MANAGEMENT_PORT (registry management) is in use: stop that process or set REGISTRY_MANAGEMENT_PORT"
   command -v curl >/dev/null || die "curl not found: apt-get install -y curl"
   local java; java=$(find_java 21)
   fetch
@@ -53,8 +57,13 @@ up() {
   fi
   mkdir -p "$RDIR"
   log "starting Apicurio Registry $APICURIO_VERSION ($REGISTRY_STORAGE storage) on $URL"
-  (cd "$APP" && nohup "$java" -Xms128m "-Xmx$REGISTRY_HEAP" "-Dquarkus.http.port=$REGISTRY_PORT" -Dquarkus.http.host=127.0.0.1 \
-    "${storage[@]}" -jar quarkus-run.jar > "$RDIR/registry.log" 2>&1 < /dev/null & echo $! > "$PIDFILE")
+  # Java itself goes in the background (not a subshell), so the pid file names the JVM.
+  cd "$APP"
+  nohup "$java" -Xms128m "-Xmx$REGISTRY_HEAP" "-Dquarkus.http.port=$REGISTRY_PORT" -Dquarkus.http.host=127.0.0.1 \
+    "-Dquarkus.management.port=$REGISTRY_MANAGEMENT_PORT" -Dquarkus.management.host=127.0.0.1 \
+    "${storage[@]}" -jar quarkus-run.jar > "$RDIR/registry.log" 2>&1 < /dev/null &
+  echo $! > "$PIDFILE"
+  cd "$REPO_DIR"
   if ! wait_for 180 "registry" "$PIDFILE" ready; then
     pid_alive "$PIDFILE" || die "registry exited during start: see $RDIR/registry.log"
     die "registry did not answer at $URL within 180s: see $RDIR/registry.log"
@@ -73,6 +82,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help|help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "usage: $0 fetch|up|down|status (--help)" >&2; exit 2 ;;
 esac

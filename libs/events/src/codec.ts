@@ -15,8 +15,7 @@ export class EventValidationError extends Error {
 }
 
 export type DecodeOutcome<T> =
-  | { ok: true; value: T; schemaId: number }
-  | { ok: false; reason: DeadLetterReason; error: string };
+  { ok: true; value: T; schemaId: number } | { ok: false; reason: DeadLetterReason; error: string };
 
 // Confluent wire format: magic byte 0, 4-byte big-endian schema id, then the Avro body.
 const MAGIC_BYTE = 0;
@@ -119,7 +118,11 @@ export class SchemaCodec {
       const value = reader.fromBuffer(buffer.subarray(HEADER_LENGTH), resolver ?? undefined) as T;
       return { ok: true, value, schemaId };
     } catch (e) {
-      return { ok: false, reason: 'schema_invalid', error: `body does not decode with schema ${schemaId}: ${(e as Error).message}` };
+      return {
+        ok: false,
+        reason: 'schema_invalid',
+        error: `body does not decode with schema ${schemaId}: ${(e as Error).message}`,
+      };
     }
   }
 
@@ -136,10 +139,7 @@ export class SchemaCodec {
    * The resolver from a writer schema to the topic's reader schema: null when they are the same,
    * 'unknown' when the id is not registered, 'mismatch' when the writer's schema cannot be read as ours.
    */
-  private async resolverFor(
-    def: SchemaRef,
-    schemaId: number,
-  ): Promise<avro.Resolver | null | 'unknown' | 'mismatch'> {
+  private async resolverFor(def: SchemaRef, schemaId: number): Promise<avro.Resolver | null | 'unknown' | 'mismatch'> {
     const cacheKey = `${def.name}#${schemaId}`;
     const cached = this.resolvers.get(cacheKey);
     if (cached !== undefined) return cached;

@@ -22,7 +22,12 @@ describe('consumer runner: offsets follow success', () => {
   const producer = new EventProducer(kafka, codec);
   const runners: ConsumerRunner[] = [];
 
-  const start = async (topic: TopicDef<StateChangeEvent>, groupId: string, handler: Subscription<StateChangeEvent>['handler'], metrics?: Registry) => {
+  const start = async (
+    topic: TopicDef<StateChangeEvent>,
+    groupId: string,
+    handler: Subscription<StateChangeEvent>['handler'],
+    metrics?: Registry,
+  ) => {
     const runner = new ConsumerRunner({
       kafka,
       codec,
@@ -47,7 +52,10 @@ describe('consumer runner: offsets follow success', () => {
   it('redelivers a batch whose handler failed and commits only once it succeeds', async () => {
     const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
     await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
-    await producer.send(topic, [1, 2, 3].map((v) => ({ value: sampleStateChange('e', v) })));
+    await producer.send(
+      topic,
+      [1, 2, 3].map((v) => ({ value: sampleStateChange('e', v) })),
+    );
     const groupId = `runner-${randomUUID()}`;
     const seen: number[][] = [];
     let failuresLeft = 3;
@@ -59,10 +67,15 @@ describe('consumer runner: offsets follow success', () => {
         throw new Error('downstream unavailable');
       }
     });
-    await waitUntil(async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === 3n, 30000, 'the commit');
+    await waitUntil(
+      async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === 3n,
+      30000,
+      'the commit',
+    );
     assert.equal(committedWhileFailing, -1n, 'nothing was committed while the handler failed');
     assert.ok(seen.length >= 4, `the batch was retried (${seen.length} deliveries)`);
-    for (const delivery of seen) assert.deepEqual(delivery, [1, 2, 3], 'each retry sees the whole batch from the uncommitted offset');
+    for (const delivery of seen)
+      assert.deepEqual(delivery, [1, 2, 3], 'each retry sees the whole batch from the uncommitted offset');
   });
 
   it('pauses a partition whose dead letters cannot be written, and resumes without skipping once they can', async () => {
@@ -76,11 +89,19 @@ describe('consumer runner: offsets follow success', () => {
     const handled: number[] = [];
     await start(topic, groupId, async (records) => void handled.push(...records.map((r) => r.value.version)), metrics);
 
-    await waitUntil(async () => (await metrics.metrics()).includes('vigil_consumer_partition_pauses_total{topic='), 90000, 'a pause');
+    await waitUntil(
+      async () => (await metrics.metrics()).includes('vigil_consumer_partition_pauses_total{topic='),
+      90000,
+      'a pause',
+    );
     assert.equal((await committedOffsets(kafka, groupId, topic.name)).get(0), -1n, 'the poison record was not skipped');
 
     await ensureTopics(kafka, [topic.dlq!] as TopicDef<unknown>[], quiet);
-    await waitUntil(async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === 2n, 90000, 'the commit after the DLQ exists');
+    await waitUntil(
+      async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === 2n,
+      90000,
+      'the commit after the DLQ exists',
+    );
     const [letter] = await readRecords(kafka, topic.dlq!.name, 1);
     const decoded = await codec.decode(topic.dlq!, letter!.value);
     assert.ok(decoded.ok && decoded.value.reason === 'undecodable' && decoded.value.offset === 0);

@@ -39,10 +39,7 @@ export interface BatchInfo {
   highWatermark: string;
 }
 
-export type BatchHandler<T> = (
-  records: Array<ConsumedRecord<T>>,
-  batch: BatchInfo,
-) => Promise<HandlerResult<T> | void>;
+export type BatchHandler<T> = (records: Array<ConsumedRecord<T>>, batch: BatchInfo) => Promise<HandlerResult<T> | void>;
 
 export interface Subscription<T> {
   topic: TopicDef<T>;
@@ -157,7 +154,13 @@ export class ConsumerRunner {
       } catch (e) {
         this.options.metrics?.batchFailures.inc({ topic: batch.topic });
         this.logger.warn(
-          { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset(), attempt, err: (e as Error).message },
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            firstOffset: batch.firstOffset(),
+            attempt,
+            err: (e as Error).message,
+          },
           'batch failed; it will be retried, offsets stay uncommitted',
         );
         if (attempt >= attempts) {
@@ -174,7 +177,10 @@ export class ConsumerRunner {
     const failures = (this.failures.get(partitionKey) ?? 0) + 1;
     this.failures.set(partitionKey, failures);
     const delay = Math.min(this.options.maxPauseMs ?? 30000, 1000 * 2 ** (failures - 1));
-    this.logger.error({ partition: partitionKey, pauseMs: delay, failures }, 'partition paused after repeated failures');
+    this.logger.error(
+      { partition: partitionKey, pauseMs: delay, failures },
+      'partition paused after repeated failures',
+    );
     this.options.metrics?.partitionPauses.inc({ topic: partitionKey.split('/')[0] ?? '' });
     const resume = pause();
     const timer = setTimeout(() => {

@@ -90,7 +90,10 @@ describe('event contracts against the real broker and registry', () => {
     const subject = `compat-test-${randomUUID()}-value`;
     const v1 = { type: 'record', name: 'Probe', namespace: 'dev.vigil.test', fields: [{ name: 'a', type: 'string' }] };
     const register = (schema: object) =>
-      codec.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject, compatibility: 'BACKWARD' as never });
+      codec.registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+        { subject, compatibility: 'BACKWARD' as never },
+      );
 
     it('accepts a new field with a default (old records stay readable)', async () => {
       await register(v1);

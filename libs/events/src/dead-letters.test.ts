@@ -34,22 +34,61 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
   before(async () => {
     await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
     const encode = (v: StateChangeEvent) => codec.encode(topic, v);
-    const valid = async (version: number) => ({ key: 'entity-a', value: await encode(sampleStateChange('entity-a', version)) });
+    const valid = async (version: number) => ({
+      key: 'entity-a',
+      value: await encode(sampleStateChange('entity-a', version)),
+    });
     const schemaId = (await encode(sampleStateChange())).readUInt32BE(1);
     const header = (id: number) => Buffer.from([0, (id >>> 24) & 255, (id >>> 16) & 255, (id >>> 8) & 255, id & 255]);
     const heartbeatTopic = isolatedTopic(Topics.heartbeats);
 
     const records: Array<[string, string, { key: string | null; value: Buffer }]> = [
       ['valid v1', 'valid', await valid(1)],
-      ['random bytes', 'undecodable', { key: 'entity-x', value: Buffer.concat([Buffer.from([0x7b]), randomBytes(64)]) }],
+      [
+        'random bytes',
+        'undecodable',
+        { key: 'entity-x', value: Buffer.concat([Buffer.from([0x7b]), randomBytes(64)]) },
+      ],
       ['valid v2', 'valid', await valid(2)],
-      ['unknown schema id', 'unknown_schema_id', { key: 'entity-x', value: Buffer.concat([header(987_654_321), randomBytes(16)]) }],
-      ['schema-invalid body', 'schema_invalid', { key: 'entity-x', value: Buffer.concat([header(schemaId), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])]) }],
-      ['another schema (a heartbeat)', 'schema_mismatch', { key: 'entity-x', value: await codec.encode(heartbeatTopic, sampleHeartbeat()) }],
+      [
+        'unknown schema id',
+        'unknown_schema_id',
+        { key: 'entity-x', value: Buffer.concat([header(987_654_321), randomBytes(16)]) },
+      ],
+      [
+        'schema-invalid body',
+        'schema_invalid',
+        { key: 'entity-x', value: Buffer.concat([header(schemaId), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])]) },
+      ],
+      [
+        'another schema (a heartbeat)',
+        'schema_mismatch',
+        { key: 'entity-x', value: await codec.encode(heartbeatTopic, sampleHeartbeat()) },
+      ],
       ['missing key', 'missing_key', { key: null, value: await encode(sampleStateChange('entity-x', 1)) }],
-      ['negative version', 'invalid_value', { key: 'entity-x', value: await encode(sampleStateChange('entity-x', -5)) }],
-      ['far-future timestamp', 'invalid_value', { key: 'entity-x', value: await encode(sampleStateChange('entity-x', 1, { timestamp: Date.now() + 48 * HOUR })) }],
-      ['oversized value', 'oversized', { key: 'entity-x', value: await encode(sampleStateChange('entity-x', 1, { payload: JSON.stringify({ blob: 'x'.repeat(4096) }) })) }],
+      [
+        'negative version',
+        'invalid_value',
+        { key: 'entity-x', value: await encode(sampleStateChange('entity-x', -5)) },
+      ],
+      [
+        'far-future timestamp',
+        'invalid_value',
+        {
+          key: 'entity-x',
+          value: await encode(sampleStateChange('entity-x', 1, { timestamp: Date.now() + 48 * HOUR })),
+        },
+      ],
+      [
+        'oversized value',
+        'oversized',
+        {
+          key: 'entity-x',
+          value: await encode(
+            sampleStateChange('entity-x', 1, { payload: JSON.stringify({ blob: 'x'.repeat(4096) }) }),
+          ),
+        },
+      ],
       ['valid v3', 'valid', await valid(3)],
     ];
     for (const [label, outcome, record] of records) {
@@ -123,12 +162,21 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
   });
 
   it('commits past the bad records, so a restart does not see them again', async () => {
-    await waitUntil(async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === BigInt(sent.length), 15000, 'commit to the end');
+    await waitUntil(
+      async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === BigInt(sent.length),
+      15000,
+      'commit to the end',
+    );
   });
 
   it('counts dead letters by reason', async () => {
     const text = await metrics.metrics();
-    assert.match(text, new RegExp(`vigil_consumer_dead_letters_total\\{topic="${topic.name.replace(/\./g, '\\.')}",reason="undecodable"\\} 1`));
+    assert.match(
+      text,
+      new RegExp(
+        `vigil_consumer_dead_letters_total\\{topic="${topic.name.replace(/\./g, '\\.')}",reason="undecodable"\\} 1`,
+      ),
+    );
     assert.match(text, /reason="invalid_value"\} 2/);
   });
 });

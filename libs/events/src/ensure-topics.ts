@@ -40,7 +40,11 @@ export async function ensureTopics(
     const created = missing.filter((t) => after.has(t.name)).map((t) => t.name);
     const stillMissing = topics.filter((t) => !after.has(t.name)).map((t) => t.name);
     if (stillMissing.length > 0) throw new Error(`topics could not be created: ${stillMissing.join(', ')}`);
-    await reportDrift(admin, topics.filter((t) => present.has(t.name)), logger);
+    await reportDrift(
+      admin,
+      topics.filter((t) => present.has(t.name)),
+      logger,
+    );
     return { created, existing: topics.filter((t) => present.has(t.name)).map((t) => t.name) };
   } finally {
     await admin.disconnect();

@@ -3,7 +3,13 @@ export * from './types';
 export { Topics, allTopics, topicByName, type TopicDef, type TopicKey, type ValueValidator } from './topics';
 export { validateStateChange, validateHeartbeat, MAX_FUTURE_SKEW_MS } from './validation';
 export { SchemaCodec, EventValidationError, type DecodeOutcome, type SchemaCodecOptions } from './codec';
-export { createKafkaClient, parseBrokers, type KafkaClient, type KafkaClientOptions, type KafkaAdmin } from './kafka-client';
+export {
+  createKafkaClient,
+  parseBrokers,
+  type KafkaClient,
+  type KafkaClientOptions,
+  type KafkaAdmin,
+} from './kafka-client';
 export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
 export { EventProducer, type OutgoingRecord, type RawRecord, type EventProducerOptions } from './producer';
 export {

@@ -73,7 +73,11 @@ export class EventProducer {
             `${def.name} publish`,
             {
               kind: SpanKind.PRODUCER,
-              attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': def.name, 'messaging.operation.type': 'publish' },
+              attributes: {
+                'messaging.system': 'kafka',
+                'messaging.destination.name': def.name,
+                'messaging.operation.type': 'publish',
+              },
             },
             parent,
           );

@@ -32,7 +32,11 @@ export function sampleHeartbeat(agentId = 'agent-1', overrides: Partial<Heartbea
   };
 }
 
-export function sampleStateChange(entityId = 'entity-1', version = 1, overrides: Partial<StateChangeEvent> = {}): StateChangeEvent {
+export function sampleStateChange(
+  entityId = 'entity-1',
+  version = 1,
+  overrides: Partial<StateChangeEvent> = {},
+): StateChangeEvent {
   return {
     eventId: `${entityId}-v${version}`,
     entityId,

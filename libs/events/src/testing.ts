@@ -36,7 +36,11 @@ export function isolatedTopic<T>(def: TopicDef<T>, overrides: Partial<TopicDef<T
   };
 }
 
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -45,7 +49,12 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, tim
 }
 
 /** Reads a topic from the beginning with a throwaway group until `count` records arrived. */
-export async function readRecords(kafka: KafkaClient, topic: string, count: number, timeoutMs = 30000): Promise<KafkaMessage[]> {
+export async function readRecords(
+  kafka: KafkaClient,
+  topic: string,
+  count: number,
+  timeoutMs = 30000,
+): Promise<KafkaMessage[]> {
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
   const out: KafkaMessage[] = [];
   await consumer.connect();
@@ -64,7 +73,11 @@ export async function readRecords(kafka: KafkaClient, topic: string, count: numb
 }
 
 /** The group's committed offset per partition (-1 when nothing was committed). */
-export async function committedOffsets(kafka: KafkaClient, groupId: string, topic: string): Promise<Map<number, bigint>> {
+export async function committedOffsets(
+  kafka: KafkaClient,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -38,7 +38,9 @@ describe('W3C trace context travels in Kafka headers', () => {
       producer,
       groupId: `trace-${randomUUID()}`,
       logger: quiet,
-      subscriptions: [{ topic, handler: async (records: Array<ConsumedRecord<never>>) => void received.push(...records) }] as never,
+      subscriptions: [
+        { topic, handler: async (records: Array<ConsumedRecord<never>>) => void received.push(...records) },
+      ] as never,
     });
     await runner.start();
   });
@@ -53,13 +55,19 @@ describe('W3C trace context travels in Kafka headers', () => {
 
   it("makes the producer's span the parent of the consumer's span, in one trace", async () => {
     const agentOp = trace.getTracer('agent').startSpan('agent publishStateChange');
-    await context.with(trace.setSpan(context.active(), agentOp), () => producer.send(topic, [{ value: sampleStateChange() }]));
+    await context.with(trace.setSpan(context.active(), agentOp), () =>
+      producer.send(topic, [{ value: sampleStateChange() }]),
+    );
     agentOp.end();
     await waitUntil(() => received.length === 1, 30000, 'the record');
 
     const spans = exporter.getFinishedSpans();
     const publish = spans.find((s) => s.name === `${topic.name} publish`);
-    await waitUntil(() => exporter.getFinishedSpans().some((s) => s.name === `${topic.name} process`), 5000, 'the process span');
+    await waitUntil(
+      () => exporter.getFinishedSpans().some((s) => s.name === `${topic.name} process`),
+      5000,
+      'the process span',
+    );
     const processSpan = exporter.getFinishedSpans().find((s) => s.name === `${topic.name} process`)!;
     assert.ok(publish, 'the producer made a publish span');
     assert.equal(publish.kind, SpanKind.PRODUCER);
@@ -70,8 +78,14 @@ describe('W3C trace context travels in Kafka headers', () => {
     assert.equal(processSpan.parentSpanContext?.isRemote, true, 'the parent came from the record headers');
 
     const traceparent = received[0]!.headers.traceparent?.toString();
-    assert.match(traceparent ?? '', new RegExp(`^00-${agentOp.spanContext().traceId}-${publish.spanContext().spanId}-0[01]$`));
-    assert.equal(trace.getSpan(received[0]!.context)?.spanContext().spanId, processSpan.spanContext().spanId,
-      'the record carries its process span, for whatever the handler publishes next');
+    assert.match(
+      traceparent ?? '',
+      new RegExp(`^00-${agentOp.spanContext().traceId}-${publish.spanContext().spanId}-0[01]$`),
+    );
+    assert.equal(
+      trace.getSpan(received[0]!.context)?.spanContext().spanId,
+      processSpan.spanContext().spanId,
+      'the record carries its process span, for whatever the handler publishes next',
+    );
   });
 });

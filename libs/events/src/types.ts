@@ -42,13 +42,7 @@ export interface StateChangeEvent {
 }
 
 export type LivenessState =
-  | 'unknown'
-  | 'starting'
-  | 'healthy'
-  | 'degraded'
-  | 'suspect'
-  | 'unreachable'
-  | 'deregistered';
+  'unknown' | 'starting' | 'healthy' | 'degraded' | 'suspect' | 'unreachable' | 'deregistered';
 
 export interface AgentLivenessChanged {
   agentId: string;

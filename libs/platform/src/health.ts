@@ -24,7 +24,10 @@ export class HealthRegistry {
           await withTimeout(check(), this.timeoutMs, name);
           return [name, { status: 'ok' as const, latencyMs: Date.now() - started }] as const;
         } catch (e) {
-          return [name, { status: 'down' as const, error: (e as Error).message, latencyMs: Date.now() - started }] as const;
+          return [
+            name,
+            { status: 'down' as const, error: (e as Error).message, latencyMs: Date.now() - started },
+          ] as const;
         }
       }),
     );

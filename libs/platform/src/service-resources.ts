@@ -64,7 +64,9 @@ export class ServiceResources {
   }
 
   async close(): Promise<void> {
-    await this.producer.disconnect().catch((e: Error) => this.logger.warn({ err: e.message }, 'producer disconnect failed'));
+    await this.producer
+      .disconnect()
+      .catch((e: Error) => this.logger.warn({ err: e.message }, 'producer disconnect failed'));
     this.redis.disconnect();
   }
 }

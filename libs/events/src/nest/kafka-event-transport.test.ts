@@ -60,9 +60,15 @@ describe('KafkaEventTransport: handlers declared with @EventPattern', () => {
   });
 
   it('delivers decoded batches to the handler, dead-letters what it rejects, and commits', async () => {
-    await producer.send(Topics.stateChanges, [12, 13, 14].map((v) => ({ value: sampleStateChange(entity, v) })));
+    await producer.send(
+      Topics.stateChanges,
+      [12, 13, 14].map((v) => ({ value: sampleStateChange(entity, v) })),
+    );
     await waitUntil(() => seen.flatMap((s) => s.versions).includes(14), 30000, 'the batch');
-    assert.deepEqual(seen.flatMap((s) => s.versions).filter((v) => v >= 12), [12, 13, 14]);
+    assert.deepEqual(
+      seen.flatMap((s) => s.versions).filter((v) => v >= 12),
+      [12, 13, 14],
+    );
 
     const letters = await readRecords(kafka, Topics.stateChanges.dlq!.name, 1, 30000);
     const mine = [];
@@ -75,6 +81,10 @@ describe('KafkaEventTransport: handlers declared with @EventPattern', () => {
     assert.equal(mine[0]!.error, 'unlucky');
 
     const partition = seen.at(-1)!.partition;
-    await waitUntil(async () => (await committedOffsets(kafka, groupId, Topics.stateChanges.name)).get(partition)! > 0n, 15000, 'the commit');
+    await waitUntil(
+      async () => (await committedOffsets(kafka, groupId, Topics.stateChanges.name)).get(partition)! > 0n,
+      15000,
+      'the commit',
+    );
   });
 });

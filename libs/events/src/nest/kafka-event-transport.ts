@@ -70,8 +70,7 @@ export class KafkaEventTransport extends Server implements CustomTransportStrate
       handler: async (records: Array<ConsumedRecord<unknown>>, batch: BatchInfo) => {
         const result = await handler(records, new KafkaBatchContext([batch]));
         return (await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined })) as
-          | HandlerResult<unknown>
-          | undefined;
+          HandlerResult<unknown> | undefined;
       },
     } as unknown as Subscription<never>;
   }

@@ -13,7 +13,8 @@ bash "$INFRA_DIR/install.sh"
 was_up=1
 bash "$INFRA_DIR/kafka.sh" status >/dev/null 2>&1 && bash "$INFRA_DIR/registry.sh" status >/dev/null 2>&1 || was_up=0
 bash "$INFRA_DIR/up.sh"
-set -a; source "$ENV_FILE"; set +a
+# Read in subshells only, so that stop_all's down.sh still sees the infra as ours to stop.
+with_infra_env() { (set -a; source "$ENV_FILE"; set +a; exec "$@"); }
 
 LOGS="$VIGIL_HOME/logs"; mkdir -p "$LOGS"
 declare -A PORTS=([heartbeat]=3001 [state-sync]=3002 [backup-orchestrator]=3003 [notifier]=3004)
@@ -29,7 +30,9 @@ trap 'exit 130' INT TERM
 
 for svc in "${!PORTS[@]}"; do
   port_open 127.0.0.1 "${PORTS[$svc]}" && die "port ${PORTS[$svc]} for $svc is in use: stop that process (or another start.sh)"
-  HTTP_PORT=${PORTS[$svc]} node "services/$svc/dist/main.js" > "$LOGS/$svc.log" 2>&1 &
+  # One subshell that execs node, so $! is the service itself and gets the SIGTERM.
+  (set -a; source "$ENV_FILE"; set +a; export HTTP_PORT=${PORTS[$svc]}; exec node "services/$svc/dist/main.js") \
+    > "$LOGS/$svc.log" 2>&1 &
   pids+=($!)
 done
 for svc in "${!PORTS[@]}"; do
@@ -41,7 +44,7 @@ for svc in heartbeat state-sync backup-orchestrator notifier; do
 done
 
 status=0
-node tools/smoke/dist/main.js || status=$?
+with_infra_env node tools/smoke/dist/main.js || status=$?
 [ "$once" = 1 ] && exit $status
 log "services are running; Ctrl-C stops them"
 wait

@@ -14,7 +14,6 @@ was_up=1
 bash "$INFRA_DIR/kafka.sh" status >/dev/null 2>&1 && bash "$INFRA_DIR/registry.sh" status >/dev/null 2>&1 || was_up=0
 [ "$was_up" = 1 ] || trap 'log "stopping the infra this run started"; bash "$INFRA_DIR/down.sh"' EXIT
 bash "$INFRA_DIR/up.sh"
-set -a; source "$ENV_FILE"; set +a
 
 log "lint"
 npm run -s lint
@@ -25,6 +24,8 @@ mapfile -t files < <(find libs services test -path '*/node_modules' -prune -o -p
 log "running ${#files[@]} test files"
 # One file at a time: each test brings its own consumers and processes, and two cores are few.
 status=0
-node --test --test-concurrency=1 --test-timeout=600000 "${files[@]}" || status=$?
+# The env file is read in a subshell only: exported here, it would make the EXIT trap's down.sh take
+# the local infra for an external one and leave it running.
+(set -a; source "$ENV_FILE"; set +a; exec node --test --test-concurrency=1 --test-timeout=600000 "${files[@]}") || status=$?
 log "tests finished in $(( $(date +%s) - started ))s with status $status"
 exit $status

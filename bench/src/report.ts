@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export function percentile(sorted: number[], p: number): number {
@@ -22,7 +23,7 @@ export function writeReport(name: string, figures: Record<string, unknown>): str
     name,
     at: new Date().toISOString(),
     node: process.version,
-    cpus: require('node:os').cpus().length,
+    cpus: os.cpus().length,
     ...figures,
   };
   writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);

@@ -37,6 +37,10 @@ export interface BatchInfo {
   lastOffset: string;
   /** The partition's high watermark when the batch was fetched: how far behind this consumer is. */
   highWatermark: string;
+  /** Bumps on every rebalance this consumer takes part in: per-partition state older than it is suspect. */
+  generation: number;
+  /** The partitions of this topic that this consumer owns in this generation. */
+  assignment: number[];
 }
 
 export type BatchHandler<T> = (records: Array<ConsumedRecord<T>>, batch: BatchInfo) => Promise<HandlerResult<T> | void>;
@@ -88,6 +92,8 @@ export class ConsumerRunner {
   private readonly failures = new Map<string, number>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private running = false;
+  private generation = 0;
+  private assignment: Record<string, number[]> = {};
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     this.logger = options.logger ?? stderrLogger;
@@ -97,6 +103,10 @@ export class ConsumerRunner {
       sessionTimeout: options.sessionTimeoutMs ?? 10000,
       heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? 10000) / 3)),
       allowAutoTopicCreation: false,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.generation += 1;
+      this.assignment = e.payload.memberAssignment;
     });
   }
 
@@ -210,6 +220,8 @@ export class ConsumerRunner {
         firstOffset: batch.firstOffset() ?? batch.messages[0]?.offset ?? '0',
         lastOffset: batch.lastOffset(),
         highWatermark: batch.highWatermark,
+        generation: this.generation,
+        assignment: this.assignment[batch.topic] ?? [batch.partition],
       };
       const result = good.length > 0 ? await sub.handler(good, info) : undefined;
       for (const r of result?.rejected ?? []) {

@@ -11,6 +11,7 @@ export {
   type KafkaAdmin,
 } from './kafka-client';
 export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
+export { readPartitionRanges, highWatermarks, type PartitionRange } from './read-partition';
 export { EventProducer, type OutgoingRecord, type RawRecord, type EventProducerOptions } from './producer';
 export {
   ConsumerRunner,

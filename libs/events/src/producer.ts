@@ -12,12 +12,17 @@ export interface OutgoingRecord<T> {
   headers?: RecordHeaders;
   /** The trace context to parent the send span; defaults to the active context. */
   context?: Context;
+  /** Pin the partition (e.g. a changelog partition aligned with its input partition). */
+  partition?: number;
+  /** Send a null value (a compaction tombstone); `value` still supplies the key. */
+  tombstone?: boolean;
 }
 
 export interface RawRecord {
   key: Buffer | string | null;
   value: Buffer | string | null;
   headers?: RecordHeaders;
+  partition?: number;
 }
 
 export interface EventProducerOptions {
@@ -85,7 +90,8 @@ export class EventProducer {
           const headers = injectTraceContext({ ...r.headers }, trace.setSpan(parent, span));
           const key = r.key ?? def.key(r.value);
           span.setAttribute('messaging.kafka.message.key', key);
-          return { key, value: await this.codec.encode(def, r.value), headers };
+          const value = r.tombstone ? null : await this.codec.encode(def, r.value);
+          return { key, value, headers, partition: r.partition };
         }),
       );
       return await this.sendMessages(def.name, messages);
@@ -101,7 +107,7 @@ export class EventProducer {
   async sendRaw(topic: string, records: RawRecord[]): Promise<RecordMetadata[]> {
     return this.sendMessages(
       topic,
-      records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+      records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition })),
     );
   }
 

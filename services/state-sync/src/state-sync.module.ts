@@ -1,9 +1,29 @@
 import { Module } from '@nestjs/common';
+import { CONFIG, METRICS, REDIS } from '@vigil/platform';
+import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { StateSyncConfig } from './config';
+import { EntitiesController } from './entities.controller';
+import { StateChangesController } from './state-changes.controller';
+import { createStateSyncMetrics } from './state-metrics';
+import { StateStore } from './state-store';
+import { STATE_SYNC_METRICS } from './tokens';
 
 /**
- * Dedupes StateChangeEvents idempotently, gates them by version, caches the latest state in Redis.
- * A shell for now: health, metrics, config and graceful shutdown come from @vigil/platform;
- * the service's handlers arrive with its own issue.
+ * Dedupes StateChangeEvents by event id, gates them by version atomically in Redis, caches the
+ * latest state per entity, publishes each accepted change once to the compacted changelog, and
+ * serves the current state over HTTP.
  */
-@Module({})
+@Module({
+  controllers: [StateChangesController, EntitiesController],
+  providers: [
+    {
+      provide: StateStore,
+      inject: [REDIS, CONFIG],
+      useFactory: (redis: Redis, config: StateSyncConfig) =>
+        new StateStore(redis, { windowMs: config.DEDUPE_WINDOW_MS, maxIds: config.DEDUPE_MAX_IDS }),
+    },
+    { provide: STATE_SYNC_METRICS, inject: [METRICS], useFactory: (r: Registry) => createStateSyncMetrics(r) },
+  ],
+})
 export class StateSyncModule {}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { KafkaMessage } from 'kafkajs';
+import type { KafkaClient } from './kafka-client';
+
+export interface PartitionRange {
+  partition: number;
+  /** First offset to read (inclusive). */
+  from: bigint;
+  /** Offset to stop at (exclusive), e.g. the high watermark read just before. */
+  to: bigint;
+}
+
+/**
+ * Reads fixed offset ranges of a topic's partitions, e.g. a changelog's tail after a checkpoint.
+ * KafkaJS has no manual assignment, so this joins a throwaway group, seeks each partition to its
+ * start and pauses the partitions it does not need. Commits nothing.
+ */
+export async function readPartitionRanges(
+  kafka: KafkaClient,
+  topic: string,
+  ranges: PartitionRange[],
+  onMessage: (partition: number, message: KafkaMessage) => void | Promise<void>,
+  timeoutMs = 60000,
+): Promise<void> {
+  const wanted = new Map(ranges.filter((r) => r.to > r.from).map((r) => [r.partition, r]));
+  if (wanted.size === 0) return;
+  const consumer = kafka.consumer({ groupId: `vigil-reader-${randomUUID()}`, allowAutoTopicCreation: false });
+  const done = new Set<number>();
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned = e.payload.memberAssignment[topic] ?? [];
+      const unwanted = assigned.filter((p) => !wanted.has(p));
+      if (unwanted.length > 0) consumer.pause([{ topic, partitions: unwanted }]);
+      for (const r of wanted.values()) consumer.seek({ topic, partition: r.partition, offset: r.from.toString() });
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const range = wanted.get(batch.partition);
+        if (!range || done.has(batch.partition)) return;
+        for (const m of batch.messages) {
+          const offset = BigInt(m.offset);
+          if (offset < range.from) continue;
+          if (offset >= range.to) break;
+          await onMessage(batch.partition, m);
+        }
+        if (BigInt(batch.lastOffset()) + 1n >= range.to) {
+          done.add(batch.partition);
+          if (done.size === wanted.size) finish();
+        }
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      finished,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`reading ${topic} ranges timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** The high watermark (next offset to be written) of each partition. */
+export async function highWatermarks(kafka: KafkaClient, topic: string): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,157 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import {
+  highWatermarks,
+  KafkaBatchContext,
+  readPartitionRanges,
+  Topics,
+  type ConsumedRecord,
+  type EventProducer,
+  type KafkaClient,
+  type StateChangeEvent,
+} from '@vigil/events';
+import { CONFIG, KAFKA, LOGGER, PRODUCER, type Logger } from '@vigil/platform';
+import type { StateSyncConfig } from './config';
+import { StateStore } from './state-store';
+import { STATE_SYNC_METRICS } from './tokens';
+import type { StateSyncMetrics } from './state-metrics';
+
+const VERSION_HEADER = 'vigil-version';
+const EVENT_ID_HEADER = 'vigil-event-id';
+
+/**
+ * Applies StateChangeEvents to Redis and publishes each accepted change once to the changelog.
+ *
+ * Exactly once, with two systems: the changelog record of entity E always goes to the changelog
+ * partition equal to E's input partition, and E's Redis hash keeps `published`, the newest version
+ * the changelog is known to hold. Offsets are committed only after Redis and the changelog have a
+ * batch, so after a crash the uncommitted events come back: the version gate refuses to apply them
+ * twice, and an event that was applied but is newer than `published` is published now. A crash
+ * after the changelog acked but before the marker moved is covered by reading the changelog
+ * partition from its checkpoint (every record before it is reflected in the markers) whenever this
+ * instance takes a partition over or a batch failed.
+ */
+@Controller()
+export class StateChangesController {
+  private generation = -1;
+  private readonly recovered = new Set<number>();
+  private batches = 0;
+  private readonly fault?: { at: 'crash-after-apply' | 'crash-after-publish'; batch: number };
+
+  constructor(
+    private readonly store: StateStore,
+    @Inject(PRODUCER) private readonly producer: EventProducer,
+    @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(STATE_SYNC_METRICS) private readonly metrics: StateSyncMetrics,
+    @Inject(CONFIG) config: StateSyncConfig,
+  ) {
+    if (config.FAULT_INJECT) {
+      const [at, n] = config.FAULT_INJECT.split(':') as ['crash-after-apply' | 'crash-after-publish', string];
+      this.fault = { at, batch: Number(n) };
+      this.logger.warn({ fault: config.FAULT_INJECT }, 'fault injection armed: this process will SIGKILL itself');
+    }
+  }
+
+  /** Test-only crash at a precise window: a real SIGKILL, so nothing after it runs. */
+  private maybeCrash(at: 'crash-after-apply' | 'crash-after-publish') {
+    if (this.fault?.at === at && this.batches === this.fault.batch) {
+      this.logger.warn({ at, batch: this.batches }, 'fault injection: SIGKILL');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+
+  @EventPattern(Topics.stateChanges.name)
+  async onStateChanges(@Payload() records: Array<ConsumedRecord<StateChangeEvent>>, @Ctx() ctx: KafkaBatchContext) {
+    const { partition, generation, assignment } = ctx.batch;
+    const timer = this.metrics.batchSeconds.startTimer();
+    try {
+      if (generation !== this.generation) {
+        this.generation = generation;
+        this.recovered.clear();
+      }
+      if (!this.recovered.has(partition)) await this.recover(assignment.filter((p) => !this.recovered.has(p)));
+      await this.applyAndPublish(records, partition);
+    } catch (e) {
+      // What this attempt published is unknown now: read the changelog tail again before retrying.
+      this.recovered.delete(partition);
+      throw e;
+    } finally {
+      timer();
+    }
+  }
+
+  private async applyAndPublish(records: Array<ConsumedRecord<StateChangeEvent>>, partition: number) {
+    const events = records.map((r) => r.value);
+    this.batches += 1;
+    const results = await this.store.apply(events);
+    const toPublish: Array<{ record: ConsumedRecord<StateChangeEvent>; recovered: boolean }> = [];
+    const queued = new Set<string>();
+    results.forEach((r, i) => {
+      const record = records[i]!;
+      const e = record.value;
+      this.metrics.events.inc({ outcome: r.outcome });
+      const key = `${e.entityId}@${e.version}`;
+      if (r.outcome === 'applied' && !queued.has(key)) {
+        toPublish.push({ record, recovered: false });
+        queued.add(key);
+      } else if (r.outcome === 'duplicate' && e.version > r.publishedVersion && !queued.has(key)) {
+        // Applied by an earlier attempt whose changelog record never made it.
+        toPublish.push({ record, recovered: true });
+        queued.add(key);
+      } else if (r.outcome !== 'applied') {
+        this.logger.debug(
+          { entityId: e.entityId, version: e.version, eventId: e.eventId, outcome: r.outcome, stored: r.storedVersion },
+          'state change not applied',
+        );
+      }
+    });
+    if (toPublish.length === 0) return;
+    this.maybeCrash('crash-after-apply');
+
+    const metadata = await this.producer.send(
+      Topics.stateChangelog,
+      toPublish.map(({ record }) => ({
+        value: record.value,
+        partition,
+        tombstone: record.value.eventType === 'deleted',
+        context: record.context,
+        headers: { [VERSION_HEADER]: String(record.value.version), [EVENT_ID_HEADER]: record.value.eventId },
+      })),
+    );
+    this.maybeCrash('crash-after-publish');
+    const published = toPublish.map(({ record }) => record.value);
+    await this.store.recordPublished(published);
+    const base = metadata.find((m) => m.partition === partition)?.baseOffset;
+    if (base !== undefined) await this.store.setCheckpoint(partition, BigInt(base) + BigInt(toPublish.length));
+    for (const { recovered } of toPublish)
+      this.metrics.changelogPublished.inc({ kind: recovered ? 'recovered' : 'new' });
+  }
+
+  /** Reads each partition's changelog from its checkpoint to its end and moves the markers up. */
+  private async recover(partitions: number[]) {
+    if (partitions.length === 0) return;
+    const ends = await highWatermarks(this.kafka, Topics.stateChangelog.name);
+    const ranges = await Promise.all(
+      partitions.map(async (partition) => ({
+        partition,
+        from: await this.store.checkpoint(partition),
+        to: ends.get(partition) ?? 0n,
+      })),
+    );
+    const found: Array<{ entityId: string; version: number }> = [];
+    await readPartitionRanges(this.kafka, Topics.stateChangelog.name, ranges, (_, m) => {
+      const version = m.headers?.[VERSION_HEADER]?.toString();
+      if (m.key && version !== undefined) found.push({ entityId: m.key.toString(), version: Number(version) });
+    });
+    await this.store.markPublished(found);
+    for (const r of ranges) await this.store.setCheckpoint(r.partition, r.to);
+    for (const p of partitions) this.recovered.add(p);
+    this.metrics.recoveries.inc({ what: 'reads' });
+    this.metrics.recoveries.inc({ what: 'records' }, found.length);
+    this.logger.info(
+      { partitions, records: found.length, ranges: ranges.map((r) => `${r.partition}:${r.from}-${r.to}`) },
+      'changelog tail read; markers up to date',
+    );
+  }
+}

@@ -1,0 +1,33 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export function createStateSyncMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    events: new Counter({
+      name: 'vigil_state_events_total',
+      help: 'StateChangeEvents by outcome: applied, duplicate (same event id), stale (version not newer)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    changelogPublished: new Counter({
+      name: 'vigil_state_changelog_published_total',
+      help: 'Records published to the changelog; recovered = re-sent after a crash left them unpublished',
+      labelNames: ['kind'],
+      registers,
+    }),
+    recoveries: new Counter({
+      name: 'vigil_state_changelog_recoveries_total',
+      help: 'Changelog tail reads after an assignment or a failed batch, and the records they found',
+      labelNames: ['what'],
+      registers,
+    }),
+    batchSeconds: new Histogram({
+      name: 'vigil_state_batch_seconds',
+      help: 'Time to apply a batch to Redis and publish it to the changelog',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+  };
+}
+
+export type StateSyncMetrics = ReturnType<typeof createStateSyncMetrics>;

@@ -1,0 +1,152 @@
+import type { StateChangeEvent } from '@vigil/events';
+import type Redis from 'ioredis';
+import { agentEntitiesKey, checkpointKey, seenKey, stateKey } from './state-keys';
+import { APPLY_LUA, MARK_PUBLISHED_LUA } from './state-scripts';
+
+export type ApplyOutcome = 'applied' | 'duplicate' | 'stale';
+
+export interface ApplyResult {
+  outcome: ApplyOutcome;
+  storedVersion: number;
+  publishedVersion: number;
+}
+
+export interface EntityState {
+  entityId: string;
+  entityType: string;
+  agentId: string;
+  version: number;
+  eventType: StateChangeEvent['eventType'];
+  lastEventId: string;
+  payload: unknown;
+  timestamp: number;
+  appliedAt: number;
+  publishedVersion: number;
+}
+
+type ScriptedRedis = Redis & {
+  vigilApply(state: string, seen: string, ...args: Array<string | number>): Promise<[ApplyOutcome, string, string]>;
+  vigilMarkPublished(state: string, version: number): Promise<number>;
+};
+
+type ScriptedPipeline = ScriptedRedis & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+
+/** Runs a pipeline; the first failed command fails the whole call (each command is atomic on its own). */
+async function execAll(pipeline: ScriptedPipeline): Promise<Array<[Error | null, unknown]>> {
+  const replies = (await pipeline.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  return replies;
+}
+
+export interface DedupeWindow {
+  windowMs: number;
+  maxIds: number;
+}
+
+/** Entity state in Redis: the atomic apply, changelog markers and checkpoints, and reads. */
+export class StateStore {
+  private readonly redis: ScriptedRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly window: DedupeWindow,
+  ) {
+    redis.defineCommand('vigilApply', { numberOfKeys: 2, lua: APPLY_LUA });
+    redis.defineCommand('vigilMarkPublished', { numberOfKeys: 1, lua: MARK_PUBLISHED_LUA });
+    this.redis = redis as ScriptedRedis;
+  }
+
+  /** One script per event, pipelined: one round trip for the batch, each event atomic on its own. */
+  async apply(events: StateChangeEvent[]): Promise<ApplyResult[]> {
+    const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
+    for (const e of events) {
+      pipeline.vigilApply(
+        stateKey(e.entityId),
+        seenKey(e.entityId),
+        e.eventId,
+        e.version,
+        e.eventType,
+        e.entityType,
+        e.agentId,
+        e.payload ?? '',
+        e.timestamp,
+        this.window.windowMs,
+        this.window.maxIds,
+      );
+    }
+    const replies = await execAll(pipeline);
+    return replies.map(([, reply]) => {
+      const [outcome, stored, published] = reply as [ApplyOutcome, string, string];
+      return { outcome, storedVersion: Number(stored), publishedVersion: Number(published) };
+    });
+  }
+
+  /** After the changelog acked: markers up, the per-agent index in step with what was accepted. */
+  async recordPublished(events: StateChangeEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
+    for (const e of events) {
+      pipeline.vigilMarkPublished(stateKey(e.entityId), e.version);
+      if (e.eventType === 'deleted') pipeline.srem(agentEntitiesKey(e.agentId), e.entityId);
+      else pipeline.sadd(agentEntitiesKey(e.agentId), e.entityId);
+    }
+    await execAll(pipeline);
+  }
+
+  /** Marks versions found in the changelog's tail (recovery): they must not be published again. */
+  async markPublished(entries: Array<{ entityId: string; version: number }>): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
+    for (const e of entries) pipeline.vigilMarkPublished(stateKey(e.entityId), e.version);
+    await execAll(pipeline);
+  }
+
+  async checkpoint(partition: number): Promise<bigint> {
+    const v = await this.redis.get(checkpointKey(partition));
+    return v === null ? 0n : BigInt(v);
+  }
+
+  async setCheckpoint(partition: number, offset: bigint): Promise<void> {
+    await this.redis.set(checkpointKey(partition), offset.toString());
+  }
+
+  async entity(entityId: string): Promise<EntityState | null> {
+    const h = await this.redis.hgetall(stateKey(entityId));
+    return h.version === undefined ? null : toEntityState(entityId, h);
+  }
+
+  async entitiesOfAgent(agentId: string): Promise<EntityState[]> {
+    const ids = (await this.redis.smembers(agentEntitiesKey(agentId))).sort();
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(stateKey(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return ids.flatMap((id, i) => {
+      const h = replies[i]?.[1] as Record<string, string> | undefined;
+      return h && h.version !== undefined ? [toEntityState(id, h)] : [];
+    });
+  }
+}
+
+function toEntityState(entityId: string, h: Record<string, string>): EntityState {
+  let payload: unknown = null;
+  if (h.payload) {
+    try {
+      payload = JSON.parse(h.payload);
+    } catch {
+      payload = h.payload;
+    }
+  }
+  return {
+    entityId,
+    entityType: h.entityType ?? '',
+    agentId: h.agentId ?? '',
+    version: Number(h.version),
+    eventType: (h.eventType ?? 'updated') as EntityState['eventType'],
+    lastEventId: h.eventId ?? '',
+    payload,
+    timestamp: Number(h.timestamp),
+    appliedAt: Number(h.appliedAt),
+    publishedVersion: Number(h.published ?? -1),
+  };
+}

@@ -1,0 +1,1 @@
+export const STATE_SYNC_METRICS = Symbol('state-sync.metrics');

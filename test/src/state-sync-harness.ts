@@ -1,0 +1,128 @@
+// Drives state-sync as real processes and checks its results in Redis and on the changelog.
+import { randomUUID } from 'node:crypto';
+import {
+  createKafkaClient,
+  EventProducer,
+  highWatermarks,
+  readPartitionRanges,
+  SchemaCodec,
+  testing,
+  Topics,
+  type StateChangeEvent,
+} from '@vigil/events';
+import Redis from 'ioredis';
+import { freePort, startService, type ServiceProcess } from './processes';
+
+export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+export const GROUP = 'state-sync';
+
+export function connect() {
+  const env = testing.infraEnv();
+  const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'state-sync-test', logger: quiet });
+  const codec = new SchemaCodec({ registryUrl: env.registryUrl });
+  const producer = new EventProducer(kafka, codec);
+  const redis = new Redis(env.redisUrl);
+  return { kafka, codec, producer, redis };
+}
+
+export interface RunningStateSync extends ServiceProcess {
+  port: number;
+  metric(name: string): Promise<number>;
+}
+
+export async function startStateSync(env: Record<string, string> = {}, waitReady = true): Promise<RunningStateSync> {
+  const port = await freePort();
+  const proc = startService('state-sync', { ...process.env, HTTP_PORT: String(port), LOG_LEVEL: 'warn', ...env });
+  const metric = async (pattern: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith(pattern))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  };
+  if (waitReady) {
+    await testing.waitUntil(
+      async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok;
+        } catch {
+          return false;
+        }
+      },
+      60000,
+      'state-sync readiness',
+    );
+  }
+  return { ...proc, port, metric };
+}
+
+export function event(entityId: string, version: number, overrides: Partial<StateChangeEvent> = {}): StateChangeEvent {
+  return {
+    eventId: randomUUID(),
+    entityId,
+    entityType: 'service',
+    agentId: `${entityId.split('-e')[0]}-agent`,
+    eventType: version === 1 ? 'created' : 'updated',
+    version,
+    timestamp: Date.now(),
+    payload: JSON.stringify({ version }),
+    checksum: null,
+    ...overrides,
+  };
+}
+
+export async function publish(producer: EventProducer, events: StateChangeEvent[], chunk = 500): Promise<void> {
+  for (let i = 0; i < events.length; i += chunk) {
+    await producer.send(
+      Topics.stateChanges,
+      events.slice(i, i + chunk).map((value) => ({ value })),
+    );
+  }
+}
+
+/** Waits until the state-sync group has committed everything now on the input topic. */
+export async function waitCaughtUp(kafka: ReturnType<typeof connect>['kafka'], timeoutMs = 120000): Promise<void> {
+  const ends = await highWatermarks(kafka, Topics.stateChanges.name);
+  await testing.waitUntil(
+    async () => {
+      const committed = await testing.committedOffsets(kafka, GROUP, Topics.stateChanges.name);
+      return [...ends].every(([p, end]) => end === 0n || (committed.get(p) ?? -1n) >= end);
+    },
+    timeoutMs,
+    'state-sync to commit everything on the input topic',
+  );
+}
+
+/** Every changelog record of these entities: versions in log order, per entity. */
+export async function changelogOf(kafka: ReturnType<typeof connect>['kafka'], entities: Set<string>) {
+  const ends = await highWatermarks(kafka, Topics.stateChangelog.name);
+  const seen = new Map<string, Array<{ version: number; tombstone: boolean; partition: number }>>();
+  await readPartitionRanges(
+    kafka,
+    Topics.stateChangelog.name,
+    [...ends].map(([partition, to]) => ({ partition, from: 0n, to })),
+    (partition, m) => {
+      const key = m.key?.toString() ?? '';
+      if (!entities.has(key)) return;
+      const version = Number(m.headers?.['vigil-version']?.toString());
+      seen.set(key, [...(seen.get(key) ?? []), { version, tombstone: m.value === null, partition }]);
+    },
+    120000,
+  );
+  return seen;
+}
+
+/** What a correct state-sync accepts, per entity, given the order the events were sent in. */
+export function expectedAccepted(sent: StateChangeEvent[]): Map<string, number[]> {
+  const accepted = new Map<string, number[]>();
+  const applied = new Set<string>();
+  for (const e of sent) {
+    const list = accepted.get(e.entityId) ?? [];
+    if (!applied.has(e.eventId) && e.version > (list.at(-1) ?? -1)) {
+      list.push(e.version);
+      applied.add(e.eventId);
+    }
+    accepted.set(e.entityId, list);
+  }
+  return accepted;
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  createKafkaClient,
+  ensureTopics,
+  highWatermarks,
+  readPartitionRanges,
+  SchemaCodec,
+  testing,
+  Topics,
+  type StateChangeEvent,
+} from '@vigil/events';
+import { AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const env = testing.infraEnv();
+const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'sdk-test', logger: quiet });
+const codec = new SchemaCodec({ registryUrl: env.registryUrl });
+// Nothing listens here: Kafka "down" for the publisher, without touching the shared broker.
+const UNREACHABLE = ['127.0.0.1:1'];
+const dirs: string[] = [];
+
+function options(overrides: Partial<AgentPublisherOptions> = {}): AgentPublisherOptions {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-agent-'));
+  dirs.push(dataDir);
+  return {
+    agentId: `agent-${randomUUID().slice(0, 8)}`,
+    dataDir,
+    brokers: env.brokers,
+    registryUrl: env.registryUrl,
+    logger: quiet,
+    ...overrides,
+  };
+}
+
+/** The StateChangeEvents of these entities on the input topic, in log order per partition. */
+async function eventsOnTopic(entities: Set<string>): Promise<StateChangeEvent[]> {
+  const ends = await highWatermarks(kafka, Topics.stateChanges.name);
+  const out: StateChangeEvent[] = [];
+  await readPartitionRanges(
+    kafka,
+    Topics.stateChanges.name,
+    [...ends].map(([partition, to]) => ({ partition, from: 0n, to })),
+    async (_, m) => {
+      if (!m.key || !entities.has(m.key.toString())) return;
+      const d = await codec.decode(Topics.stateChanges, m.value);
+      if (d.ok) out.push(d.value);
+    },
+  );
+  return out;
+}
+
+describe('AgentPublisher (the agent SDK)', () => {
+  after(() => ensureTopics(kafka, undefined, quiet).then(() => undefined));
+
+  it('publishes state changes with ids and per-entity versions that continue after a restart', async () => {
+    await ensureTopics(kafka, undefined, quiet);
+    const opts = options();
+    const entity = { id: `sdk-${randomUUID().slice(0, 8)}`, type: 'service' };
+    let agent = AgentPublisher.open(opts);
+    const first = await Promise.all(
+      [1, 2, 3].map((n) => agent.publishStateChange(entity, n === 1 ? 'created' : 'updated', { n })),
+    );
+    assert.deepEqual(
+      first.map((r) => r.version),
+      [1, 2, 3],
+    );
+    assert.ok(first.every((r) => r.accepted && r.eventId));
+    await agent.close();
+    agent = AgentPublisher.open(opts);
+    const next = await agent.publishStateChange(entity, 'updated', { n: 4 });
+    assert.equal(next.version, 4, 'a restarted agent never reuses a version');
+    await agent.close();
+    await testing.waitUntil(async () => (await eventsOnTopic(new Set([entity.id]))).length === 4, 30000, 'four events');
+    const events = await eventsOnTopic(new Set([entity.id]));
+    assert.deepEqual(
+      events.map((e) => e.version),
+      [1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      events.map((e) => e.eventId),
+      [...first.map((r) => r.eventId), next.eventId],
+    );
+    assert.equal(new Set(events.map((e) => e.eventId)).size, 4);
+  });
+
+  it('buffers on disk while Kafka is unreachable, without throwing or busy-looping, and closes fast', async () => {
+    const opts = options({ brokers: UNREACHABLE, maxBackoffMs: 2000 });
+    const agent = AgentPublisher.open(opts);
+    const receipts = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        agent.publishStateChange({ id: `e${i % 10}`, type: 't' }, 'updated', { i }),
+      ),
+    );
+    assert.ok(
+      receipts.every((r) => r.accepted),
+      'every change is accepted (durable) although Kafka is down',
+    );
+    agent.heartbeat('ok', { cpu: 0.1 });
+    await new Promise((r) => setTimeout(r, 4000));
+    const stats = agent.stats();
+    assert.equal(stats.pending, 200);
+    assert.ok(stats.sendAttempts <= 12, `backoff bounds the attempts (${stats.sendAttempts} in 4 s)`);
+    const closing = agent.close();
+    const closedInTime = await Promise.race([
+      closing.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 5000)),
+    ]);
+    assert.equal(closedInTime, true, 'close() does not wait for an unreachable Kafka');
+    assert.ok(readdirSync(path.join(opts.dataDir, 'journal')).some((f) => f.endsWith('.log')));
+  });
+
+  it('replays what an earlier run left undelivered, in order and with the original event ids', async () => {
+    const opts = options({ brokers: UNREACHABLE });
+    const entity = { id: `sdk-${randomUUID().slice(0, 8)}`, type: 'service' };
+    const offline = AgentPublisher.open(opts);
+    const receipts = [];
+    for (let i = 0; i < 50; i++) receipts.push(await offline.publishStateChange(entity, 'updated', { i }));
+    await offline.close(100);
+    const online = AgentPublisher.open({ ...opts, brokers: env.brokers });
+    await testing.waitUntil(() => online.stats().pending === 0, 30000, 'the replay');
+    await online.close();
+    const events = await eventsOnTopic(new Set([entity.id]));
+    assert.deepEqual(
+      events.map((e) => e.eventId),
+      receipts.map((r) => r.eventId),
+    );
+    assert.deepEqual(
+      events.map((e) => e.version),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+  });
+
+  it('when the disk buffer is full, drops new state changes (and old heartbeats first), counting each drop', async () => {
+    const agent = AgentPublisher.open(
+      options({ brokers: UNREACHABLE, maxBufferBytes: 20_000, maxQueuedHeartbeats: 3 }),
+    );
+    for (let i = 0; i < 10; i++) agent.heartbeat('ok');
+    assert.equal(agent.stats().droppedHeartbeats, 7);
+    let dropped;
+    for (let i = 0; i < 500 && !dropped; i++) {
+      const r = await agent.publishStateChange({ id: 'big', type: 't' }, 'updated', { blob: 'x'.repeat(200) });
+      if (!r.accepted) dropped = r;
+    }
+    assert.equal(dropped?.reason, 'buffer full');
+    assert.equal(agent.stats().droppedStateChanges, 1);
+    const next = await agent.publishStateChange({ id: 'big', type: 't' }, 'updated', {});
+    assert.equal(next.accepted, false, 'still full: nothing was delivered');
+    await agent.close(100);
+  });
+
+  it('survives a torn journal tail (a crash mid-write): keeps every whole record, drops the torn one', async () => {
+    const opts = options({ brokers: UNREACHABLE });
+    const agent = AgentPublisher.open(opts);
+    for (let i = 0; i < 5; i++) await agent.publishStateChange({ id: 'e', type: 't' }, 'updated', { i });
+    await agent.close(100);
+    const journalDir = path.join(opts.dataDir, 'journal');
+    const segment = readdirSync(journalDir)
+      .filter((f) => f.endsWith('.log'))
+      .sort()
+      .at(-1)!;
+    appendFileSync(path.join(journalDir, segment), Buffer.from([0, 0, 1, 0, 9, 9]));
+    const reopened = AgentPublisher.open(opts);
+    assert.equal(reopened.stats().pending, 5);
+    assert.equal((await reopened.publishStateChange({ id: 'e', type: 't' }, 'updated', {})).version, 6);
+    await reopened.close(100);
+  });
+});

@@ -1,0 +1,163 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+/** One journal entry: whatever the caller stores, with a sequence number assigned on append. */
+export interface JournalRecord<T> {
+  seq: number;
+  data: T;
+}
+
+// Frame: u32 length of the JSON body, u32 CRC-32 of it, the body. A frame cut short by a crash
+// (length or CRC wrong) ends the valid log; everything after it is discarded on open.
+const FRAME_HEADER = 8;
+
+export interface JournalOptions {
+  dir: string;
+  /** Roll to a new segment file past this size. */
+  segmentBytes: number;
+}
+
+interface Segment {
+  file: string;
+  firstSeq: number;
+  lastSeq: number;
+  bytes: number;
+}
+
+/**
+ * An append-only, fsync'd log of records in numbered segment files, with a persisted "acked" mark.
+ * Appends are batched by the caller (group commit: one write + one fdatasync per batch). Segments
+ * whose records are all acked are deleted, so the disk holds only what was not yet delivered.
+ */
+export class Journal<T> {
+  private segments: Segment[] = [];
+  private handle?: FileHandle;
+  private nextSeq = 1;
+  private ackedSeq = 0;
+
+  private constructor(private readonly options: JournalOptions) {}
+
+  /** Opens the journal, truncating a torn tail; `replay` receives every record (acked or not). */
+  static open<T>(options: JournalOptions, replay: (record: JournalRecord<T>) => void): Journal<T> {
+    const j = new Journal<T>(options);
+    mkdirSync(options.dir, { recursive: true });
+    const ackFile = path.join(options.dir, 'acked');
+    if (existsSync(ackFile)) j.ackedSeq = Number(readFileSync(ackFile, 'utf8').trim()) || 0;
+    const files = readdirSync(options.dir)
+      .filter((f) => /^\d{12}\.log$/.test(f))
+      .sort();
+    for (const f of files) {
+      const file = path.join(options.dir, f);
+      const buf = readFileSync(file);
+      let pos = 0;
+      const seg: Segment = { file, firstSeq: Number(f.slice(0, 12)), lastSeq: Number(f.slice(0, 12)) - 1, bytes: 0 };
+      while (pos + FRAME_HEADER <= buf.length) {
+        const len = buf.readUInt32BE(pos);
+        const sum = buf.readUInt32BE(pos + 4);
+        if (pos + FRAME_HEADER + len > buf.length) break;
+        const body = buf.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + len);
+        if (crc32(body) !== sum) break;
+        const record = JSON.parse(body.toString('utf8')) as JournalRecord<T>;
+        replay(record);
+        seg.lastSeq = record.seq;
+        j.nextSeq = Math.max(j.nextSeq, record.seq + 1);
+        pos += FRAME_HEADER + len;
+      }
+      if (pos < buf.length) truncateSync(file, pos); // torn tail from a crash mid-write
+      seg.bytes = pos;
+      j.segments.push(seg);
+    }
+    j.nextSeq = Math.max(j.nextSeq, j.ackedSeq + 1);
+    return j;
+  }
+
+  get acked(): number {
+    return this.ackedSeq;
+  }
+
+  /** Bytes of segments still holding undelivered records. */
+  get bytes(): number {
+    return this.segments.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  /** Frames the records, assigns their sequence numbers; `appendDurably` writes them. */
+  frame(items: T[]): { records: Array<JournalRecord<T>>; buffer: Buffer } {
+    const records = items.map((data) => ({ seq: this.nextSeq++, data }));
+    const frames = records.map((r) => {
+      const body = Buffer.from(JSON.stringify(r), 'utf8');
+      const header = Buffer.alloc(FRAME_HEADER);
+      header.writeUInt32BE(body.length, 0);
+      header.writeUInt32BE(crc32(body), 4);
+      return Buffer.concat([header, body]);
+    });
+    return { records, buffer: Buffer.concat(frames) };
+  }
+
+  /** Writes framed records and fdatasyncs: when this resolves they survive a crash of the process. */
+  async appendDurably(records: Array<JournalRecord<T>>, buffer: Buffer): Promise<void> {
+    if (records.length === 0) return;
+    let seg = this.segments.at(-1);
+    if (!seg || !this.handle || seg.bytes >= this.options.segmentBytes) {
+      await this.handle?.close();
+      const file = path.join(this.options.dir, `${String(records[0]!.seq).padStart(12, '0')}.log`);
+      seg = {
+        file,
+        firstSeq: records[0]!.seq,
+        lastSeq: records[0]!.seq - 1,
+        bytes: existsSync(file) ? statSync(file).size : 0,
+      };
+      if (this.segments.at(-1)?.file !== file) this.segments.push(seg);
+      this.handle = await open(file, 'a');
+    }
+    await this.handle.write(buffer);
+    await this.handle.datasync();
+    seg.bytes += buffer.length;
+    seg.lastSeq = records.at(-1)!.seq;
+  }
+
+  /** Marks everything up to seq delivered; deletes segments that hold nothing newer. */
+  ack(seq: number, beforeDelete?: () => void): void {
+    if (seq <= this.ackedSeq) return;
+    this.ackedSeq = seq;
+    writeAtomically(path.join(this.options.dir, 'acked'), String(seq));
+    const current = this.segments.at(-1);
+    const done = this.segments.filter((s) => s !== current && s.lastSeq <= seq);
+    if (done.length === 0) return;
+    beforeDelete?.();
+    for (const s of done) unlinkSync(s.file);
+    this.segments = this.segments.filter((s) => !done.includes(s));
+  }
+
+  async close(): Promise<void> {
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+}
+
+/** Write to a temp file, fsync, rename: a reader sees the old content or the new, never half. */
+export function writeAtomically(file: string, content: string): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}

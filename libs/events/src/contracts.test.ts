@@ -108,3 +108,24 @@ describe('event contracts against the real broker and registry', () => {
     });
   });
 });
+
+describe('large sends against the real broker', () => {
+  const env = infraEnv();
+  const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'large-send-test', logger: quiet });
+  const codec = new SchemaCodec({ registryUrl: env.registryUrl });
+  const producer = new EventProducer(kafka, codec);
+  after(() => producer.disconnect());
+
+  it('sends 3 MiB to one partition (over the 1 MiB batch limit) and reports the last offset', async () => {
+    const topic = isolatedTopic(Topics.stateChangelog, { partitions: 1 });
+    await ensureTopics(kafka, [topic] as TopicDef<unknown>[], quiet);
+    const values = Array.from({ length: 3000 }, (_, i) =>
+      samples.sampleStateChange(`big-${i}`, 1, { payload: JSON.stringify({ pad: 'x'.repeat(1000) }) }),
+    );
+    const metadata = await producer.send(
+      topic,
+      values.map((value) => ({ value, partition: 0 })),
+    );
+    assert.equal(metadata.at(-1)!.lastOffset, '2999');
+  });
+});

@@ -12,7 +12,14 @@ export {
 } from './kafka-client';
 export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
 export { readPartitionRanges, highWatermarks, type PartitionRange } from './read-partition';
-export { EventProducer, type OutgoingRecord, type RawRecord, type EventProducerOptions } from './producer';
+export {
+  EventProducer,
+  chunkBySize,
+  type OutgoingRecord,
+  type RawRecord,
+  type EventProducerOptions,
+  type SendMetadata,
+} from './producer';
 export {
   ConsumerRunner,
   type ConsumedRecord,

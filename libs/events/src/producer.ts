@@ -28,6 +28,42 @@ export interface RawRecord {
 export interface EventProducerOptions {
   /** Compress batches; gzip is the only codec KafkaJS ships without a plugin. */
   compress?: boolean;
+  /**
+   * Largest produce request, estimated from keys, values and headers. Bigger sends are split into
+   * several requests, in order: one partition's records form one record batch, and the broker
+   * refuses a batch over message.max.bytes (1 MiB by default).
+   */
+  maxRequestBytes?: number;
+}
+
+/** A send's result per partition; lastOffset is set when every record of the chunk named its partition. */
+export type SendMetadata = RecordMetadata & { lastOffset?: string };
+
+const RECORD_OVERHEAD_BYTES = 70;
+
+function estimatedSize(m: Message): number {
+  let size = RECORD_OVERHEAD_BYTES + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + (v === undefined ? 0 : String(v).length);
+  return size;
+}
+
+/** Splits messages into consecutive chunks of at most maxBytes (a lone bigger message is its own chunk). */
+export function chunkBySize(messages: Message[], maxBytes: number): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = estimatedSize(m);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 /**
@@ -67,7 +103,7 @@ export class EventProducer {
     await this.producer.disconnect();
   }
 
-  async send<T>(def: TopicDef<T>, records: Array<OutgoingRecord<T>>): Promise<RecordMetadata[]> {
+  async send<T>(def: TopicDef<T>, records: Array<OutgoingRecord<T>>): Promise<SendMetadata[]> {
     if (records.length === 0) return [];
     const spans: Span[] = [];
     try {
@@ -104,20 +140,31 @@ export class EventProducer {
   }
 
   /** Sends bytes as they are: for dead letters and for tests that need hostile input. */
-  async sendRaw(topic: string, records: RawRecord[]): Promise<RecordMetadata[]> {
+  async sendRaw(topic: string, records: RawRecord[]): Promise<SendMetadata[]> {
     return this.sendMessages(
       topic,
       records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition })),
     );
   }
 
-  private async sendMessages(topic: string, messages: Message[]): Promise<RecordMetadata[]> {
+  private async sendMessages(topic: string, messages: Message[]): Promise<SendMetadata[]> {
     await this.connect();
-    return this.producer.send({
-      topic,
-      acks: -1,
-      messages,
-      compression: this.options.compress ? CompressionTypes.GZIP : CompressionTypes.None,
-    });
+    const out: SendMetadata[] = [];
+    for (const chunk of chunkBySize(messages, this.options.maxRequestBytes ?? 512 * 1024)) {
+      const metadata: SendMetadata[] = await this.producer.send({
+        topic,
+        acks: -1,
+        messages: chunk,
+        compression: this.options.compress ? CompressionTypes.GZIP : CompressionTypes.None,
+      });
+      if (chunk.every((m) => m.partition !== undefined)) {
+        for (const md of metadata) {
+          const count = chunk.filter((m) => m.partition === md.partition).length;
+          if (md.baseOffset !== undefined) md.lastOffset = (BigInt(md.baseOffset) + BigInt(count) - 1n).toString();
+        }
+      }
+      out.push(...metadata);
+    }
+    return out;
   }
 }

@@ -60,6 +60,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
           groupId: def.consumerGroup,
           logger: logger.child({ component: 'consumer' }),
           metrics: resources.eventsMetrics,
+          partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
         }),
       },
       { inheritAppConfig: true },

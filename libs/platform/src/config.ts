@@ -11,6 +11,8 @@ export const baseConfigSchema = z.object({
   /** When set, spans are exported over OTLP/HTTP to this endpoint (e.g. http://127.0.0.1:4318). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
+  /** Partitions whose batches are handled at the same time (order still holds within a partition). */
+  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(12),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

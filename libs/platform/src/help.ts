@@ -18,6 +18,7 @@ const BASE_HELP: Record<string, string> = {
   LOG_LEVEL: 'trace|debug|info|warn|error|fatal|silent',
   OTEL_EXPORTER_OTLP_ENDPOINT: 'OTLP/HTTP endpoint for traces; unset = no export',
   SHUTDOWN_TIMEOUT_MS: 'longest graceful shutdown before a forced exit',
+  CONSUMER_CONCURRENCY: 'partitions handled at once (order holds within each)',
 };
 
 function describeDefault(field: z.ZodTypeAny, fallback?: string | number): string {

@@ -34,7 +34,8 @@ const EVENT_ID_HEADER = 'vigil-event-id';
 @Controller()
 export class StateChangesController {
   private generation = -1;
-  private readonly recovered = new Set<number>();
+  /** Per partition, the changelog-tail read that must finish before its batches are applied. */
+  private readonly recovered = new Map<number, Promise<void>>();
   private batches = 0;
   private readonly fault?: { at: 'crash-after-apply' | 'crash-after-publish'; batch: number };
 
@@ -55,7 +56,7 @@ export class StateChangesController {
 
   /** Test-only crash at a precise window: a real SIGKILL, so nothing after it runs. */
   private maybeCrash(at: 'crash-after-apply' | 'crash-after-publish') {
-    if (this.fault?.at === at && this.batches === this.fault.batch) {
+    if (this.fault?.at === at && this.batches >= this.fault.batch) {
       this.logger.warn({ at, batch: this.batches }, 'fault injection: SIGKILL');
       process.kill(process.pid, 'SIGKILL');
     }
@@ -70,7 +71,7 @@ export class StateChangesController {
         this.generation = generation;
         this.recovered.clear();
       }
-      if (!this.recovered.has(partition)) await this.recover(assignment.filter((p) => !this.recovered.has(p)));
+      await this.ensureRecovered(partition, assignment);
       await this.applyAndPublish(records, partition);
     } catch (e) {
       // What this attempt published is unknown now: read the changelog tail again before retrying.
@@ -120,12 +121,24 @@ export class StateChangesController {
       })),
     );
     this.maybeCrash('crash-after-publish');
-    const published = toPublish.map(({ record }) => record.value);
-    await this.store.recordPublished(published);
-    const base = metadata.find((m) => m.partition === partition)?.baseOffset;
-    if (base !== undefined) await this.store.setCheckpoint(partition, BigInt(base) + BigInt(toPublish.length));
+    const last = metadata.filter((m) => m.partition === partition && m.lastOffset !== undefined).at(-1)?.lastOffset;
+    await this.store.recordPublished(
+      toPublish.map(({ record }) => record.value),
+      last === undefined ? undefined : { partition, offset: BigInt(last) + 1n },
+    );
     for (const { recovered } of toPublish)
       this.metrics.changelogPublished.inc({ kind: recovered ? 'recovered' : 'new' });
+  }
+
+  /** Batches of several partitions run at once: the first to need a recovery reads for all of them. */
+  private ensureRecovered(partition: number, assignment: number[]): Promise<void> {
+    if (!this.recovered.has(partition)) {
+      const pending = [...new Set([partition, ...assignment])].filter((p) => !this.recovered.has(p));
+      const reading = this.recover(pending);
+      for (const p of pending) this.recovered.set(p, reading);
+      reading.catch(() => pending.forEach((p) => this.recovered.get(p) === reading && this.recovered.delete(p)));
+    }
+    return this.recovered.get(partition)!;
   }
 
   /** Reads each partition's changelog from its checkpoint to its end and moves the markers up. */
@@ -146,7 +159,6 @@ export class StateChangesController {
     });
     await this.store.markPublished(found);
     for (const r of ranges) await this.store.setCheckpoint(r.partition, r.to);
-    for (const p of partitions) this.recovered.add(p);
     this.metrics.recoveries.inc({ what: 'reads' });
     this.metrics.recoveries.inc({ what: 'records' }, found.length);
     this.logger.info(

@@ -81,15 +81,20 @@ export class StateStore {
     });
   }
 
-  /** After the changelog acked: markers up, the per-agent index in step with what was accepted. */
-  async recordPublished(events: StateChangeEvent[]): Promise<void> {
+  /**
+   * After the changelog acked: markers up, the per-agent index in step with what was accepted, and
+   * the partition's changelog checkpoint moved past these records, in one round trip.
+   */
+  async recordPublished(events: StateChangeEvent[], checkpoint?: { partition: number; offset: bigint }): Promise<void> {
     if (events.length === 0) return;
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
+    // The checkpoint goes last: a crash inside the pipeline leaves it behind the markers, never ahead.
     for (const e of events) {
       pipeline.vigilMarkPublished(stateKey(e.entityId), e.version);
       if (e.eventType === 'deleted') pipeline.srem(agentEntitiesKey(e.agentId), e.entityId);
       else pipeline.sadd(agentEntitiesKey(e.agentId), e.entityId);
     }
+    if (checkpoint) pipeline.set(checkpointKey(checkpoint.partition), checkpoint.offset.toString());
     await execAll(pipeline);
   }
 

@@ -1,0 +1,30 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** The functions with the most self time in a V8 .cpuprofile (from node --cpu-prof), in percent. */
+export function topSelfTime(dir: string, limit = 15): Array<{ fn: string; selfPercent: number }> {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return [];
+  const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { nodes: ProfileNode[] };
+  const byFn = new Map<string, number>();
+  let total = 0;
+  for (const n of profile.nodes) {
+    const hits = n.hitCount ?? 0;
+    total += hits;
+    const where = n.callFrame.url
+      ? `${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^.*\/(services|libs)\//, '$1/')}:${n.callFrame.lineNumber + 1}`
+      : '';
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${where}`.trim();
+    byFn.set(key, (byFn.get(key) ?? 0) + hits);
+  }
+  return [...byFn]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([fn, hits]) => ({ fn, selfPercent: Number(((100 * hits) / Math.max(1, total)).toFixed(1)) }));
+}

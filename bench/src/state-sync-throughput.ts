@@ -1,0 +1,255 @@
+#!/usr/bin/env node
+// state-sync as a real process: sustained throughput next to the raw KafkaJS consume rate on the
+// same topic in the same run, and publish -> Redis-visible latency at fixed publish rates.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, openSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  createKafkaClient,
+  ensureTopics,
+  EventProducer,
+  highWatermarks,
+  parseBrokers,
+  SchemaCodec,
+  testing,
+  Topics,
+  type StateChangeEvent,
+} from '@vigil/events';
+import Redis from 'ioredis';
+import { topSelfTime } from './cpu-profile';
+import { percentile, writeReport } from './report';
+
+const HELP = `state-sync-throughput: state-sync events/s vs raw KafkaJS, and publish->Redis latency at fixed rates.
+
+Usage: node bench/dist/state-sync-throughput.js [--events N] [--rates 1000,5000,20000] [--seconds S]
+  --events N     events pre-loaded for the throughput phase (default 100000)
+  --rates LIST   publish rates for the latency phase, events/s (default 1000,5000,20000)
+  --seconds S    duration of each rate (default 10)
+Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/state-sync.json.
+Starts its own state-sync process (consumer group bench-state-sync-<run>) with --cpu-prof.`;
+
+const quiet = { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => console.error(m, o) };
+const repo = path.resolve(__dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function ev(entityId: string, version: number, now = Date.now()): StateChangeEvent {
+  return {
+    eventId: randomUUID(),
+    entityId,
+    entityType: 'bench',
+    agentId: 'bench-agent',
+    eventType: 'updated',
+    version,
+    timestamp: now,
+    payload: '{"v":1}',
+    checksum: null,
+  };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      events: { type: 'string', default: '100000' },
+      rates: { type: 'string', default: '1000,5000,20000' },
+      seconds: { type: 'string', default: '10' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const n = Number(values.events);
+  const rates = values.rates!.split(',').map(Number);
+  const seconds = Number(values.seconds);
+  const run = randomUUID().slice(0, 8);
+  const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092');
+  const kafka = createKafkaClient({ brokers, clientId: 'bench', logger: quiet });
+  const codec = new SchemaCodec({
+    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  });
+  const producer = new EventProducer(kafka, codec);
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  await ensureTopics(kafka, undefined, quiet);
+  const group = `bench-state-sync-${run}`;
+
+  // The new group starts at the beginning of the topic: everything already there is part of the
+  // measured stream, for state-sync and for the raw consumer alike.
+  console.log(`pre-loading ${n} events (${n / 20} entities x 20 versions)`);
+  for (let v = 1; v <= 20; v++) {
+    const batch = Array.from({ length: n / 20 }, (_, e) => ev(`bench-${run}-e${e}`, v));
+    for (let i = 0; i < batch.length; i += 2000)
+      await producer.send(
+        Topics.stateChanges,
+        batch.slice(i, i + 2000).map((value) => ({ value })),
+      );
+  }
+  const ends = await highWatermarks(kafka, Topics.stateChanges.name);
+  const total = [...ends.values()].reduce((a, b) => a + Number(b), 0);
+  console.log(`input topic holds ${total} records`);
+
+  const raw = await rawConsumeRate(kafka, ends);
+  console.log(`raw KafkaJS consume: ${Math.round(raw)} records/s`);
+
+  const profDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-prof-'));
+  const port = 3900 + Math.floor(Math.random() * 90);
+  const child = spawn(
+    process.execPath,
+    ['--cpu-prof', `--cpu-prof-dir=${profDir}`, path.join(repo, 'services/state-sync/dist/main.js')],
+    {
+      env: { ...process.env, HTTP_PORT: String(port), CONSUMER_GROUP: group, LOG_LEVEL: 'warn' },
+      stdio: [
+        'ignore',
+        openSync(path.join(profDir, 'state-sync.log'), 'w'),
+        openSync(path.join(profDir, 'state-sync.log'), 'a'),
+      ],
+    },
+  );
+  const started = Date.now();
+  const caughtUp = () => committedAll(kafka, group, ends);
+  let first = 0;
+  await testing.waitUntil(
+    async () => {
+      if (!first && (await metric(port, 'vigil_state_events_total')) > 0) first = Date.now();
+      return caughtUp();
+    },
+    900000,
+    'state-sync to catch up',
+  );
+  const stateSyncRate = total / ((Date.now() - (first || started)) / 1000);
+  console.log(`state-sync: ${Math.round(stateSyncRate)} events/s (${total} records)`);
+
+  const latency: Record<string, unknown> = {};
+  for (const rate of rates) latency[String(rate)] = await latencyAtRate(producer, redis, run, rate, seconds, port);
+
+  const batchP = await batchHistogram(port);
+  await stop(child);
+  await producer.disconnect();
+  redis.disconnect();
+  writeReport('state-sync', {
+    inputRecords: total,
+    rawKafkajsRecordsPerSecond: Math.round(raw),
+    stateSyncEventsPerSecond: Math.round(stateSyncRate),
+    ratio: Number((stateSyncRate / raw).toFixed(3)),
+    latencyMsByRate: latency,
+    batchSeconds: batchP,
+    stateSyncCpuProfileTop: topSelfTime(profDir),
+    cpuProfileDirAndLog: profDir,
+    targets: { ratio: 0.5, eventsPerSecond: 30000, p99MsAt5k: 20 },
+  });
+}
+
+async function rawConsumeRate(kafka: ReturnType<typeof createKafkaClient>, ends: Map<number, bigint>): Promise<number> {
+  const target = [...ends.values()].reduce((a, b) => a + Number(b), 0);
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  const consumer = kafka.consumer({ groupId: `bench-raw-${randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: Topics.stateChanges.name, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      if (!first) first = Date.now();
+      count += batch.messages.length;
+      last = Date.now();
+    },
+  });
+  await testing.waitUntil(() => count >= target, 600000, 'raw consumer');
+  await consumer.disconnect();
+  return count / ((last - first) / 1000);
+}
+
+async function latencyAtRate(
+  producer: EventProducer,
+  redis: Redis,
+  run: string,
+  rate: number,
+  seconds: number,
+  port: number,
+) {
+  const perTick = Math.max(1, Math.round(rate / 100));
+  const probes: Array<{ entityId: string; sentAt: number }> = [];
+  const start = Date.now();
+  let sent = 0;
+  let tick = 0;
+  console.log(`latency at ${rate} events/s for ${seconds} s`);
+  while (Date.now() - start < seconds * 1000) {
+    const due = start + tick * 10;
+    if (Date.now() < due) await sleep(due - Date.now());
+    const now = Date.now();
+    // One fresh entity per tick is the probe: its appliedAt is never overwritten by a later version.
+    const probe = `bench-${run}-probe-${rate}-${tick}`;
+    const events = [
+      ev(probe, 1, now),
+      ...Array.from({ length: perTick - 1 }, (_, i) => ev(`bench-${run}-r${rate}-${i}`, tick + 1, now)),
+    ];
+    probes.push({ entityId: probe, sentAt: now });
+    await producer.send(
+      Topics.stateChanges,
+      events.map((value) => ({ value })),
+    );
+    sent += events.length;
+    tick++;
+  }
+  const achieved = sent / ((Date.now() - start) / 1000);
+  await testing.waitUntil(
+    async () => (await redis.exists(`vigil:{e:${probes.at(-1)!.entityId}}:state`)) === 1,
+    120000,
+    'the last probe',
+  );
+  const pipeline = redis.pipeline();
+  for (const p of probes) pipeline.hget(`vigil:{e:${p.entityId}}:state`, 'appliedAt');
+  const applied = ((await pipeline.exec()) ?? []).map(([, v]) => Number(v));
+  const lat = probes
+    .map((p, i) => applied[i]! - p.sentAt)
+    .filter((x) => Number.isFinite(x))
+    .sort((a, b) => a - b);
+  const result = {
+    achievedEventsPerSecond: Math.round(achieved),
+    probes: lat.length,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    max: lat.at(-1),
+    rssMiB: await rssOf(port),
+  };
+  console.log(`  ${JSON.stringify(result)}`);
+  return result;
+}
+
+async function committedAll(kafka: ReturnType<typeof createKafkaClient>, group: string, ends: Map<number, bigint>) {
+  const committed = await testing.committedOffsets(kafka, group, Topics.stateChanges.name);
+  return [...ends].every(([p, end]) => end === 0n || (committed.get(p) ?? -1n) >= end);
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+  } catch {
+    return 0;
+  }
+}
+
+async function rssOf(port: number) {
+  return Math.round((await metric(port, 'process_resident_memory_bytes')) / 2 ** 20);
+}
+
+async function batchHistogram(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sum = Number(text.match(/vigil_state_batch_seconds_sum\{[^}]*\} (\S+)/)?.[1]);
+  const count = Number(text.match(/vigil_state_batch_seconds_count\{[^}]*\} (\S+)/)?.[1]);
+  return { batches: count, meanMs: Number(((1000 * sum) / Math.max(1, count)).toFixed(2)) };
+}
+
+async function stop(child: ChildProcess) {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+main().catch((e: Error) => {
+  console.error(`bench failed: ${e.message}`);
+  process.exit(1);
+});

@@ -37,6 +37,7 @@ export class StateChangesController {
   /** Per partition, the changelog-tail read that must finish before its batches are applied. */
   private readonly recovered = new Map<number, Promise<void>>();
   private batches = 0;
+  private clusterId?: Promise<string>;
   private readonly fault?: { at: 'crash-after-apply' | 'crash-after-publish'; batch: number };
 
   constructor(
@@ -122,12 +123,28 @@ export class StateChangesController {
     );
     this.maybeCrash('crash-after-publish');
     const last = metadata.filter((m) => m.partition === partition && m.lastOffset !== undefined).at(-1)?.lastOffset;
+    const clusterId = await this.kafkaClusterId();
     await this.store.recordPublished(
       toPublish.map(({ record }) => record.value),
-      last === undefined ? undefined : { partition, offset: BigInt(last) + 1n },
+      last === undefined ? undefined : { partition, offset: BigInt(last) + 1n, clusterId },
     );
     for (const { recovered } of toPublish)
       this.metrics.changelogPublished.inc({ kind: recovered ? 'recovered' : 'new' });
+  }
+
+  /** The broker cluster's id, which tags checkpoints so that one from another cluster is never trusted. */
+  private kafkaClusterId(): Promise<string> {
+    this.clusterId ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      try {
+        return (await admin.describeCluster()).clusterId;
+      } finally {
+        await admin.disconnect();
+      }
+    })();
+    this.clusterId.catch(() => (this.clusterId = undefined));
+    return this.clusterId;
   }
 
   /** Batches of several partitions run at once: the first to need a recovery reads for all of them. */
@@ -145,12 +162,12 @@ export class StateChangesController {
   private async recover(partitions: number[]) {
     if (partitions.length === 0) return;
     const ends = await highWatermarks(this.kafka, Topics.stateChangelog.name);
+    const clusterId = await this.kafkaClusterId();
     const ranges = await Promise.all(
-      partitions.map(async (partition) => ({
-        partition,
-        from: await this.store.checkpoint(partition),
-        to: ends.get(partition) ?? 0n,
-      })),
+      partitions.map(async (partition) => {
+        const to = ends.get(partition) ?? 0n;
+        return { partition, from: await this.store.checkpoint(partition, clusterId, to), to };
+      }),
     );
     const found: Array<{ entityId: string; version: number }> = [];
     await readPartitionRanges(this.kafka, Topics.stateChangelog.name, ranges, (_, m) => {
@@ -158,7 +175,7 @@ export class StateChangesController {
       if (m.key && version !== undefined) found.push({ entityId: m.key.toString(), version: Number(version) });
     });
     await this.store.markPublished(found);
-    for (const r of ranges) await this.store.setCheckpoint(r.partition, r.to);
+    for (const r of ranges) await this.store.setCheckpoint(r.partition, r.to, clusterId);
     this.metrics.recoveries.inc({ what: 'reads' });
     this.metrics.recoveries.inc({ what: 'records' }, found.length);
     this.logger.info(

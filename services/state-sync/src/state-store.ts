@@ -85,7 +85,10 @@ export class StateStore {
    * After the changelog acked: markers up, the per-agent index in step with what was accepted, and
    * the partition's changelog checkpoint moved past these records, in one round trip.
    */
-  async recordPublished(events: StateChangeEvent[], checkpoint?: { partition: number; offset: bigint }): Promise<void> {
+  async recordPublished(
+    events: StateChangeEvent[],
+    checkpoint?: { partition: number; offset: bigint; clusterId: string },
+  ): Promise<void> {
     if (events.length === 0) return;
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
     // The checkpoint goes last: a crash inside the pipeline leaves it behind the markers, never ahead.
@@ -94,7 +97,8 @@ export class StateStore {
       if (e.eventType === 'deleted') pipeline.srem(agentEntitiesKey(e.agentId), e.entityId);
       else pipeline.sadd(agentEntitiesKey(e.agentId), e.entityId);
     }
-    if (checkpoint) pipeline.set(checkpointKey(checkpoint.partition), checkpoint.offset.toString());
+    if (checkpoint)
+      pipeline.set(checkpointKey(checkpoint.partition), checkpointValue(checkpoint.clusterId, checkpoint.offset));
     await execAll(pipeline);
   }
 
@@ -106,13 +110,21 @@ export class StateStore {
     await execAll(pipeline);
   }
 
-  async checkpoint(partition: number): Promise<bigint> {
+  /**
+   * The changelog offset before which every record is reflected in the markers. A checkpoint written
+   * against another Kafka cluster (Redis outlived the broker) or past the partition's end is not
+   * trusted: the read then starts at the beginning of the partition.
+   */
+  async checkpoint(partition: number, clusterId: string, end: bigint): Promise<bigint> {
     const v = await this.redis.get(checkpointKey(partition));
-    return v === null ? 0n : BigInt(v);
+    const [cluster, offset] = (v ?? '').split('@');
+    if (cluster !== clusterId || offset === undefined) return 0n;
+    const at = BigInt(offset);
+    return at > end ? 0n : at;
   }
 
-  async setCheckpoint(partition: number, offset: bigint): Promise<void> {
-    await this.redis.set(checkpointKey(partition), offset.toString());
+  async setCheckpoint(partition: number, offset: bigint, clusterId: string): Promise<void> {
+    await this.redis.set(checkpointKey(partition), checkpointValue(clusterId, offset));
   }
 
   async entity(entityId: string): Promise<EntityState | null> {
@@ -132,6 +144,8 @@ export class StateStore {
     });
   }
 }
+
+const checkpointValue = (clusterId: string, offset: bigint) => `${clusterId}@${offset}`;
 
 function toEntityState(entityId: string, h: Record<string, string>): EntityState {
   let payload: unknown = null;

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sampleHeartbeat, type AgentLivenessChanged, type Heartbeat } from '@vigil/events';
+import { LeaseTable } from './lease-table';
+import { MinHeap } from './min-heap';
+
+/** A table driven by a fake monotonic clock, with a broker whose append time is that same clock. */
+function harness() {
+  let mono = 0;
+  const table = new LeaseTable(() => mono);
+  const changes: AgentLivenessChanged[] = [];
+  const BROKER_EPOCH = 1_800_000_000_000;
+  const api = {
+    table,
+    changes,
+    get now() {
+      return mono;
+    },
+    beat(agentId: string, overrides: Partial<Heartbeat> = {}, partition = 0) {
+      const c = table.beat(sampleHeartbeat(agentId, { checks: [], ...overrides }), partition, BROKER_EPOCH + mono);
+      if (c) changes.push(c);
+    },
+    /** Lets time pass in 10 ms steps, judging every partition at each step. */
+    advance(ms: number, partitions = [0]) {
+      for (let t = 0; t < ms; t += 10) {
+        mono += 10;
+        for (const p of partitions) changes.push(...table.judge(p));
+      }
+    },
+    transitionsOf(agentId: string) {
+      return changes.filter((c) => c.agentId === agentId).map((c) => c.to);
+    },
+    BROKER_EPOCH,
+  };
+  table.clock(0).setCaughtUp(true);
+  return api;
+}
+
+describe('lease table: liveness judged on broker time', () => {
+  it('keeps an agent that beats every interval healthy, with no other transition', () => {
+    const h = harness();
+    for (let i = 0; i < 20; i++) {
+      h.beat('a', { status: 'ok' });
+      h.advance(1000);
+    }
+    assert.deepEqual(h.transitionsOf('a'), ['healthy']);
+  });
+
+  it('marks a silent agent suspect, then unreachable exactly once, never before missThreshold intervals', () => {
+    const h = harness();
+    h.beat('a');
+    h.advance(1000);
+    h.beat('a');
+    const lastBeat = h.now;
+    h.advance(10_000);
+    assert.deepEqual(h.transitionsOf('a'), ['healthy', 'suspect', 'unreachable']);
+    const dead = h.changes.find((c) => c.to === 'unreachable')!;
+    assert.ok(dead.since - (h.BROKER_EPOCH + lastBeat) > 3 * 1000, 'not before 3 intervals after the last heartbeat');
+    assert.ok(dead.since - (h.BROKER_EPOCH + lastBeat) <= 3 * 1000 + 20, 'and promptly after');
+    assert.equal(dead.lastHeartbeatAt, h.BROKER_EPOCH + lastBeat);
+  });
+
+  it('brings an unreachable agent back with exactly one healthy (recovered) transition', () => {
+    const h = harness();
+    h.beat('a');
+    h.advance(5000);
+    h.beat('a');
+    h.beat('a');
+    h.advance(500);
+    assert.deepEqual(h.transitionsOf('a'), ['healthy', 'suspect', 'unreachable', 'healthy']);
+    assert.equal(h.changes.at(-1)!.reason, 'recovered');
+  });
+
+  it('keeps a starting agent starting through its start period, then judges it', () => {
+    const h = harness();
+    h.beat('a', { status: 'starting', startPeriodMs: 10_000 });
+    h.advance(9_000);
+    assert.deepEqual(h.transitionsOf('a'), ['starting'], 'no suspect or unreachable inside the start period');
+    h.advance(4_000);
+    assert.deepEqual(h.transitionsOf('a'), ['starting', 'unreachable']);
+  });
+
+  it('stops the clock of a partition whose consumer lags: no agent is declared dead for the lag', () => {
+    const h = harness();
+    h.beat('a');
+    h.table.clock(0).setCaughtUp(false); // e.g. paused by SIGSTOP, or far behind the high watermark
+    h.advance(60_000);
+    assert.deepEqual(h.transitionsOf('a'), ['healthy']);
+    h.beat('a'); // catching up: the backlog shows the agent was beating all along
+    h.table.clock(0).setCaughtUp(true);
+    h.advance(500);
+    assert.deepEqual(h.transitionsOf('a'), ['healthy']);
+  });
+
+  it("ignores the agent's own clock: timestamps an hour off change nothing", () => {
+    const skewed = harness();
+    const honest = harness();
+    for (const [h, skew] of [
+      [skewed, 3_600_000],
+      [honest, 0],
+    ] as const) {
+      h.beat('a', { timestamp: Date.now() + skew });
+      h.advance(1000);
+      h.beat('a', { timestamp: Date.now() - skew });
+      h.advance(5000);
+    }
+    assert.deepEqual(skewed.changes, honest.changes);
+  });
+
+  it('deregisters an agent that stops cleanly, and never reports it unreachable', () => {
+    const h = harness();
+    h.beat('a');
+    h.advance(1000);
+    h.beat('a', { status: 'stopping' });
+    h.advance(10_000);
+    assert.deepEqual(h.transitionsOf('a'), ['healthy', 'deregistered']);
+    assert.equal(h.table.get('a'), undefined);
+  });
+
+  it('reports an agent with failed dependency checks as degraded, and healthy again once they pass', () => {
+    const h = harness();
+    h.beat('a');
+    h.beat('a', { checks: [{ name: 'db', ok: false, detail: 'refused' }] });
+    h.beat('a');
+    assert.deepEqual(h.transitionsOf('a'), ['healthy', 'degraded', 'healthy']);
+    assert.match(h.changes[1]!.reason, /db/);
+  });
+
+  it('restores a lease on another instance (after a rebalance) and still detects the death', () => {
+    const a = harness();
+    a.beat('x');
+    const lease = a.table.get('x')!;
+    const b = harness();
+    b.table.restore(lease);
+    b.beat('other'); // the new owner's partition clock starts from what it consumes
+    b.advance(5000);
+    assert.deepEqual(b.transitionsOf('x'), ['suspect', 'unreachable']);
+  });
+});
+
+describe('MinHeap', () => {
+  it('pops in order', () => {
+    const heap = new MinHeap<number>((a, b) => a < b);
+    const values = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
+    for (const v of values) heap.push(v);
+    const out: number[] = [];
+    while (heap.size > 0) out.push(heap.pop()!);
+    assert.deepEqual(
+      out,
+      [...values].sort((a, b) => a - b),
+    );
+  });
+});

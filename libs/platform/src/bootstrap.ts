@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { ensureTopics, KafkaEventTransport } from '@vigil/events';
 import type { z } from 'zod';
 import { baseConfigSchema, loadConfig, type BaseConfig } from './config';
+import { printServiceHelp } from './help';
 import { createLogger, NestPinoLogger } from './logger';
 import { PlatformModule } from './platform.module';
 import { ServiceResources } from './service-resources';
@@ -19,8 +20,8 @@ export interface ServiceDefinition<S extends z.ZodTypeAny> {
   module: Type<unknown> | DynamicModule;
   /** The service's config schema, extending baseConfigSchema. */
   configSchema?: S;
-  /** Consume Kafka through KafkaEventTransport with this group id; omit for HTTP-only services. */
-  consumerGroup?: string;
+  /** Consume Kafka through KafkaEventTransport with this group id (or one read from the config); omit for HTTP-only services. */
+  consumerGroup?: string | ((config: z.infer<S>) => string);
 }
 
 export interface RunningService {
@@ -39,7 +40,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
   const config = loadConfig(def.configSchema ?? baseConfigSchema, {
     SERVICE_NAME: def.name,
     HTTP_PORT: def.defaultPort,
-  }) as BaseConfig;
+  }) as BaseConfig & z.infer<S>;
   const tracing = startTracing({ serviceName: config.SERVICE_NAME, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
   const resources = new ServiceResources(config, logger);
@@ -50,14 +51,15 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
   class ServiceRootModule {}
 
   const app = await NestFactory.create(ServiceRootModule, { logger: new NestPinoLogger(logger) });
-  if (def.consumerGroup) {
+  const consumerGroup = typeof def.consumerGroup === 'function' ? def.consumerGroup(config) : def.consumerGroup;
+  if (consumerGroup) {
     app.connectMicroservice(
       {
         strategy: new KafkaEventTransport({
           kafka: resources.kafka,
           codec: resources.codec,
           producer: resources.producer,
-          groupId: def.consumerGroup,
+          groupId: consumerGroup,
           logger: logger.child({ component: 'consumer' }),
           metrics: resources.eventsMetrics,
           partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
@@ -69,7 +71,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
   await app.startAllMicroservices();
   await app.listen(config.HTTP_PORT, '127.0.0.1');
   const port = Number(new URL(await app.getUrl()).port);
-  logger.info({ port, consumerGroup: def.consumerGroup }, `${config.SERVICE_NAME} started`);
+  logger.info({ port, consumerGroup }, `${config.SERVICE_NAME} started`);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -95,4 +97,16 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
     });
   }
   return { config, resources, port, close };
+}
+
+/** A service's entry point: `--help` prints its settings, anything else runs it; a failed start exits 1. */
+export function serviceMain<S extends z.ZodTypeAny>(def: ServiceDefinition<S>, argv: string[] = process.argv): void {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    printServiceHelp(def);
+    return;
+  }
+  runService(def).catch((e: Error) => {
+    process.stderr.write(`${def.name} failed to start: ${e.message}\n`);
+    process.exit(1);
+  });
 }

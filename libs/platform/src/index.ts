@@ -5,6 +5,6 @@ export { HealthRegistry, type HealthCheck, type HealthReport } from './health';
 export { startTracing, type TracingOptions } from './tracing';
 export { ServiceResources } from './service-resources';
 export { PlatformModule, HealthController, MetricsController } from './platform.module';
-export { runService, type ServiceDefinition, type RunningService } from './bootstrap';
+export { runService, serviceMain, type ServiceDefinition, type RunningService } from './bootstrap';
 export * from './tokens';
 export { printServiceHelp } from './help';

@@ -8,16 +8,18 @@ import {
   type ConsumedRecord,
   type EventProducer,
   type KafkaClient,
+  type SchemaCodec,
   type StateChangeEvent,
 } from '@vigil/events';
-import { CONFIG, KAFKA, LOGGER, PRODUCER, type Logger } from '@vigil/platform';
+import { CODEC, CONFIG, KAFKA, LOGGER, PRODUCER, type Logger } from '@vigil/platform';
 import type { StateSyncConfig } from './config';
-import { StateStore } from './state-store';
+import { StateStore, type ChangelogEntry } from './state-store';
 import { STATE_SYNC_METRICS } from './tokens';
 import type { StateSyncMetrics } from './state-metrics';
 
 const VERSION_HEADER = 'vigil-version';
 const EVENT_ID_HEADER = 'vigil-event-id';
+const AGENT_ID_HEADER = 'vigil-agent-id';
 
 /**
  * Applies StateChangeEvents to Redis and publishes each accepted change once to the changelog.
@@ -43,6 +45,7 @@ export class StateChangesController {
   constructor(
     private readonly store: StateStore,
     @Inject(PRODUCER) private readonly producer: EventProducer,
+    @Inject(CODEC) private readonly codec: SchemaCodec,
     @Inject(KAFKA) private readonly kafka: KafkaClient,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(STATE_SYNC_METRICS) private readonly metrics: StateSyncMetrics,
@@ -73,6 +76,12 @@ export class StateChangesController {
         this.recovered.clear();
       }
       await this.ensureRecovered(partition, assignment);
+      // Recovery wrote this partition's checkpoint; if it is gone, Redis lost data since (a restart
+      // without persistence, a failover): fail the batch, and the retry rebuilds from the changelog.
+      if (!(await this.store.hasCheckpoint(partition))) {
+        this.metrics.recoveries.inc({ what: 'redis_lost' });
+        throw new Error(`Redis lost state-sync's data for partition ${partition}; rebuilding from the changelog`);
+      }
       await this.applyAndPublish(records, partition);
     } catch (e) {
       // What this attempt published is unknown now: read the changelog tail again before retrying.
@@ -118,7 +127,11 @@ export class StateChangesController {
         partition,
         tombstone: record.value.eventType === 'deleted',
         context: record.context,
-        headers: { [VERSION_HEADER]: String(record.value.version), [EVENT_ID_HEADER]: record.value.eventId },
+        headers: {
+          [VERSION_HEADER]: String(record.value.version),
+          [EVENT_ID_HEADER]: record.value.eventId,
+          [AGENT_ID_HEADER]: record.value.agentId,
+        },
       })),
     );
     this.maybeCrash('crash-after-publish');
@@ -169,17 +182,26 @@ export class StateChangesController {
         return { partition, from: await this.store.checkpoint(partition, clusterId, to), to };
       }),
     );
-    const found: Array<{ entityId: string; version: number }> = [];
-    await readPartitionRanges(this.kafka, Topics.stateChangelog.name, ranges, (_, m) => {
+    const found: ChangelogEntry[] = [];
+    await readPartitionRanges(this.kafka, Topics.stateChangelog.name, ranges, async (_, m) => {
       const version = m.headers?.[VERSION_HEADER]?.toString();
-      if (m.key && version !== undefined) found.push({ entityId: m.key.toString(), version: Number(version) });
+      if (!m.key || version === undefined) return;
+      const decoded = m.value ? await this.codec.decode(Topics.stateChangelog, m.value) : undefined;
+      found.push({
+        entityId: m.key.toString(),
+        version: Number(version),
+        eventId: m.headers?.[EVENT_ID_HEADER]?.toString() ?? '',
+        agentId: m.headers?.[AGENT_ID_HEADER]?.toString() ?? (decoded?.ok ? decoded.value.agentId : ''),
+        event: decoded?.ok ? decoded.value : null,
+      });
     });
-    await this.store.markPublished(found);
+    const restored = await this.store.restoreFromChangelog(found);
+    this.metrics.recoveries.inc({ what: 'restored' }, restored);
     for (const r of ranges) await this.store.setCheckpoint(r.partition, r.to, clusterId);
     this.metrics.recoveries.inc({ what: 'reads' });
     this.metrics.recoveries.inc({ what: 'records' }, found.length);
     this.logger.info(
-      { partitions, records: found.length, ranges: ranges.map((r) => `${r.partition}:${r.from}-${r.to}`) },
+      { partitions, records: found.length, restored, ranges: ranges.map((r) => `${r.partition}:${r.from}-${r.to}`) },
       'changelog tail read; markers up to date',
     );
   }

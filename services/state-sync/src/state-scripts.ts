@@ -42,3 +42,21 @@ if tonumber(ARGV[1]) > tonumber(p) then
 end
 return 0
 `;
+
+/**
+ * Restores an entity from a changelog record (Redis lost it, or never saw the record's marker).
+ * KEYS: state hash. ARGV: version, eventId, eventType, entityType, agentId, payload, timestamp.
+ * A newer stored version wins; an equal or older one only moves the marker. Returns 1 when the
+ * state itself was restored.
+ */
+export const RESTORE_LUA = `
+local cur = redis.call('HMGET', KEYS[1], 'version', 'published')
+local version = tonumber(ARGV[1])
+if (not cur[1]) or tonumber(cur[1]) < version then
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'eventId', ARGV[2], 'eventType', ARGV[3], 'entityType', ARGV[4],
+    'agentId', ARGV[5], 'payload', ARGV[6], 'timestamp', ARGV[7], 'appliedAt', ARGV[7], 'published', ARGV[1])
+  return 1
+end
+if tonumber(cur[2] or '-1') < version then redis.call('HSET', KEYS[1], 'published', ARGV[1]) end
+return 0
+`;

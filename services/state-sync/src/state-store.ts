@@ -1,7 +1,7 @@
 import type { StateChangeEvent } from '@vigil/events';
 import type Redis from 'ioredis';
 import { agentEntitiesKey, checkpointKey, seenKey, stateKey } from './state-keys';
-import { APPLY_LUA, MARK_PUBLISHED_LUA } from './state-scripts';
+import { APPLY_LUA, MARK_PUBLISHED_LUA, RESTORE_LUA } from './state-scripts';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'stale';
 
@@ -27,7 +27,17 @@ export interface EntityState {
 type ScriptedRedis = Redis & {
   vigilApply(state: string, seen: string, ...args: Array<string | number>): Promise<[ApplyOutcome, string, string]>;
   vigilMarkPublished(state: string, version: number): Promise<number>;
+  vigilRestore(state: string, ...args: Array<string | number>): Promise<number>;
 };
+
+/** What one changelog record says about an entity (a tombstone has no event, only its headers). */
+export interface ChangelogEntry {
+  entityId: string;
+  version: number;
+  eventId: string;
+  agentId: string;
+  event: StateChangeEvent | null;
+}
 
 type ScriptedPipeline = ScriptedRedis & { exec(): Promise<Array<[Error | null, unknown]> | null> };
 
@@ -53,6 +63,7 @@ export class StateStore {
   ) {
     redis.defineCommand('vigilApply', { numberOfKeys: 2, lua: APPLY_LUA });
     redis.defineCommand('vigilMarkPublished', { numberOfKeys: 1, lua: MARK_PUBLISHED_LUA });
+    redis.defineCommand('vigilRestore', { numberOfKeys: 1, lua: RESTORE_LUA });
     this.redis = redis as ScriptedRedis;
   }
 
@@ -102,12 +113,42 @@ export class StateStore {
     await execAll(pipeline);
   }
 
-  /** Marks versions found in the changelog's tail (recovery): they must not be published again. */
-  async markPublished(entries: Array<{ entityId: string; version: number }>): Promise<void> {
-    if (entries.length === 0) return;
+  /**
+   * Brings Redis in line with records read from the changelog, the source of truth: markers move up,
+   * and an entity Redis lost or holds at an older version is restored from the record.
+   * Returns how many entities were restored.
+   */
+  async restoreFromChangelog(entries: ChangelogEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
-    for (const e of entries) pipeline.vigilMarkPublished(stateKey(e.entityId), e.version);
-    await execAll(pipeline);
+    const restoreAt: number[] = [];
+    let commands = 0;
+    for (const e of entries) {
+      const ev = e.event;
+      restoreAt.push(commands++);
+      pipeline.vigilRestore(
+        stateKey(e.entityId),
+        e.version,
+        e.eventId,
+        ev ? ev.eventType : 'deleted',
+        ev?.entityType ?? '',
+        e.agentId,
+        ev?.payload ?? '',
+        ev?.timestamp ?? 0,
+      );
+      if (e.agentId) {
+        commands++;
+        if (ev) pipeline.sadd(agentEntitiesKey(e.agentId), e.entityId);
+        else pipeline.srem(agentEntitiesKey(e.agentId), e.entityId);
+      }
+    }
+    const replies = await execAll(pipeline);
+    return restoreAt.filter((i) => replies[i]?.[1] === 1).length;
+  }
+
+  /** False when Redis no longer has what an earlier recovery wrote: it lost data since. */
+  async hasCheckpoint(partition: number): Promise<boolean> {
+    return (await this.redis.exists(checkpointKey(partition))) === 1;
   }
 
   /**

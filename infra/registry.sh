@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Apicurio Registry serving the Confluent-compatible API at http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7.
 # Usage: infra/registry.sh fetch|up|down|status   (needs Java 21+: Apicurio 3 is built for it)
-# Schemas are stored in Kafka itself (kafkasql storage, topic kafkasql-journal), so they survive a
-# registry restart exactly as long as the broker's data does; it therefore needs Kafka up first.
+# Schemas are stored on disk (Apicurio's SQL storage on an H2 file in .vigil/registry/db), so they
+# and their ids survive a registry restart, and the registry does not depend on Kafka being up.
+# kafkasql storage (schemas in a Kafka topic) is available but not the default: its journal consumer
+# was seen to stall under concurrent registrations, which hangs every registration until it recovers.
 # Env: SCHEMA_REGISTRY_URL set => an existing registry is used and nothing is started here.
-#      REGISTRY_PORT (8081), REGISTRY_MANAGEMENT_PORT (REGISTRY_PORT+1), REGISTRY_STORAGE (kafkasql | mem),
+#      REGISTRY_PORT (8081), REGISTRY_MANAGEMENT_PORT (REGISTRY_PORT+1), REGISTRY_STORAGE (h2 | kafkasql | mem),
 #      REGISTRY_HEAP (512m).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APICURIO_VERSION=3.3.3
 REGISTRY_PORT="${REGISTRY_PORT:-8081}"
-REGISTRY_STORAGE="${REGISTRY_STORAGE:-kafkasql}"
+REGISTRY_STORAGE="${REGISTRY_STORAGE:-h2}"
 # Quarkus serves health/metrics on a separate management port (by default 0.0.0.0:9000).
 REGISTRY_MANAGEMENT_PORT="${REGISTRY_MANAGEMENT_PORT:-$((REGISTRY_PORT + 1))}"
 REGISTRY_HEAP="${REGISTRY_HEAP:-512m}"
@@ -49,11 +51,16 @@ up() {
   local java; java=$(find_java 21)
   fetch
   local storage=()
-  if [ "$REGISTRY_STORAGE" = kafkasql ]; then
+  if [ "$REGISTRY_STORAGE" = h2 ]; then
+    mkdir -p "$RDIR/db"
+    storage=(-Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=h2 "-Dapicurio.datasource.url=jdbc:h2:file:$RDIR/db/registry")
+  elif [ "$REGISTRY_STORAGE" = kafkasql ]; then
     local brokers="${KAFKA_BROKERS:-}"
     [ -n "$brokers" ] || brokers=$(sed -n 's/^KAFKA_BROKERS=//p' "$ENV_FILE" 2>/dev/null)
-    [ -n "$brokers" ] || die "kafkasql storage needs Kafka: run infra/kafka.sh up first (or REGISTRY_STORAGE=mem)"
+    [ -n "$brokers" ] || die "kafkasql storage needs Kafka: run infra/kafka.sh up first (or REGISTRY_STORAGE=h2)"
     storage=(-Dapicurio.storage.kind=kafkasql "-Dapicurio.kafkasql.bootstrap.servers=$brokers")
+  elif [ "$REGISTRY_STORAGE" != mem ]; then
+    die "REGISTRY_STORAGE=$REGISTRY_STORAGE is not one of h2, kafkasql, mem"
   fi
   mkdir -p "$RDIR"
   log "starting Apicurio Registry $APICURIO_VERSION ($REGISTRY_STORAGE storage) on $URL"

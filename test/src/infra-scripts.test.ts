@@ -56,7 +56,7 @@ describe('infra scripts bring Kafka and the registry up from nothing and stop th
     );
   });
 
-  it('starts Apicurio Registry with its schemas stored in that broker, serving the Confluent API', async () => {
+  it('starts Apicurio Registry serving the Confluent API, keeping schemas and ids across a restart', async () => {
     const up = runScript('infra/registry.sh', ['up'], env);
     assert.equal(up.code, 0, up.stderr);
     const url = `http://127.0.0.1:${registryPort}/apis/ccompat/v7`;
@@ -71,6 +71,10 @@ describe('infra scripts bring Kafka and the registry up from nothing and stop th
     const { id } = (await res.json()) as { id: number };
     assert.ok(id > 0);
     assert.equal(runScript('infra/registry.sh', ['up'], env).code, 0, 'a second start is harmless');
+    assert.equal(runScript('infra/registry.sh', ['down'], env).code, 0);
+    assert.equal(runScript('infra/registry.sh', ['up'], env).code, 0);
+    const again = (await (await fetch(`${url}/subjects/probe-value/versions/latest`)).json()) as { id: number };
+    assert.equal(again.id, id, 'the schema and its id survived the restart');
   });
 
   it('refuses to start on a port another process holds, with one line naming the fix', async () => {

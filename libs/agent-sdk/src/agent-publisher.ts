@@ -20,12 +20,77 @@ import {
 } from '@vigil/events';
 import { Journal, writeAtomically, type JournalRecord } from './journal';
 
+/**
+ * A Kafka producer and schema registry client that several publishers in one process can share
+ * (agents that run side by side on one host, a simulated fleet); each publisher keeps its own
+ * journal, versions and heartbeats. The owner closes it after the publishers.
+ */
+export class AgentConnection {
+  readonly producer: EventProducer;
+  private beats: Array<{ beats: Heartbeat[]; resolve: () => void; reject: (e: Error) => void }> = [];
+  private sendingBeats = false;
+
+  constructor(options: { brokers: string[]; registryUrl: string; clientId?: string; logger?: EventsLogger }) {
+    const kafka = createKafkaClient({
+      brokers: options.brokers,
+      clientId: options.clientId ?? `vigil-agents-${os.hostname()}`,
+      logger: quietKafka(options.logger ?? stderrLogger),
+    });
+    this.producer = new EventProducer(kafka, new SchemaCodec({ registryUrl: options.registryUrl }));
+  }
+
+  /**
+   * Sends heartbeats of any number of publishers: what arrives while a send is in flight goes out
+   * together in the next one, so a thousand agents on one connection make a few requests, not a
+   * thousand (the idempotent producer has one request in flight at a time).
+   */
+  sendHeartbeats(beats: Heartbeat[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.beats.push({ beats, resolve, reject });
+      if (!this.sendingBeats) {
+        this.sendingBeats = true;
+        setImmediate(() => void this.drainHeartbeats());
+      }
+    });
+  }
+
+  private async drainHeartbeats(): Promise<void> {
+    while (this.beats.length > 0) {
+      const waiting = this.beats;
+      this.beats = [];
+      try {
+        await this.producer.send(
+          Topics.heartbeats,
+          waiting.flatMap((w) => w.beats.map((value) => ({ value }))),
+        );
+        for (const w of waiting) w.resolve();
+      } catch (e) {
+        for (const w of waiting) w.reject(e as Error);
+      }
+    }
+    this.sendingBeats = false;
+  }
+
+  async close(): Promise<void> {
+    await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(1000)]);
+  }
+}
+
+/** What the agent reports in each automatic heartbeat; asked for just before it is sent. */
+export interface HeartbeatReport {
+  status?: AgentReportedStatus;
+  metrics?: Record<string, number>;
+  checks?: HealthCheck[];
+}
+
 export interface AgentPublisherOptions {
   agentId: string;
   /** Where the journal and the per-entity versions live; one directory per agent, kept across restarts. */
   dataDir: string;
-  brokers: string[];
-  registryUrl: string;
+  /** Kafka and the registry: either a connection of the publisher's own (brokers + registryUrl) or a shared one. */
+  brokers?: string[];
+  registryUrl?: string;
+  connection?: AgentConnection;
   host?: string;
   /** Lease settings and registration data carried in every heartbeat. */
   heartbeat?: Partial<
@@ -44,6 +109,8 @@ export interface AgentPublisherOptions {
   /** Longest wait between send attempts while Kafka is unreachable (default 30 s). */
   maxBackoffMs?: number;
   logger?: EventsLogger;
+  /** The agent's wall clock for event and heartbeat timestamps (informational; Vigil never trusts them). */
+  now?: () => number;
 }
 
 export interface PublishReceipt {
@@ -88,6 +155,10 @@ export class AgentPublisher {
   private readonly versions = new Map<string, number>();
   private readonly sendQueue: Array<JournalRecord<Stored>> = [];
   private readonly heartbeats: Heartbeat[] = [];
+  private heartbeatTimer?: NodeJS.Timeout;
+  private heartbeatWake?: () => void;
+  private heartbeatSender?: Promise<void>;
+  private heartbeatsSent = 0;
   private writes: PendingWrite[] = [];
   private flushing?: Promise<void>;
   private wake?: () => void;
@@ -96,6 +167,8 @@ export class AgentPublisher {
   private heartbeatSeq = 0;
   private readonly bootId = randomUUID();
   private readonly producer: EventProducer;
+  private readonly connection: AgentConnection;
+  private readonly ownConnection?: AgentConnection;
   private readonly logger: EventsLogger;
   private lastFailureLog = 0;
   private readonly stat: PublisherStats = {
@@ -115,12 +188,18 @@ export class AgentPublisher {
     replayed: Array<JournalRecord<Stored>>,
   ) {
     this.logger = options.logger ?? stderrLogger;
-    const kafka = createKafkaClient({
-      brokers: options.brokers,
-      clientId: `agent-${options.agentId}`,
-      logger: quietKafka(this.logger),
-    });
-    this.producer = new EventProducer(kafka, new SchemaCodec({ registryUrl: options.registryUrl }));
+    if (!options.connection) {
+      if (!options.brokers || !options.registryUrl)
+        throw new Error('AgentPublisher needs either a connection or brokers and registryUrl');
+      this.ownConnection = new AgentConnection({
+        brokers: options.brokers,
+        registryUrl: options.registryUrl,
+        clientId: `agent-${options.agentId}`,
+        logger: this.logger,
+      });
+    }
+    this.connection = (options.connection ?? this.ownConnection)!;
+    this.producer = this.connection.producer;
     this.sendQueue.push(...replayed.filter((r) => r.seq > journal.acked));
   }
 
@@ -151,6 +230,9 @@ export class AgentPublisher {
     publisher.sender = publisher
       .sendLoop()
       .catch((e: Error) => publisher.logger.error({ err: e.message }, 'sender stopped'));
+    publisher.heartbeatSender = publisher
+      .heartbeatLoop()
+      .catch((e: Error) => publisher.logger.error({ err: e.message }, 'heartbeat sender stopped'));
     return publisher;
   }
 
@@ -186,7 +268,7 @@ export class AgentPublisher {
       agentId: this.options.agentId,
       eventType,
       version,
-      timestamp: Date.now(),
+      timestamp: (this.options.now ?? Date.now)(),
       payload: payloadJson,
       checksum,
     };
@@ -213,6 +295,33 @@ export class AgentPublisher {
     });
   }
 
+  /**
+   * Sends a heartbeat every intervalMs until close() (which ends with a `stopping` heartbeat, so
+   * Vigil deregisters the agent instead of declaring it dead) or stopHeartbeats(). `report` is asked
+   * for the status, metrics and checks of each one. The timer does not keep the process alive.
+   */
+  startHeartbeats(report: () => HeartbeatReport = () => ({})): void {
+    if (this.closed || this.heartbeatTimer) return;
+    const beat = () => {
+      let r: HeartbeatReport = {};
+      try {
+        r = report();
+      } catch (e) {
+        r = { status: 'degraded', checks: [{ name: 'report', ok: false, detail: (e as Error).message }] };
+      }
+      this.heartbeat(r.status ?? 'ok', r.metrics ?? {}, r.checks ?? []);
+    };
+    beat();
+    this.heartbeatTimer = setInterval(beat, this.options.heartbeat?.intervalMs ?? 1000);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Stops the automatic heartbeats without a `stopping` one: to Vigil the agent goes silent. */
+  stopHeartbeats(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
   /** Queues a heartbeat; never blocks. While Kafka is away only the newest few are kept. */
   heartbeat(
     status: AgentReportedStatus = 'ok',
@@ -220,6 +329,10 @@ export class AgentPublisher {
     checks: HealthCheck[] = [],
   ): void {
     if (this.closed) return;
+    this.queueHeartbeat(status, metrics, checks);
+  }
+
+  private queueHeartbeat(status: AgentReportedStatus, metrics: Record<string, number>, checks: HealthCheck[]): void {
     const hb = this.options.heartbeat ?? {};
     this.heartbeats.push({
       agentId: this.options.agentId,
@@ -227,7 +340,7 @@ export class AgentPublisher {
       status,
       sequence: this.heartbeatSeq++,
       bootId: this.bootId,
-      timestamp: Date.now(),
+      timestamp: (this.options.now ?? Date.now)(),
       intervalMs: hb.intervalMs ?? 1000,
       missThreshold: hb.missThreshold ?? 3,
       startPeriodMs: hb.startPeriodMs ?? 0,
@@ -244,7 +357,7 @@ export class AgentPublisher {
       this.stat.droppedHeartbeats += 1;
       this.logger.warn({ agentId: this.options.agentId }, 'heartbeat dropped: Kafka unreachable and the queue is full');
     }
-    this.wake?.();
+    this.heartbeatWake?.();
   }
 
   stats(): PublisherStats {
@@ -254,9 +367,14 @@ export class AgentPublisher {
   /**
    * Stops accepting, makes every accepted change durable, tries to deliver what is pending for at
    * most timeoutMs, and releases Kafka. What is not delivered stays in the journal for next time.
+   * An agent that has been heartbeating ends with a `stopping` heartbeat (Vigil deregisters it, no
+   * failure); `deregister: false` leaves it to be found dead, as after a crash.
    */
-  async close(timeoutMs = 2000): Promise<void> {
+  async close(timeoutMs = 2000, options: { deregister?: boolean } = {}): Promise<void> {
     if (this.closed) return;
+    const deregister = options.deregister ?? (this.heartbeatTimer !== undefined || this.heartbeatsSent > 0);
+    this.stopHeartbeats();
+    if (deregister) this.queueHeartbeat('stopping', {}, []);
     await this.flush();
     const deadline = Date.now() + timeoutMs;
     while ((this.sendQueue.length > 0 || this.heartbeats.length > 0) && Date.now() < deadline && this.stat.connected) {
@@ -264,10 +382,14 @@ export class AgentPublisher {
     }
     this.closed = true;
     this.wake?.();
-    await Promise.race([this.sender, sleep(Math.max(0, deadline - Date.now()) + 100)]);
+    this.heartbeatWake?.();
+    await Promise.race([
+      Promise.all([this.sender, this.heartbeatSender]),
+      sleep(Math.max(0, deadline - Date.now()) + 100),
+    ]);
     this.snapshotVersions();
     await this.journal.close();
-    await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(1000)]);
+    await this.ownConnection?.close();
   }
 
   private scheduleFlush(): void {
@@ -304,25 +426,13 @@ export class AgentPublisher {
   private async sendLoop(): Promise<void> {
     let failures = 0;
     while (!this.closed) {
-      if (this.sendQueue.length === 0 && this.heartbeats.length === 0) {
+      if (this.sendQueue.length === 0) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = undefined;
         continue;
       }
       this.stat.sendAttempts += 1;
       try {
-        if (this.heartbeats.length > 0) {
-          const beats = this.heartbeats.splice(0);
-          try {
-            await this.producer.send(
-              Topics.heartbeats,
-              beats.map((value) => ({ value })),
-            );
-          } catch (e) {
-            this.heartbeats.unshift(...beats.slice(-(this.options.maxQueuedHeartbeats ?? 5)));
-            throw e;
-          }
-        }
         const batch = this.sendQueue.slice(0, this.options.sendBatchSize ?? 500);
         if (batch.length > 0) {
           await this.producer.send(
@@ -357,12 +467,48 @@ export class AgentPublisher {
     }
   }
 
+  /**
+   * Heartbeats have a sender of their own: a state-change send stuck in the producer's retries
+   * (a long outage, a big backlog) must not hold back the proof of life.
+   */
+  private async heartbeatLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      if (this.heartbeats.length === 0) {
+        await new Promise<void>((r) => (this.heartbeatWake = r));
+        this.heartbeatWake = undefined;
+        continue;
+      }
+      const beats = this.heartbeats.splice(0);
+      try {
+        await this.connection.sendHeartbeats(beats);
+        this.heartbeatsSent += beats.length;
+        this.stat.connected = true;
+        failures = 0;
+      } catch (e) {
+        failures += 1;
+        this.stat.connected = false;
+        // Put back what is still fresh, ahead of anything queued meanwhile, within the cap.
+        this.heartbeats.unshift(...beats);
+        const max = this.options.maxQueuedHeartbeats ?? 5;
+        while (this.heartbeats.length > max) {
+          this.heartbeats.shift();
+          this.stat.droppedHeartbeats += 1;
+        }
+        this.logger.debug({ agentId: this.options.agentId, err: (e as Error).message }, 'heartbeat send failed');
+        const ceiling = Math.min(this.options.maxBackoffMs ?? 30000, 250 * 2 ** Math.min(failures, 10));
+        await this.sleepUnlessClosed(ceiling / 2 + Math.random() * (ceiling / 2));
+      }
+    }
+  }
+
   private async sleepUnlessClosed(ms: number): Promise<void> {
     const until = Date.now() + ms;
     while (!this.closed && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
   }
 
   private snapshotVersions(): void {
+    if (this.versions.size === 0) return; // nothing published: nothing to remember, no files
     try {
       writeAtomically(
         path.join(this.options.dataDir, 'versions.json'),

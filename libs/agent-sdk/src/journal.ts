@@ -55,7 +55,8 @@ export class Journal<T> {
   /** Opens the journal, truncating a torn tail; `replay` receives every record (acked or not). */
   static open<T>(options: JournalOptions, replay: (record: JournalRecord<T>) => void): Journal<T> {
     const j = new Journal<T>(options);
-    mkdirSync(options.dir, { recursive: true });
+    // Created on the first append: an agent that only sends heartbeats leaves nothing on disk.
+    if (!existsSync(options.dir)) return j;
     const ackFile = path.join(options.dir, 'acked');
     if (existsSync(ackFile)) j.ackedSeq = Number(readFileSync(ackFile, 'utf8').trim()) || 0;
     const files = readdirSync(options.dir)
@@ -114,6 +115,7 @@ export class Journal<T> {
     let seg = this.segments.at(-1);
     if (!seg || !this.handle || seg.bytes >= this.options.segmentBytes) {
       await this.handle?.close();
+      mkdirSync(this.options.dir, { recursive: true });
       const file = path.join(this.options.dir, `${String(records[0]!.seq).padStart(12, '0')}.log`);
       seg = {
         file,

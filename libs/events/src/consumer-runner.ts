@@ -48,6 +48,20 @@ export type BatchHandler<T> = (records: Array<ConsumedRecord<T>>, batch: BatchIn
 export interface Subscription<T> {
   topic: TopicDef<T>;
   handler: BatchHandler<T>;
+  /**
+   * Also call the handler (with no records) for a batch whose records were all dead-lettered, so a
+   * handler that tracks its position (e.g. to know it has caught up) sees every offset go by.
+   */
+  includeEmptyBatches?: boolean;
+  /** Where a group with no committed offset starts on this topic (default: the runner's fromBeginning). */
+  fromBeginning?: boolean;
+}
+
+/** Group membership as this consumer sees it: which partitions it owns, per topic, in which generation. */
+export interface GroupListener {
+  /** A rebalance began: until the next join, partitions may be owned by another member. */
+  rebalancing?(): void;
+  joined?(assignment: Record<string, number[]>, generation: number): void;
 }
 
 export interface ConsumerRunnerOptions {
@@ -68,6 +82,7 @@ export interface ConsumerRunnerOptions {
   partitionsConsumedConcurrently?: number;
   logger?: EventsLogger;
   metrics?: EventsMetrics;
+  group?: GroupListener;
 }
 
 interface Rejected {
@@ -107,7 +122,9 @@ export class ConsumerRunner {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.generation += 1;
       this.assignment = e.payload.memberAssignment;
+      options.group?.joined?.(e.payload.memberAssignment, this.generation);
     });
+    this.consumer.on(this.consumer.events.REBALANCING, () => options.group?.rebalancing?.());
   }
 
   get groupId(): string {
@@ -117,8 +134,11 @@ export class ConsumerRunner {
   /** Joins the group and starts consuming; resolves once the consumer runs (not when it stops). */
   async start(): Promise<void> {
     await this.consumer.connect();
-    for (const name of this.subs.keys()) {
-      await this.consumer.subscribe({ topic: name, fromBeginning: this.options.fromBeginning ?? true });
+    for (const [name, sub] of this.subs) {
+      await this.consumer.subscribe({
+        topic: name,
+        fromBeginning: sub.fromBeginning ?? this.options.fromBeginning ?? true,
+      });
     }
     this.running = true;
     await this.consumer.run({
@@ -223,7 +243,7 @@ export class ConsumerRunner {
         generation: this.generation,
         assignment: this.assignment[batch.topic] ?? [batch.partition],
       };
-      const result = good.length > 0 ? await sub.handler(good, info) : undefined;
+      const result = good.length > 0 || sub.includeEmptyBatches ? await sub.handler(good, info) : undefined;
       for (const r of result?.rejected ?? []) {
         const message = batch.messages.find((m) => m.offset === r.record.offset);
         if (message) rejected.push({ message, reason: 'rejected', error: r.error });

@@ -27,6 +27,7 @@ export {
   type BatchInfo,
   type HandlerResult,
   type Subscription,
+  type GroupListener,
   type ConsumerRunnerOptions,
 } from './consumer-runner';
 export { injectTraceContext, extractTraceContext, eventsTracer, type RecordHeaders } from './tracing';

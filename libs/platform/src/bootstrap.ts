@@ -63,6 +63,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
           logger: logger.child({ component: 'consumer' }),
           metrics: resources.eventsMetrics,
           partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
+          group: resources.membership,
         }),
       },
       { inheritAppConfig: true },

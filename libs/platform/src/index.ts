@@ -4,6 +4,7 @@ export { createLogger, NestPinoLogger, type Logger } from './logger';
 export { HealthRegistry, type HealthCheck, type HealthReport } from './health';
 export { startTracing, type TracingOptions } from './tracing';
 export { ServiceResources } from './service-resources';
+export { GroupMembership } from './group-membership';
 export { PlatformModule, HealthController, MetricsController } from './platform.module';
 export { runService, serviceMain, type ServiceDefinition, type RunningService } from './bootstrap';
 export * from './tokens';

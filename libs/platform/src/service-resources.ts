@@ -10,6 +10,7 @@ import {
 import Redis from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { BaseConfig } from './config';
+import { GroupMembership } from './group-membership';
 import { HealthRegistry } from './health';
 import type { Logger } from './logger';
 
@@ -25,6 +26,8 @@ export class ServiceResources {
   readonly codec: SchemaCodec;
   readonly producer: EventProducer;
   readonly redis: Redis;
+  /** The Kafka transport's group events, for providers with per-partition state. */
+  readonly membership = new GroupMembership();
 
   constructor(
     readonly config: BaseConfig,

@@ -7,3 +7,4 @@ export const KAFKA = Symbol('vigil.kafka');
 export const CODEC = Symbol('vigil.schema-codec');
 export const PRODUCER = Symbol('vigil.event-producer');
 export const REDIS = Symbol('vigil.redis');
+export const MEMBERSHIP = Symbol('vigil.group-membership');

@@ -24,7 +24,9 @@ export type KafkaEventTransportOptions = Omit<ConsumerRunnerOptions, 'subscripti
  * batch of decoded records (`ConsumedRecord<T>[]`) and a KafkaBatchContext. Nest's own Kafka
  * transport hands over one message at a time, commits on its own schedule and has no dead-letter
  * path, so it cannot keep the runner's guarantees; this strategy keeps them and still lets services
- * declare handlers the Nest way.
+ * declare handlers the Nest way. `@EventPattern(topic, { includeEmptyBatches: true })` also hands over
+ * batches whose records were all dead-lettered (as an empty array); `fromBeginning: false` starts a
+ * new group at the end of the topic instead of its beginning.
  */
 export class KafkaEventTransport extends Server implements CustomTransportStrategy {
   private runner?: ConsumerRunner;
@@ -67,6 +69,8 @@ export class KafkaEventTransport extends Server implements CustomTransportStrate
     if (!handler) throw new Error(`no handler for ${pattern}`);
     return {
       topic,
+      includeEmptyBatches: handler.extras?.includeEmptyBatches === true,
+      fromBeginning: handler.extras?.fromBeginning as boolean | undefined,
       handler: async (records: Array<ConsumedRecord<unknown>>, batch: BatchInfo) => {
         const result = await handler(records, new KafkaBatchContext([batch]));
         return (await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined })) as

@@ -18,8 +18,26 @@ export interface Lease {
   host: string;
   agentVersion: string;
   bootId: string;
+  priorityTier: number;
+  dependencies: string[];
+  labels: Record<string, string>;
   metrics: Record<string, number>;
   failedChecks: string[];
+  /** W3C traceparent of the last heartbeat: a liveness event continues the trace that caused it. */
+  traceparent?: string;
+}
+
+/** What changed in a partition since it was last persisted. */
+export interface PartitionChanges {
+  upserts: Lease[];
+  removed: string[];
+}
+
+interface PartitionState {
+  clock: PartitionClock;
+  deadlines: MinHeap<Deadline>;
+  dirty: Set<string>;
+  removed: Set<string>;
 }
 
 interface Deadline {
@@ -39,7 +57,7 @@ interface Deadline {
  */
 export class LeaseTable {
   private readonly leases = new Map<string, Lease>();
-  private readonly partitions = new Map<number, { clock: PartitionClock; deadlines: MinHeap<Deadline> }>();
+  private readonly partitions = new Map<number, PartitionState>();
 
   constructor(private readonly monotonicMs?: () => number) {}
 
@@ -55,12 +73,36 @@ export class LeaseTable {
     return [...this.leases.values()];
   }
 
+  owned(): number[] {
+    return [...this.partitions.keys()];
+  }
+
+  /** Leases that changed (or went) since the last call: what must be written to Redis. */
+  takeChanges(partition: number): PartitionChanges {
+    const p = this.partitions.get(partition);
+    if (!p) return { upserts: [], removed: [] };
+    const upserts: Lease[] = [];
+    for (const id of p.dirty) {
+      const l = this.leases.get(id);
+      if (l) upserts.push({ ...l });
+    }
+    const removed = [...p.removed];
+    p.dirty.clear();
+    p.removed.clear();
+    return { upserts, removed };
+  }
+
   clock(partition: number): PartitionClock {
     return this.partitionOf(partition).clock;
   }
 
   /** Applies one heartbeat, stamped by the broker; returns the transition it causes, if any. */
-  beat(hb: Heartbeat, partition: number, logAppendTimeMs: number): AgentLivenessChanged | undefined {
+  beat(
+    hb: Heartbeat,
+    partition: number,
+    logAppendTimeMs: number,
+    traceparent?: string,
+  ): AgentLivenessChanged | undefined {
     const p = this.partitionOf(partition);
     p.clock.observe(logAppendTimeMs);
     const existing = this.leases.get(hb.agentId);
@@ -78,6 +120,9 @@ export class LeaseTable {
       host: hb.host,
       agentVersion: hb.agentVersion,
       bootId: hb.bootId,
+      priorityTier: hb.priorityTier,
+      dependencies: [],
+      labels: {},
       metrics: {},
       failedChecks: [],
     };
@@ -89,14 +134,20 @@ export class LeaseTable {
       startPeriodMs: hb.startPeriodMs,
       host: hb.host,
       agentVersion: hb.agentVersion,
-      metrics: hb.metrics,
+      priorityTier: hb.priorityTier,
+      dependencies: [...hb.dependencies],
+      labels: { ...hb.labels },
+      metrics: { ...hb.metrics },
       failedChecks: hb.checks.filter((c) => !c.ok).map((c) => c.name),
+      traceparent,
     });
     if (hb.bootId !== lease.bootId) {
       lease.bootId = hb.bootId;
       lease.registeredAt = logAppendTimeMs; // a restarted agent gets its start period again
     }
     this.leases.set(hb.agentId, lease);
+    p.dirty.add(lease.agentId);
+    p.removed.delete(lease.agentId);
 
     let next: LivenessState;
     let reason: string;
@@ -119,6 +170,8 @@ export class LeaseTable {
     if (next === 'deregistered') {
       const change = this.transition(lease, next, logAppendTimeMs, reason);
       this.leases.delete(hb.agentId);
+      p.dirty.delete(hb.agentId);
+      p.removed.add(hb.agentId);
       return change;
     }
     p.deadlines.push({ at: this.nextDeadline(lease), agentId: lease.agentId, beat: logAppendTimeMs });
@@ -133,6 +186,19 @@ export class LeaseTable {
       agentId: lease.agentId,
       beat: lease.lastBeatAt,
     });
+  }
+
+  /** Marks changes as not yet persisted again (their write failed). */
+  markDirty(partition: number, changes: PartitionChanges): void {
+    const p = this.partitions.get(partition);
+    if (!p) return;
+    for (const l of changes.upserts) if (!p.removed.has(l.agentId)) p.dirty.add(l.agentId);
+    for (const id of changes.removed) if (!this.leases.has(id)) p.removed.add(id);
+  }
+
+  /** Takes a partition on, its clock resuming from the broker time its previous owner had reached. */
+  adoptPartition(partition: number, clockMs: number): void {
+    this.partitionOf(partition).clock.resumeFrom(clockMs);
   }
 
   /** Forgets a partition's leases (it moved to another instance). */
@@ -158,6 +224,7 @@ export class LeaseTable {
       else if (silentFor > lease.intervalMs * lease.missThreshold) next = 'unreachable';
       else if (silentFor > lease.intervalMs && lease.state !== 'starting') next = 'suspect';
       if (next && next !== lease.state && !(lease.state === 'unreachable' && next === 'suspect')) {
+        p.dirty.add(lease.agentId);
         out.push(
           this.transition(
             lease,
@@ -197,10 +264,15 @@ export class LeaseTable {
     return change;
   }
 
-  private partitionOf(partition: number) {
+  private partitionOf(partition: number): PartitionState {
     let p = this.partitions.get(partition);
     if (!p) {
-      p = { clock: new PartitionClock(this.monotonicMs), deadlines: new MinHeap<Deadline>((a, b) => a.at < b.at) };
+      p = {
+        clock: new PartitionClock(this.monotonicMs),
+        deadlines: new MinHeap<Deadline>((a, b) => a.at < b.at),
+        dirty: new Set(),
+        removed: new Set(),
+      };
       this.partitions.set(partition, p);
     }
     return p;

@@ -1,0 +1,42 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function createHeartbeatMetrics(registry: Registry) {
+  return {
+    beats: new Counter({
+      name: 'vigil_heartbeats_applied_total',
+      help: 'Heartbeats applied to the lease table',
+      registers: [registry],
+    }),
+    transitions: new Counter({
+      name: 'vigil_liveness_transitions_total',
+      help: 'AgentLivenessChanged events published, by target state',
+      labelNames: ['to'] as const,
+      registers: [registry],
+    }),
+    detectionLatency: new Histogram({
+      name: 'vigil_heartbeat_detection_latency_seconds',
+      help: 'Unreachable detections: broker time of detection minus last heartbeat minus interval x missThreshold',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+    partitionLag: new Gauge({
+      name: 'vigil_heartbeat_partition_lag_records',
+      help: 'Records of an owned heartbeat partition not yet applied (its clock stands still while > 0)',
+      labelNames: ['partition'] as const,
+      registers: [registry],
+    }),
+    restores: new Counter({
+      name: 'vigil_heartbeat_partition_restores_total',
+      help: 'Partitions whose leases were restored from Redis (on start, rebalance or takeover)',
+      registers: [registry],
+    }),
+    persistFailures: new Counter({
+      name: 'vigil_heartbeat_persist_failures_total',
+      help: 'Failed lease writes or liveness publishes (retried)',
+      registers: [registry],
+    }),
+  };
+}
+
+export type HeartbeatMetrics = ReturnType<typeof createHeartbeatMetrics>;
+export const HEARTBEAT_METRICS = Symbol('heartbeat.metrics');

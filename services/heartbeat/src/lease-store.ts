@@ -1,0 +1,88 @@
+import type { AgentLivenessChanged } from '@vigil/events';
+import type Redis from 'ioredis';
+import type { Lease, PartitionChanges } from './detection/lease-table';
+
+/**
+ * A partition's keys share one hash slot ({hb:<group>:N}), so one MULTI covers them on a Redis
+ * Cluster too. Leases belong to the consumer group that owns the partitions.
+ */
+const keysOf = (group: string, partition: number) => ({
+  leases: `vigil:{hb:${group}:${partition}}:leases`,
+  meta: `vigil:{hb:${group}:${partition}}:meta`,
+  outbox: `vigil:{hb:${group}:${partition}}:outbox`,
+});
+
+export interface PartitionSnapshot {
+  leases: Lease[];
+  /** Broker time the previous owner's clock had reached (0 if none). */
+  clockMs: number;
+  /** Transitions persisted but perhaps not yet published when the previous owner stopped. */
+  outbox: AgentLivenessChanged[];
+}
+
+/**
+ * The leases of each heartbeat partition, in Redis, so that whoever owns the partition next (after a
+ * rebalance or a crash) restores them and keeps timing. A write carries the changed leases, the
+ * partition's clock and the transitions about to be published (an outbox) in one MULTI, so Redis
+ * never holds a state whose transition event could be lost.
+ */
+export class LeaseStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly group: string,
+  ) {}
+
+  async load(partition: number): Promise<PartitionSnapshot> {
+    const k = keysOf(this.group, partition);
+    const [leases, clock, outbox] = await Promise.all([
+      this.redis.hvals(k.leases),
+      this.redis.hget(k.meta, 'clock'),
+      this.redis.lrange(k.outbox, 0, -1),
+    ]);
+    return {
+      leases: leases.map((l) => JSON.parse(l) as Lease),
+      clockMs: Number(clock ?? 0),
+      outbox: outbox.map((o) => JSON.parse(o) as AgentLivenessChanged),
+    };
+  }
+
+  async save(
+    partition: number,
+    changes: PartitionChanges,
+    clockMs: number,
+    transitions: AgentLivenessChanged[],
+  ): Promise<void> {
+    if (changes.upserts.length === 0 && changes.removed.length === 0 && transitions.length === 0) return;
+    const k = keysOf(this.group, partition);
+    const tx = this.redis.multi();
+    if (changes.upserts.length > 0) {
+      const fields: string[] = [];
+      for (const l of changes.upserts) fields.push(l.agentId, JSON.stringify(l));
+      tx.hset(k.leases, ...fields);
+    }
+    if (changes.removed.length > 0) tx.hdel(k.leases, ...changes.removed);
+    if (clockMs > 0) tx.hset(k.meta, 'clock', String(clockMs));
+    if (transitions.length > 0) tx.rpush(k.outbox, ...transitions.map((t) => JSON.stringify(t)));
+    const results = await tx.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw new Error(`lease write failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+  }
+
+  /** Every lease in Redis (all partitions, whichever instance owns them): the fleet view's source. */
+  async all(partitions: number): Promise<Lease[]> {
+    const pipeline = this.redis.pipeline();
+    for (let p = 0; p < partitions; p++) pipeline.hvals(keysOf(this.group, p).leases);
+    const results = (await pipeline.exec()) ?? [];
+    const out: Lease[] = [];
+    for (const [err, values] of results) {
+      if (err) throw err;
+      for (const v of values as string[]) out.push(JSON.parse(v) as Lease);
+    }
+    return out;
+  }
+
+  /** The first n outbox entries were published. */
+  async published(partition: number, n: number): Promise<void> {
+    if (n > 0) await this.redis.ltrim(keysOf(this.group, partition).outbox, n, -1);
+  }
+}

@@ -1,0 +1,312 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  extractTraceContext,
+  Topics,
+  type AgentLivenessChanged,
+  type BatchInfo,
+  type ConsumedRecord,
+  type EventProducer,
+  type GroupListener,
+  type Heartbeat,
+  type KafkaAdmin,
+  type KafkaClient,
+  type LivenessState,
+} from '@vigil/events';
+import {
+  CONFIG,
+  KAFKA,
+  LOGGER,
+  MEMBERSHIP,
+  METRICS,
+  PRODUCER,
+  type GroupMembership,
+  type Logger,
+} from '@vigil/platform';
+import { Gauge, type Registry } from 'prom-client';
+import type { HeartbeatConfig } from './config';
+import { LeaseTable, type Lease } from './detection/lease-table';
+import { HEARTBEAT_METRICS, type HeartbeatMetrics } from './heartbeat-metrics';
+import { LeaseStore } from './lease-store';
+
+const TOPIC = Topics.heartbeats.name;
+
+/**
+ * The heartbeat instance's leases: applies heartbeats of the partitions it owns, judges them on each
+ * partition's broker-time clock, persists them to Redis and publishes every transition once.
+ *
+ * Work on one partition (a batch, a judgement, a restore) runs strictly in order on that
+ * partition's queue, so the lease table, Redis and the liveness topic see one sequence. On every
+ * group join the assigned partitions are reloaded from Redis: whoever owned them before (this
+ * instance, another one, or one that crashed) wrote every lease and transition there before
+ * committing, so the new owner keeps timing from where they were.
+ */
+@Injectable()
+export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, GroupListener {
+  private readonly table = new LeaseTable();
+  /** Partitions whose leases are loaded, and the next offset to apply on each. */
+  private readonly position = new Map<number, bigint>();
+  private readonly queues = new Map<number, Promise<void>>();
+  private readonly judgeQueued = new Set<number>();
+  /** Transitions written to the outbox but not yet acknowledged by Kafka, per partition. */
+  private readonly unpublished = new Map<number, AgentLivenessChanged[]>();
+  /** Transitions made in memory whose Redis write failed; the next write of the partition carries them. */
+  private readonly unsaved = new Map<number, AgentLivenessChanged[]>();
+  private readonly restoring = new Set<number>();
+  private assigned = new Set<number>();
+  private judging = false;
+  private stopped = false;
+  private admin?: KafkaAdmin;
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+
+  constructor(
+    private readonly store: LeaseStore,
+    @Inject(PRODUCER) private readonly producer: EventProducer,
+    @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(HEARTBEAT_METRICS) private readonly metrics: HeartbeatMetrics,
+    @Inject(METRICS) registry: Registry,
+    @Inject(MEMBERSHIP) private readonly membership: GroupMembership,
+    @Inject(CONFIG) private readonly config: HeartbeatConfig,
+  ) {
+    const table = this.table;
+    new Gauge({
+      name: 'vigil_heartbeat_agents',
+      help: 'Agents tracked by this instance, by liveness state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const counts = new Map<LivenessState, number>();
+        for (const l of table.all()) counts.set(l.state, (counts.get(l.state) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+  }
+
+  onModuleInit(): void {
+    this.membership.subscribe(this);
+    this.timer = setInterval(() => void this.tick(), this.config.JUDGE_INTERVAL_MS);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.queues.values()]);
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  /** What this instance tracks (its partitions only). */
+  leases(): Lease[] {
+    return this.table.all();
+  }
+
+  // --- group membership -------------------------------------------------------------------------
+
+  rebalancing(): void {
+    // Until the join tells us what we own, another member may already judge our old partitions.
+    this.judging = false;
+  }
+
+  joined(assignment: Record<string, number[]>): void {
+    const mine = new Set(assignment[TOPIC] ?? []);
+    const previous = this.assigned;
+    this.assigned = mine;
+    for (const p of previous) if (!mine.has(p)) void this.enqueue(p, async () => this.release(p));
+    for (const p of mine) this.scheduleRestore(p);
+    this.judging = true;
+    this.logger.info({ partitions: [...mine].sort((a, b) => a - b) }, 'heartbeat partitions assigned');
+  }
+
+  private release(partition: number): void {
+    this.table.dropPartition(partition);
+    this.position.delete(partition);
+    this.unpublished.delete(partition);
+    this.unsaved.delete(partition);
+    this.metrics.partitionLag.remove({ partition: String(partition) });
+  }
+
+  private scheduleRestore(partition: number): void {
+    if (this.restoring.has(partition)) return;
+    this.restoring.add(partition);
+    void this.enqueue(partition, async () => {
+      this.restoring.delete(partition);
+      if (this.assigned.has(partition)) await this.restore(partition);
+    });
+  }
+
+  /** Loads a partition's leases and clock from Redis and publishes what its last owner left in the outbox. */
+  private async restore(partition: number): Promise<void> {
+    this.release(partition);
+    const [snapshot, committed] = await Promise.all([this.store.load(partition), this.committedOffset(partition)]);
+    this.table.adoptPartition(partition, snapshot.clockMs);
+    for (const lease of snapshot.leases) this.table.restore(lease);
+    this.position.set(partition, committed);
+    this.unpublished.set(partition, snapshot.outbox);
+    this.metrics.restores.inc();
+    this.logger.info(
+      { partition, leases: snapshot.leases.length, clockMs: snapshot.clockMs, outbox: snapshot.outbox.length },
+      'leases restored',
+    );
+    await this.publishOutbox(partition);
+  }
+
+  // --- heartbeats -------------------------------------------------------------------------------
+
+  /** Applies a batch of heartbeats; resolves once the leases are in Redis and the transitions in Kafka. */
+  async apply(records: Array<ConsumedRecord<Heartbeat>>, batch: BatchInfo): Promise<void> {
+    const { partition } = batch;
+    await this.enqueue(partition, async () => {
+      if (!this.position.has(partition)) await this.restore(partition);
+      const transitions: AgentLivenessChanged[] = [];
+      for (const r of records) {
+        const change = this.table.beat(r.value, partition, r.timestamp, r.headers.traceparent?.toString());
+        if (change) transitions.push(change);
+      }
+      this.metrics.beats.inc(records.length);
+      const next = BigInt(batch.lastOffset) + 1n;
+      if (next > (this.position.get(partition) ?? 0n)) this.position.set(partition, next);
+      await this.persist(partition, transitions);
+    });
+  }
+
+  // --- judging ----------------------------------------------------------------------------------
+
+  /**
+   * Reads the high watermarks; a partition whose every record is applied lets its clock move up to
+   * the moment of the request; then every owned partition is judged on its queue.
+   */
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      const requestedAt = performance.now();
+      const watermarks = await this.watermarks();
+      for (const [partition, position] of this.position) {
+        const high = watermarks.get(partition);
+        if (high === undefined) continue;
+        this.metrics.partitionLag.set({ partition: String(partition) }, Number(high > position ? high - position : 0n));
+        if (position >= high) this.table.clock(partition).confirmCaughtUp(requestedAt);
+      }
+      if (!this.judging) return;
+      // A restore that failed (Redis away) is tried again; the partition is not judged meanwhile.
+      for (const partition of this.assigned) if (!this.position.has(partition)) this.scheduleRestore(partition);
+      for (const partition of this.position.keys()) {
+        if (this.judgeQueued.has(partition)) continue;
+        this.judgeQueued.add(partition);
+        void this.enqueue(partition, async () => {
+          this.judgeQueued.delete(partition);
+          if (!this.judging || !this.position.has(partition)) return;
+          await this.persist(partition, this.table.judge(partition));
+        });
+      }
+    } catch (e) {
+      this.logger.warn({ err: (e as Error).message }, 'could not read heartbeat high watermarks; clocks hold');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async watermarks(): Promise<Map<number, bigint>> {
+    const admin = await this.connectedAdmin();
+    const offsets = await admin.fetchTopicOffsets(TOPIC);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  }
+
+  /** Where the consumer resumes: the committed offset, or (a new group starts at the end) the high watermark. */
+  private async committedOffset(partition: number): Promise<bigint> {
+    const admin = await this.connectedAdmin();
+    const [res] = await admin.fetchOffsets({ groupId: this.config.CONSUMER_GROUP, topics: [TOPIC] });
+    const offset = BigInt(res?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    if (offset >= 0n) return offset;
+    return (await this.watermarks()).get(partition) ?? 0n;
+  }
+
+  private async connectedAdmin(): Promise<KafkaAdmin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  // --- persistence and publishing ---------------------------------------------------------------
+
+  /**
+   * Leases, clock and the new transitions go to Redis in one transaction first (the transitions into
+   * the partition's outbox), then to Kafka, then the outbox is trimmed. A crash in between leaves
+   * them in the outbox for the next owner: a transition is never lost; it is published twice only
+   * if the crash falls between Kafka's ack and the trim.
+   */
+  private async persist(partition: number, fresh: AgentLivenessChanged[]): Promise<void> {
+    const transitions = [...(this.unsaved.get(partition) ?? []), ...fresh];
+    this.unsaved.delete(partition);
+    const changes = this.table.takeChanges(partition);
+    try {
+      await this.store.save(partition, changes, this.table.clock(partition).now(), transitions);
+    } catch (e) {
+      // Keep both for the next attempt: the leases stay dirty, the transitions wait to be written.
+      this.table.markDirty(partition, changes);
+      if (transitions.length > 0) this.unsaved.set(partition, transitions);
+      this.metrics.persistFailures.inc();
+      throw e;
+    }
+    const pending = this.unpublished.get(partition) ?? [];
+    pending.push(...transitions);
+    this.unpublished.set(partition, pending);
+    for (const t of transitions) {
+      if (t.to === 'unreachable') {
+        const lease = this.table.get(t.agentId);
+        if (lease && t.lastHeartbeatAt !== null) {
+          this.metrics.detectionLatency.observe(
+            Math.max(0, t.since - t.lastHeartbeatAt - lease.intervalMs * lease.missThreshold) / 1000,
+          );
+        }
+      }
+      this.logger.info(
+        { agentId: t.agentId, from: t.from, to: t.to, since: t.since, reason: t.reason, partition },
+        'liveness changed',
+      );
+    }
+    await this.publishOutbox(partition);
+  }
+
+  private async publishOutbox(partition: number): Promise<void> {
+    const pending = this.unpublished.get(partition) ?? [];
+    if (pending.length === 0) return;
+    const batch = pending.slice();
+    try {
+      await this.producer.send(
+        Topics.liveness,
+        batch.map((t) => ({
+          value: t,
+          key: t.agentId,
+          context: extractTraceContext(this.traceOf(t.agentId)),
+        })),
+      );
+    } catch (e) {
+      this.metrics.persistFailures.inc();
+      throw e;
+    }
+    pending.splice(0, batch.length);
+    for (const t of batch) this.metrics.transitions.inc({ to: t.to });
+    await this.store.published(partition, batch.length);
+  }
+
+  private traceOf(agentId: string): Record<string, string> {
+    const tp = this.table.get(agentId)?.traceparent;
+    return tp ? { traceparent: tp } : {};
+  }
+
+  /** Runs fn after everything queued on the partition; a failure does not stop later work. */
+  private enqueue(partition: number, fn: () => Promise<void>): Promise<void> {
+    const previous = this.queues.get(partition) ?? Promise.resolve();
+    const run = previous.then(fn);
+    const settled = run.catch((e: Error) => {
+      this.logger.warn({ partition, err: e.message }, 'heartbeat partition work failed; it is retried');
+    });
+    this.queues.set(partition, settled);
+    return run;
+  }
+}

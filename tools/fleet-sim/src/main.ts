@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// Simulates a fleet of agents on the real agent SDK, and breaks them on command.
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { parseBrokers } from '@vigil/events';
+import { COMMANDS_HELP, runCommand } from './commands';
+import { Fleet, type FleetEvent } from './fleet';
+
+const HELP = `vigil-fleet-sim: N simulated agents publishing heartbeats (and state changes) through the agent SDK.
+
+Usage: node tools/fleet-sim/dist/main.js [options]
+
+  --agents N                agents (default 100)
+  --prefix P                agent ids are P-000.. (default "sim")
+  --interval-ms MS          heartbeat interval (default 1000)
+  --miss-threshold K        intervals missed before unreachable (default 3)
+  --start-period-ms MS      grace period after start (default 0)
+  --state-change-rate R     state changes per second across the fleet (default 0)
+  --agents-per-connection C agents sharing one Kafka connection (default 500)
+  --duration-s S            stop after S seconds (default: run until quit or SIGTERM)
+  --at "<s> <command>"      run a command S seconds after start; repeatable
+  --no-deregister           on exit, let agents go silent instead of stopping cleanly
+  --data-dir DIR            agent journals (default: a new temp directory)
+  -h, --help                this text
+
+${COMMANDS_HELP}
+
+Output: one JSON line per fleet event on stdout (started, killed, revived, ..., summary); a progress
+line on stderr every 2 s. Environment: KAFKA_BROKERS (127.0.0.1:9092), SCHEMA_REGISTRY_URL
+(http://127.0.0.1:8081/apis/ccompat/v7), LOG_LEVEL (warn).
+Exit status: 0 after a clean run, 2 on bad arguments.`;
+
+function positiveInt(name: string, v: string | undefined, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`fleet-sim: --${name} must be an integer >= ${min}, got "${v ?? ''}"\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        agents: { type: 'string', default: '100' },
+        prefix: { type: 'string', default: 'sim' },
+        'interval-ms': { type: 'string', default: '1000' },
+        'miss-threshold': { type: 'string', default: '3' },
+        'start-period-ms': { type: 'string', default: '0' },
+        'state-change-rate': { type: 'string', default: '0' },
+        'agents-per-connection': { type: 'string', default: '500' },
+        'duration-s': { type: 'string' },
+        at: { type: 'string', multiple: true, default: [] },
+        'no-deregister': { type: 'boolean', default: false },
+        'data-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`fleet-sim: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const level = process.env.LOG_LEVEL ?? 'warn';
+  const log =
+    (lvl: string, rank: number) =>
+    (o: object, m?: string): void => {
+      const ranks: Record<string, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+      if (rank >= (ranks[level] ?? 2)) process.stderr.write(`${JSON.stringify({ level: lvl, msg: m, ...o })}\n`);
+    };
+  const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const fleet = new Fleet(
+    {
+      agents: positiveInt('agents', values.agents),
+      prefix: values.prefix!,
+      intervalMs: positiveInt('interval-ms', values['interval-ms'], 100),
+      missThreshold: positiveInt('miss-threshold', values['miss-threshold']),
+      startPeriodMs: positiveInt('start-period-ms', values['start-period-ms'], 0),
+      stateChangeRate: positiveInt('state-change-rate', values['state-change-rate'], 0),
+      agentsPerConnection: positiveInt('agents-per-connection', values['agents-per-connection']),
+      brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
+      registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+      dataDir: values['data-dir'],
+      logger: { debug: log('debug', 0), info: log('info', 1), warn: log('warn', 2), error: log('error', 3) },
+    },
+    (e: FleetEvent) => print(e),
+  );
+
+  const started = Date.now();
+  await fleet.start((n) => process.stderr.write(`fleet-sim: ${n} agents started\n`));
+  const progress = setInterval(() => {
+    const c = fleet.counts();
+    const s = fleet.stats();
+    process.stderr.write(
+      `fleet-sim: ${Math.round((Date.now() - started) / 1000)}s | beating ${c.beating} killed ${c.killed} frozen ${c.frozen} ` +
+        `flapping ${c.flapping} stopped ${c.stopped} degraded ${c.degraded} skewed ${c.skewed} | ` +
+        `state changes ${s.stateChanges} delivered ${s.delivered} dropped heartbeats ${s.droppedHeartbeats}\n`,
+    );
+  }, 2000);
+
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const execute = (line: string) =>
+    runCommand(fleet, line, print).then(
+      (goOn) => goOn || finish(),
+      (e: Error) => print({ event: 'error', at: Date.now(), command: line, error: e.message }),
+    );
+  for (const spec of values.at ?? []) {
+    const m = /^(\d+(?:\.\d+)?)\s+(.+)$/.exec(spec);
+    if (!m) {
+      process.stderr.write(`fleet-sim: --at "${spec}" is not "<seconds> <command>"\n`);
+      return 2;
+    }
+    setTimeout(() => void execute(m[2]!), Number(m[1]) * 1000);
+  }
+  if (values['duration-s']) setTimeout(finish, positiveInt('duration-s', values['duration-s']) * 1000);
+  // Commands from stdin; its end (e.g. /dev/null in the background) does not end the run.
+  createInterface({ input: process.stdin }).on('line', (line) => void execute(line));
+  process.once('SIGTERM', finish);
+  process.once('SIGINT', finish);
+
+  await finished;
+  clearInterval(progress);
+  await fleet.close(!values['no-deregister']);
+  print({
+    event: 'summary',
+    at: Date.now(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    counts: fleet.counts(),
+    stats: fleet.stats(),
+  });
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`fleet-sim failed: ${e.message}\n`);
+    process.exit(1);
+  },
+);

@@ -92,6 +92,12 @@ interface Rejected {
 }
 
 const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
+const REBALANCE_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'NOT_COORDINATOR_FOR_GROUP',
+]);
 
 /**
  * Consumes catalogue topics in batches with at-least-once delivery: a batch's offsets are committed
@@ -182,6 +188,9 @@ export class ConsumerRunner {
         await heartbeat();
         return;
       } catch (e) {
+        // The group moved on (a rebalance, or this member was evicted while stalled): KafkaJS must
+        // rejoin now; retrying the commit would only fail again. The next owner redoes the batch.
+        if (REBALANCE_ERRORS.has((e as { type?: string }).type ?? '')) throw e;
         this.options.metrics?.batchFailures.inc({ topic: batch.topic });
         this.logger.warn(
           {

@@ -9,6 +9,8 @@ const STATES = ['starting', 'healthy', 'degraded', 'suspect', 'unreachable'] as 
 
 interface FleetRow {
   agentId: string;
+  /** The heartbeat partition: which instance watches the agent. */
+  partition: number;
   host: string;
   state: string;
   since: string;
@@ -23,6 +25,7 @@ interface FleetRow {
 
 const row = (l: Lease): FleetRow => ({
   agentId: l.agentId,
+  partition: l.partition,
   host: l.host,
   state: l.state,
   since: new Date(l.since).toISOString(),
@@ -46,9 +49,14 @@ export class FleetController {
     @Inject(CONFIG) private readonly config: HeartbeatConfig,
   ) {}
 
-  /** GET /fleet?state=unreachable,suspect&limit=100&format=table */
+  /** GET /fleet?state=unreachable,suspect&prefix=web-&limit=100&format=table */
   @Get()
-  async list(@Query('state') state?: string, @Query('limit') limit?: string, @Query('format') format?: string) {
+  async list(
+    @Query('state') state?: string,
+    @Query('limit') limit?: string,
+    @Query('format') format?: string,
+    @Query('prefix') prefix?: string,
+  ) {
     const wanted = state ? state.split(',').map((s) => s.trim()) : undefined;
     for (const s of wanted ?? []) {
       if (!(STATES as readonly string[]).includes(s))
@@ -60,7 +68,7 @@ export class FleetController {
     const counts: Record<string, number> = {};
     for (const l of leases) counts[l.state] = (counts[l.state] ?? 0) + 1;
     const matching = leases
-      .filter((l) => !wanted || wanted.includes(l.state))
+      .filter((l) => (!wanted || wanted.includes(l.state)) && (!prefix || l.agentId.startsWith(prefix)))
       .sort((a, b) => a.agentId.localeCompare(b.agentId));
     const rows = matching.slice(0, max).map(row);
     if (format === 'table') return table(rows);

@@ -130,8 +130,11 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     if (this.restoring.has(partition)) return;
     this.restoring.add(partition);
     void this.enqueue(partition, async () => {
-      this.restoring.delete(partition);
-      if (this.assigned.has(partition)) await this.restore(partition);
+      try {
+        if (this.assigned.has(partition)) await this.restore(partition);
+      } finally {
+        this.restoring.delete(partition);
+      }
     });
   }
 

@@ -27,6 +27,15 @@ export interface Lease {
   traceparent?: string;
 }
 
+/**
+ * Silence after which an agent is suspect: one beat missed, with half an interval of tolerance,
+ * because beats that are sent every interval arrive with jitter (timers, batching, GC) and a
+ * silence of 1,001 ms at a 1 s interval is not news.
+ */
+function suspectAfter(l: Lease): number {
+  return Math.floor(l.intervalMs * 1.5);
+}
+
 /** What changed in a partition since it was last persisted. */
 export interface PartitionChanges {
   upserts: Lease[];
@@ -50,7 +59,7 @@ interface Deadline {
 /**
  * Leases of one instance, grouped by partition, each partition judged on its own broker-time clock
  * with one heap of deadlines (not a timer per agent). State machine:
- *   starting -> healthy -> suspect (one interval missed) -> unreachable (missThreshold intervals)
+ *   starting -> healthy -> suspect (a beat missed: 1.5 intervals) -> unreachable (missThreshold intervals)
  *   any -> healthy on a fresh ok heartbeat (recovered); degraded when the agent reports failed checks;
  *   deregistered on a clean `stopping` heartbeat (not a failure).
  * A starting agent is not judged before its start period ends.
@@ -222,7 +231,7 @@ export class LeaseTable {
       let next: LivenessState | undefined;
       if (lease.state === 'starting' && now < lease.registeredAt + lease.startPeriodMs) next = undefined;
       else if (silentFor > lease.intervalMs * lease.missThreshold) next = 'unreachable';
-      else if (silentFor > lease.intervalMs && lease.state !== 'starting') next = 'suspect';
+      else if (silentFor > suspectAfter(lease) && lease.state !== 'starting') next = 'suspect';
       if (next && next !== lease.state && !(lease.state === 'unreachable' && next === 'suspect')) {
         p.dirty.add(lease.agentId);
         out.push(
@@ -244,9 +253,10 @@ export class LeaseTable {
   private nextDeadline(l: Lease): number {
     const unreachableAt = l.lastBeatAt + l.intervalMs * l.missThreshold + 1;
     const startEnds = l.registeredAt + l.startPeriodMs;
-    if (l.state === 'starting' && startEnds > l.lastBeatAt) return Math.max(startEnds, l.lastBeatAt + l.intervalMs + 1);
+    if (l.state === 'starting' && startEnds > l.lastBeatAt)
+      return Math.max(startEnds, l.lastBeatAt + suspectAfter(l) + 1);
     if (l.state === 'suspect') return unreachableAt;
-    return Math.min(unreachableAt, l.lastBeatAt + l.intervalMs + 1);
+    return Math.min(unreachableAt, l.lastBeatAt + suspectAfter(l) + 1);
   }
 
   private transition(l: Lease, to: LivenessState, at: number, reason: string): AgentLivenessChanged {

@@ -1,0 +1,248 @@
+// The heartbeat service against the real broker, registry and Redis, with a simulated fleet of real
+// SDK agents (tools/fleet-sim) and real processes stopped and killed.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, afterEach, describe, it } from 'node:test';
+import { sampleHeartbeat, testing, Topics } from '@vigil/events';
+import {
+  connect,
+  percentile,
+  startFleet,
+  startHeartbeat,
+  waitAssigned,
+  watchLiveness,
+  type RunningFleet,
+  type RunningHeartbeat,
+} from './heartbeat-harness';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const INTERVAL = 1000;
+const THRESHOLD = 3;
+/** The design's bound (3 intervals + 0.5 s); the test fails only past twice that, the bench holds the bound. */
+const BOUND = THRESHOLD * INTERVAL + 500;
+
+describe('heartbeat service', { timeout: 240_000 }, () => {
+  const { kafka, codec, producer } = connect();
+  // Every group sees every agent on the topic: each test stops its services and fleet when it ends,
+  // so the next one's liveness topic carries no events from another group.
+  let cleanups: Array<() => Promise<unknown> | unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    cleanups = [];
+  });
+  after(() => producer.disconnect());
+  const heartbeat = async (group: string, env: Record<string, string> = {}) => {
+    const hb = await startHeartbeat(group, env);
+    cleanups.push(async () => {
+      hb.child.kill('SIGKILL');
+      await hb.exited;
+    });
+    return hb;
+  };
+  const fleetOf = (prefix: string, agents: number, extra: string[] = []) => {
+    const fleet = startFleet([
+      '--agents',
+      String(agents),
+      '--prefix',
+      prefix,
+      '--interval-ms',
+      String(INTERVAL),
+      ...extra,
+    ]);
+    cleanups.push(() => fleet.quit());
+    return fleet;
+  };
+  const watch = async (prefix: string) => {
+    const w = await watchLiveness(kafka, codec, prefix);
+    cleanups.push(() => w.stop());
+    return w;
+  };
+  const allHealthy = async (w: Awaited<ReturnType<typeof watch>>, n: number) =>
+    testing.waitUntil(
+      () => new Set(w.to('healthy').map((t) => t.agentId)).size >= n,
+      90_000,
+      `${n} agents registered healthy (have ${new Set(w.to('healthy').map((t) => t.agentId)).size})`,
+    );
+  const ids = (prefix: string, from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => `${prefix}-${String(from + i).padStart(3, '0')}`);
+
+  it('1,000 agents at 1 s, 10 killed (some with clocks an hour off): each found unreachable once, never early, nobody else flaps; a revived one recovers once', async (t) => {
+    const run = randomUUID().slice(0, 6);
+    const prefix = `hb1${run}`;
+    const hb = await heartbeat(`heartbeat-${run}`);
+    await waitAssigned([hb]);
+    const w = await watch(prefix);
+    const fleet = fleetOf(prefix, 1000);
+    await fleet.waitFor('started');
+    await allHealthy(w, 1000);
+
+    // Agents' clocks are informational: an hour ahead or behind must change nothing.
+    fleet.send(`skew ${ids(prefix, 0, 50).join(' ')} 3600000`);
+    fleet.send(`skew ${ids(prefix, 50, 100).join(' ')} -3600000`);
+    await sleep(3 * INTERVAL);
+
+    const victims = [
+      ...ids(prefix, 0, 3),
+      ...ids(prefix, 50, 53),
+      ...ids(prefix, 400, 401),
+      ...ids(prefix, 600, 601),
+      ...ids(prefix, 800, 801),
+      ...ids(prefix, 999, 1000),
+    ];
+    fleet.send(`kill ${victims.join(' ')}`);
+    const killed = await fleet.waitFor('killed');
+    assert.deepEqual(killed.agents, victims);
+    await testing.waitUntil(
+      () => victims.every((v) => w.of(v).includes('unreachable')),
+      4 * BOUND,
+      'every killed agent to be reported unreachable',
+    );
+    await sleep(4 * INTERVAL); // room for a duplicate or a flap to show up
+
+    const latencies: number[] = [];
+    for (const v of victims) {
+      const dead = w.seen.filter((x) => x.agentId === v && x.to === 'unreachable');
+      assert.equal(dead.length, 1, `${v}: exactly one unreachable event`);
+      const d = dead[0]!;
+      assert.ok(d.lastHeartbeatAt !== null);
+      assert.ok(
+        d.since - d.lastHeartbeatAt! > THRESHOLD * INTERVAL,
+        `${v}: not declared before ${THRESHOLD} intervals after its last heartbeat (broker time)`,
+      );
+      const lastBeat = killed.lastBeats![v]!;
+      const detected = d.receivedAt - lastBeat;
+      assert.ok(detected >= THRESHOLD * INTERVAL, `${v}: event seen ${detected} ms after the last heartbeat`);
+      assert.ok(detected <= 2 * BOUND, `${v}: detected ${detected} ms after its last heartbeat, ceiling ${2 * BOUND}`);
+      latencies.push(detected - THRESHOLD * INTERVAL);
+    }
+    t.diagnostic(
+      `detection latency beyond ${THRESHOLD} intervals (event read by the test minus last heartbeat sent): ` +
+        `p50 ${percentile(latencies, 50)} ms, max ${Math.max(...latencies)} ms`,
+    );
+    const flapping = w.seen.filter((x) => !victims.includes(x.agentId) && x.to !== 'healthy');
+    assert.deepEqual(flapping, [], 'no other agent (skewed or not) left healthy');
+    assert.equal(w.to('healthy').length, 1000, 'each agent registered once');
+
+    // Recovery: the agent's process comes back (new boot id) and beats again.
+    const back = victims[3]!;
+    fleet.send(`revive ${back}`);
+    await testing.waitUntil(() => w.of(back).at(-1) === 'healthy', 10_000, `${back} to recover`);
+    await sleep(3 * INTERVAL);
+    assert.deepEqual(w.of(back), ['healthy', 'suspect', 'unreachable', 'healthy']);
+    assert.equal(w.seen.filter((x) => x.agentId === back).at(-1)!.reason, 'recovered');
+    const histogram = await hb.metricLines('vigil_heartbeat_detection_latency_seconds_count');
+    assert.equal(Number(histogram[0]!.split(' ').at(-1)), victims.length, 'every detection is in the histogram');
+  });
+
+  it('paused for 10 s (SIGSTOP): no agent is declared dead for the pause; clean shutdowns deregister; malformed heartbeats are dead-lettered; a starting agent waits out its start period', async () => {
+    const run = randomUUID().slice(0, 6);
+    const prefix = `hb2${run}`;
+    const hb = await heartbeat(`heartbeat-${run}`);
+    await waitAssigned([hb]);
+    const w = await watch(prefix);
+    const fleet = fleetOf(prefix, 200);
+    await allHealthy(w, 200);
+
+    hb.child.kill('SIGSTOP');
+    await sleep(10_000);
+    hb.child.kill('SIGCONT');
+    await sleep(8_000);
+    assert.deepEqual(
+      w.seen.filter((x) => x.to !== 'healthy'),
+      [],
+      'the pause is the service lagging, not the agents dying',
+    );
+
+    // Clean shutdown: a final `stopping` heartbeat deregisters, and is not a failure.
+    fleet.send('stop 3');
+    const stopped = (await fleet.waitFor('stopped')).agents!;
+    await testing.waitUntil(
+      () => stopped.every((a) => w.of(a).includes('deregistered')),
+      10_000,
+      'the stopped agents to be deregistered',
+    );
+    await sleep(THRESHOLD * INTERVAL + 1000);
+    for (const a of stopped) {
+      assert.deepEqual(w.of(a), ['healthy', 'deregistered'], `${a}: deregistered, never unreachable`);
+      assert.equal((await fetch(`http://127.0.0.1:${hb.port}/fleet/${a}`)).status, 404);
+    }
+
+    // Malformed heartbeats next to a valid one: the bad ones go to the DLQ, the good one registers.
+    const late = `${prefix}-late`;
+    const good = await codec.encode(Topics.heartbeats, sampleHeartbeat(late, { checks: [] }));
+    await producer.sendRaw(Topics.heartbeats.name, [
+      { key: `${prefix}-garbage`, value: randomBytes(40) },
+      {
+        key: `${prefix}-bad-interval`,
+        value: await codec.encode(Topics.heartbeats, sampleHeartbeat(`${prefix}-bad-interval`, { intervalMs: 5 })),
+      },
+      { key: null, value: good },
+    ]);
+    // A new agent that announces itself as starting, with a 6 s start period, then says nothing more.
+    await producer.send(Topics.heartbeats, [
+      { value: sampleHeartbeat(late, { status: 'starting', startPeriodMs: 6000, intervalMs: INTERVAL, checks: [] }) },
+    ]);
+    await testing.waitUntil(() => w.of(late).includes('starting'), 10_000, 'the starting agent to register');
+    await sleep(THRESHOLD * INTERVAL + 1500);
+    assert.deepEqual(w.of(late), ['starting'], 'still starting after 3 silent intervals: inside its start period');
+    const row = await hb.fleet<{ agents: Array<{ agentId: string }> }>('?state=starting');
+    assert.ok(
+      row.agents.some((a) => a.agentId === late),
+      'the fleet view lists it as starting',
+    );
+    await testing.waitUntil(() => w.of(late).includes('unreachable'), 10_000, 'the start period to expire');
+    const dead = w.seen.find((x) => x.agentId === late && x.to === 'unreachable')!;
+    assert.ok(dead.since - dead.lastHeartbeatAt! >= 6000, 'not before its start period ended');
+
+    const letters = await testing.readRecords(kafka, Topics.heartbeats.dlq!.name, 1);
+    const reasons: string[] = [];
+    for (const m of letters) {
+      const d = await codec.decode(Topics.heartbeats.dlq!, m.value);
+      if (!d.ok) continue;
+      if (d.value.key?.toString().startsWith(prefix) || (d.value.key === null && d.value.value?.equals(good)))
+        reasons.push(d.value.reason);
+    }
+    assert.deepEqual(reasons.sort(), ['invalid_value', 'missing_key', 'undecodable']);
+    assert.equal(hb.child.exitCode, null, 'the service kept running');
+  });
+
+  it('two instances, one SIGKILLed while 5 of its agents die: the survivor takes the partitions over and finds all 5, and nobody else', async () => {
+    const run = randomUUID().slice(0, 6);
+    const prefix = `hb3${run}`;
+    const group = `heartbeat-${run}`;
+    const a = await heartbeat(group);
+    const b = await heartbeat(group);
+    await waitAssigned([a, b]);
+    const w = await watch(prefix);
+    const fleet: RunningFleet = fleetOf(prefix, 300);
+    await allHealthy(w, 300);
+
+    const owned = new Set(await a.ownedPartitions());
+    assert.ok(owned.size > 0 && owned.size < 12, `both instances own partitions (a owns ${[...owned].join(',')})`);
+    const view = await b.fleet<{ agents: Array<{ agentId: string; partition: number }> }>(`?prefix=${prefix}`);
+    const onA = view.agents.filter((x) => x.agentId.startsWith(prefix) && owned.has(x.partition)).map((x) => x.agentId);
+    const victims = onA.slice(0, 5);
+    assert.equal(victims.length, 5, `5 agents on a's partitions (view: ${view.agents.length} agents)`);
+
+    fleet.send(`kill ${victims.join(' ')}`);
+    await fleet.waitFor('killed');
+    a.child.kill('SIGKILL');
+    await a.exited;
+
+    await testing.waitUntil(
+      () => victims.every((v) => w.of(v).includes('unreachable')),
+      90_000,
+      'the survivor to find every agent that died during the handover',
+    );
+    await sleep(3 * INTERVAL);
+    for (const v of victims) {
+      assert.equal(w.seen.filter((x) => x.agentId === v && x.to === 'unreachable').length, 1, `${v}: once`);
+    }
+    assert.deepEqual(
+      w.seen.filter((x) => !victims.includes(x.agentId) && x.to !== 'healthy').map((x) => `${x.agentId}:${x.to}`),
+      [],
+      'no live agent was declared dead by the handover',
+    );
+    assert.equal((await (b as RunningHeartbeat).ownedPartitions()).length, 12, 'the survivor owns every partition');
+  });
+});

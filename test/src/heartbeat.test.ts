@@ -226,6 +226,13 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
 
     fleet.send(`kill ${victims.join(' ')}`);
     await fleet.waitFor('killed');
+    // Once a has judged them suspect, their last heartbeats are applied and committed: the survivor
+    // will never read them again, and can only know these agents from the leases a left in Redis.
+    await testing.waitUntil(
+      () => victims.every((v) => w.of(v).includes('suspect')),
+      4 * BOUND,
+      'a to find the victims suspect',
+    );
     a.child.kill('SIGKILL');
     await a.exited;
 

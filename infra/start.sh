@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The main job on local defaults: installs everything, brings up Kafka, the registry and Redis,
-# starts the four services, runs the smoke publisher against them, and keeps the services running
-# until Ctrl-C (or SIGTERM), when it stops them gracefully and stops the infra it started.
+# starts the four services, runs the smoke publisher against them, then a simulated fleet
+# (FLEET_AGENTS agents, default 200, through the real agent SDK) whose commands you type
+# (kill 5, revive 5, freeze 3 10000, degrade 2, stop 1, status, quit; see --help of tools/fleet-sim),
+# until quit, Ctrl-C or SIGTERM, when it stops everything gracefully, with the infra it started.
 # Usage: infra/start.sh [--once] [--help]
-#   --once   stop everything after the smoke run instead of waiting (exit status = the smoke's)
+#   --once   short scripted run: 3 of the fleet are killed and must be reported unreachable
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 once=0; [ "${1:-}" = --once ] && once=1
 cd "$REPO_DIR"
 
@@ -45,6 +47,21 @@ done
 
 status=0
 with_infra_env node tools/smoke/dist/main.js || status=$?
-[ "$once" = 1 ] && exit $status
-log "services are running; Ctrl-C stops them"
-wait
+[ "$status" = 0 ] || exit $status
+
+agents=${FLEET_AGENTS:-200}
+fleet_view="http://127.0.0.1:${PORTS[heartbeat]}/fleet"
+if [ "$once" = 1 ]; then
+  log "fleet: $agents agents for 20 s; 3 are killed after 5 s"
+  with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
+    --duration-s 20 --at "5 kill 3" --at "6 degrade 1" > "$LOGS/fleet-sim.jsonl" || exit 1
+  curl -fs "$fleet_view?state=unreachable,degraded&prefix=demo&format=table"
+  unreachable=$(curl -fs "$fleet_view?state=unreachable&prefix=demo" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).matching))')
+  [ "$unreachable" -ge 3 ] || die "expected the 3 killed agents to be unreachable, the fleet view has $unreachable"
+  log "the 3 killed agents were found unreachable"
+  exit 0
+fi
+log "fleet: $agents agents; type commands (kill 5, revive 5, degrade 2, stop 1, status, quit)"
+log "fleet view: curl -s '$fleet_view?format=table'   (add &state=unreachable,suspect)"
+with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
+  > >(tee "$LOGS/fleet-sim.jsonl") || true

@@ -80,6 +80,11 @@ export interface ConsumerRunnerOptions {
   maxPauseMs?: number;
   sessionTimeoutMs?: number;
   partitionsConsumedConcurrently?: number;
+  /**
+   * Most bytes fetched per partition per request (KafkaJS default 1 MiB). Smaller fetches keep
+   * fewer decoded records alive at once: the memory knob of a consumer of many small records.
+   */
+  maxBytesPerPartition?: number;
   logger?: EventsLogger;
   metrics?: EventsMetrics;
   group?: GroupListener;
@@ -124,6 +129,9 @@ export class ConsumerRunner {
       sessionTimeout: options.sessionTimeoutMs ?? 10000,
       heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? 10000) / 3)),
       allowAutoTopicCreation: false,
+      ...(options.maxBytesPerPartition
+        ? { maxBytesPerPartition: options.maxBytesPerPartition, maxBytes: options.maxBytesPerPartition * 12 }
+        : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.generation += 1;

@@ -64,6 +64,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
           metrics: resources.eventsMetrics,
           partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
           group: resources.membership,
+          maxBytesPerPartition: config.CONSUMER_MAX_BYTES_PER_PARTITION,
         }),
       },
       { inheritAppConfig: true },

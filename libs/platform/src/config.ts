@@ -13,6 +13,12 @@ export const baseConfigSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
   /** Partitions whose batches are handled at the same time (order still holds within a partition). */
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(12),
+  /** Bytes fetched per partition per request: smaller keeps fewer records in memory at once. */
+  CONSUMER_MAX_BYTES_PER_PARTITION: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024)
+    .default(1024 * 1024),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -96,6 +96,26 @@ describe('lease table: liveness judged on broker time', () => {
     assert.deepEqual(h.transitionsOf('a'), ['healthy']);
   });
 
+  it('judges an agent still reporting "starting" after its start period like any other', () => {
+    const h = harness();
+    for (let i = 0; i < 8; i++) {
+      h.beat('a', { status: 'starting', startPeriodMs: 5000 });
+      h.advance(1000);
+    }
+    h.advance(5000); // silent now, long past the start period
+    assert.deepEqual(h.transitionsOf('a'), ['starting', 'suspect', 'unreachable']);
+  });
+
+  it('keeps one heap node per lease however often agents beat (100k agents in one process)', () => {
+    const h = harness();
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 2000; i++) h.beat(`a${i}`);
+      h.advance(200);
+    }
+    assert.ok(h.table.scheduled(0) <= 2000, `heap holds ${h.table.scheduled(0)} nodes for 2000 leases`);
+    assert.equal(h.changes.filter((c) => c.to !== 'healthy').length, 0);
+  });
+
   it("ignores the agent's own clock: timestamps an hour off change nothing", () => {
     const skewed = harness();
     const honest = harness();

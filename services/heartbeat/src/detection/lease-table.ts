@@ -49,11 +49,59 @@ interface PartitionState {
   removed: Set<string>;
 }
 
+/**
+ * A lease's place in its partition's heap. A lease has at most one live node: a heartbeat only
+ * moves the deadline later, so the node stays where it is and, when it comes up, is pushed back
+ * to the lease's real deadline (the same node object: a heartbeat allocates nothing here).
+ */
 interface Deadline {
   at: number;
-  agentId: string;
-  /** Lazy deletion: a deadline is stale when the lease has moved on since it was scheduled. */
-  beat: number;
+  lease: Lease;
+}
+
+const NO_CHECKS_FAILED: string[] = [];
+
+/**
+ * The `at` of a lease's live heap node (a node whose `at` differs is superseded). A symbol key, so
+ * JSON (what goes to Redis) leaves it out; on the lease itself, so 100k leases need no side table.
+ */
+const QUEUED_AT = Symbol('queuedAt');
+type Scheduled = Lease & { [QUEUED_AT]?: number };
+
+/**
+ * Values many agents share (host names, versions, label sets, dependency lists) kept once: with
+ * 100k leases, a copy per agent of "1.4.2" and {"team":"payments"} is tens of megabytes.
+ */
+class Interner {
+  private readonly strings = new Map<string, string>();
+  private readonly lists = new Map<string, string[]>();
+  private readonly records = new Map<string, Record<string, string>>();
+
+  string(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    if (this.strings.size < 100_000) this.strings.set(s, s);
+    return s;
+  }
+
+  list(l: string[]): string[] {
+    if (l.length === 0) return NO_CHECKS_FAILED;
+    const key = l.join('\u0000');
+    const known = this.lists.get(key);
+    if (known) return known;
+    const frozen = Object.freeze(l.map((x) => this.string(x))) as string[];
+    if (this.lists.size < 10_000) this.lists.set(key, frozen);
+    return frozen;
+  }
+
+  record(r: Record<string, string>): Record<string, string> {
+    const key = JSON.stringify(r);
+    const known = this.records.get(key);
+    if (known) return known;
+    const frozen = Object.freeze({ ...r });
+    if (this.records.size < 10_000) this.records.set(key, frozen);
+    return frozen;
+  }
 }
 
 /**
@@ -66,6 +114,7 @@ interface Deadline {
  */
 export class LeaseTable {
   private readonly leases = new Map<string, Lease>();
+  private readonly interned = new Interner();
   private readonly partitions = new Map<number, PartitionState>();
 
   constructor(private readonly monotonicMs?: () => number) {}
@@ -93,12 +142,17 @@ export class LeaseTable {
     const upserts: Lease[] = [];
     for (const id of p.dirty) {
       const l = this.leases.get(id);
-      if (l) upserts.push({ ...l });
+      if (l) upserts.push(l); // serialised at once by the caller, so no copy
     }
     const removed = [...p.removed];
     p.dirty.clear();
     p.removed.clear();
     return { upserts, removed };
+  }
+
+  /** Heap nodes of a partition: at most one live node per lease, however often agents beat. */
+  scheduled(partition: number): number {
+    return this.partitions.get(partition)?.deadlines.size ?? 0;
   }
 
   clock(partition: number): PartitionClock {
@@ -126,30 +180,32 @@ export class LeaseTable {
       intervalMs: hb.intervalMs,
       missThreshold: hb.missThreshold,
       startPeriodMs: hb.startPeriodMs,
-      host: hb.host,
-      agentVersion: hb.agentVersion,
+      host: this.interned.string(hb.host),
+      agentVersion: this.interned.string(hb.agentVersion),
       bootId: hb.bootId,
       priorityTier: hb.priorityTier,
-      dependencies: [],
-      labels: {},
-      metrics: {},
-      failedChecks: [],
+      dependencies: this.interned.list(hb.dependencies),
+      labels: this.interned.record(hb.labels),
+      metrics: hb.metrics,
+      failedChecks: NO_CHECKS_FAILED,
     };
-    Object.assign(lease, {
-      partition,
-      lastBeatAt: logAppendTimeMs,
-      intervalMs: hb.intervalMs,
-      missThreshold: hb.missThreshold,
-      startPeriodMs: hb.startPeriodMs,
-      host: hb.host,
-      agentVersion: hb.agentVersion,
-      priorityTier: hb.priorityTier,
-      dependencies: [...hb.dependencies],
-      labels: { ...hb.labels },
-      metrics: { ...hb.metrics },
-      failedChecks: hb.checks.filter((c) => !c.ok).map((c) => c.name),
-      traceparent,
-    });
+    // 100k leases live long; what a heartbeat brings lives for a moment. Updating in place, and
+    // keeping the old value where nothing changed, leaves the new one to die young instead of
+    // turning every beat's worth of old-generation objects into garbage.
+    lease.partition = partition;
+    lease.lastBeatAt = logAppendTimeMs;
+    lease.intervalMs = hb.intervalMs;
+    lease.missThreshold = hb.missThreshold;
+    lease.startPeriodMs = hb.startPeriodMs;
+    lease.priorityTier = hb.priorityTier;
+    if (lease.host !== hb.host) lease.host = this.interned.string(hb.host);
+    if (lease.agentVersion !== hb.agentVersion) lease.agentVersion = this.interned.string(hb.agentVersion);
+    if (!sameList(lease.dependencies, hb.dependencies)) lease.dependencies = this.interned.list(hb.dependencies);
+    if (!sameRecord(lease.labels, hb.labels)) lease.labels = this.interned.record(hb.labels);
+    if (!copyValues(lease.metrics, hb.metrics)) lease.metrics = hb.metrics;
+    const failed = failedChecks(hb);
+    if (!sameList(lease.failedChecks, failed)) lease.failedChecks = this.interned.list(failed);
+    lease.traceparent = traceparent;
     if (hb.bootId !== lease.bootId) {
       lease.bootId = hb.bootId;
       lease.registeredAt = logAppendTimeMs; // a restarted agent gets its start period again
@@ -183,18 +239,35 @@ export class LeaseTable {
       p.removed.add(hb.agentId);
       return change;
     }
-    p.deadlines.push({ at: this.nextDeadline(lease), agentId: lease.agentId, beat: logAppendTimeMs });
-    return lease.state === next ? undefined : this.transition(lease, next, logAppendTimeMs, reason);
+    const change = lease.state === next ? undefined : this.transition(lease, next, logAppendTimeMs, reason);
+    this.schedule(p, lease);
+    return change;
   }
 
   /** Restores a lease (from Redis, after a rebalance): timing continues from its last heartbeat. */
   restore(lease: Lease): void {
-    this.leases.set(lease.agentId, { ...lease });
-    this.partitionOf(lease.partition).deadlines.push({
-      at: this.nextDeadline(lease),
-      agentId: lease.agentId,
-      beat: lease.lastBeatAt,
-    });
+    const copy: Lease = {
+      ...lease,
+      host: this.interned.string(lease.host),
+      agentVersion: this.interned.string(lease.agentVersion),
+      dependencies: this.interned.list(lease.dependencies ?? []),
+      labels: this.interned.record(lease.labels ?? {}),
+      failedChecks: this.interned.list(lease.failedChecks ?? []),
+    };
+    (copy as Scheduled)[QUEUED_AT] = undefined; // the other table's heap position means nothing here
+    this.leases.set(lease.agentId, copy);
+    this.schedule(this.partitionOf(lease.partition), copy);
+  }
+
+  /** Makes sure the lease's heap node comes up no later than its deadline. */
+  private schedule(p: PartitionState, lease: Lease, node?: Deadline, notBefore = 0): void {
+    if (lease.state === 'unreachable') return; // nothing more to find out until it beats again
+    const at = Math.max(this.nextDeadline(lease), notBefore);
+    const queued = (lease as Scheduled)[QUEUED_AT];
+    if (queued !== undefined && queued <= at) return; // its node comes up in time and is moved on then
+    (lease as Scheduled)[QUEUED_AT] = at;
+    if (node) node.at = at;
+    p.deadlines.push(node ?? { at, lease });
   }
 
   /** Marks changes as not yet persisted again (their write failed). */
@@ -224,15 +297,23 @@ export class LeaseTable {
     const out: AgentLivenessChanged[] = [];
     for (let top = p.deadlines.peek(); top && top.at <= now; top = p.deadlines.peek()) {
       p.deadlines.pop();
-      const lease = this.leases.get(top.agentId);
-      if (!lease || lease.partition !== partition || lease.lastBeatAt !== top.beat) continue; // stale entry
+      const lease = top.lease;
+      // Superseded (an earlier node replaced it), or the lease is gone (deregistered, dropped).
+      if ((lease as Scheduled)[QUEUED_AT] !== top.at || this.leases.get(lease.agentId) !== lease) continue;
+      (lease as Scheduled)[QUEUED_AT] = undefined;
+      if (this.nextDeadline(lease) > now) {
+        this.schedule(p, lease, top); // heartbeats came since it was queued: not due yet
+        continue;
+      }
       const silentFor = now - lease.lastBeatAt;
       const missed = Math.floor(silentFor / lease.intervalMs);
       let next: LivenessState | undefined;
       if (lease.state === 'starting' && now < lease.registeredAt + lease.startPeriodMs) next = undefined;
       else if (silentFor > lease.intervalMs * lease.missThreshold) next = 'unreachable';
-      else if (silentFor > suspectAfter(lease) && lease.state !== 'starting') next = 'suspect';
-      if (next && next !== lease.state && !(lease.state === 'unreachable' && next === 'suspect')) {
+      else if (silentFor > suspectAfter(lease)) next = 'suspect';
+      const changes =
+        next !== undefined && next !== lease.state && !(lease.state === 'unreachable' && next === 'suspect');
+      if (changes && next) {
         p.dirty.add(lease.agentId);
         out.push(
           this.transition(
@@ -243,8 +324,9 @@ export class LeaseTable {
           ),
         );
       }
-      if (lease.state !== 'unreachable')
-        p.deadlines.push({ at: this.nextDeadline(lease), agentId: lease.agentId, beat: lease.lastBeatAt });
+      // A judgement always moves the lease on; should its deadline still be due, look again one
+      // interval later rather than spin.
+      this.schedule(p, lease, top, changes ? undefined : now + lease.intervalMs);
     }
     return out;
   }
@@ -287,4 +369,32 @@ export class LeaseTable {
     }
     return p;
   }
+}
+
+function failedChecks(hb: Heartbeat): string[] {
+  let out: string[] | undefined;
+  for (const c of hb.checks) if (!c.ok) (out ??= []).push(c.name);
+  return out ?? NO_CHECKS_FAILED;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(b);
+  if (Object.keys(a).length !== keys.length) return false;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/** Copies b's values into a when both have the same keys; false (nothing copied) otherwise. */
+function copyValues(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = Object.keys(b);
+  if (Object.keys(a).length !== keys.length) return false;
+  for (const k of keys) if (!(k in a)) return false;
+  for (const k of keys) a[k] = b[k]!;
+  return true;
 }

@@ -1,0 +1,324 @@
+#!/usr/bin/env node
+// The heartbeat service as a real process fed by tools/fleet-sim (real SDK agents): detection
+// latency with 10k agents at 1 s, and resident memory with 100k tracked agents.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import {
+  createKafkaClient,
+  parseBrokers,
+  SchemaCodec,
+  testing,
+  Topics,
+  type AgentLivenessChanged,
+} from '@vigil/events';
+import Redis from 'ioredis';
+import { percentile, writeReport } from './report';
+
+const HELP = `heartbeat-detection: detection latency at N agents, and RSS with M tracked agents.
+
+Usage: node bench/dist/heartbeat-detection.js [--agents N] [--rounds R] [--kill K] [--tracked M]
+  --agents N     agents at 1 s for the latency phase (default 10000)
+  --rounds R     kill rounds (default 5), K agents each (--kill, default 40), 6 s apart
+  --tracked M    agents for the memory phase, beating every 10 s (default 100000; 0 skips it)
+Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/heartbeat-detection.json.
+Detection latency = when the unreachable event was read minus the agent's last heartbeat minus
+3 intervals (all clocks are this machine's); the service's own broker-time figure is reported too.`;
+
+const repo = path.resolve(__dirname, '..', '..');
+const quiet = { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => console.error(m, o) };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident memory of another process, from /proc. */
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Service {
+  child: ChildProcess;
+  port: number;
+  metric(prefix: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startHeartbeat(group: string): Promise<Service> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(repo, 'services/heartbeat/dist/main.js')], {
+    env: { ...process.env, HTTP_PORT: String(port), CONSUMER_GROUP: group, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const metric = async (prefix: string) =>
+    (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
+      .split('\n')
+      .filter((l) => l.startsWith(prefix))
+      .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  await testing.waitUntil(
+    async () => {
+      try {
+        const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
+          .split('\n')
+          .filter((l) => l.startsWith('vigil_heartbeat_partition_lag_records{'));
+        return lines.length === Topics.heartbeats.partitions;
+      } catch {
+        return false;
+      }
+    },
+    60000,
+    'heartbeat to own every partition',
+  );
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    port,
+    metric,
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(15000)]);
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+interface FleetEvent {
+  event: string;
+  agents?: string[];
+  lastBeats?: Record<string, number | null>;
+}
+
+function startFleet(args: string[]) {
+  const child = spawn(process.execPath, [path.join(repo, 'tools/fleet-sim/dist/main.js'), ...args], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  const events: FleetEvent[] = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l) as FleetEvent));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    events,
+    send: (c: string) => child.stdin!.write(`${c}\n`),
+    async next(event: string, timeoutMs = 300000): Promise<FleetEvent> {
+      const from = events.length;
+      await testing.waitUntil(() => events.slice(from).some((e) => e.event === event), timeoutMs, event);
+      return events.slice(from).find((e) => e.event === event)!;
+    },
+    /** Ends the simulator without deregistering anyone (the service is stopped first). */
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      agents: { type: 'string', default: '10000' },
+      rounds: { type: 'string', default: '5' },
+      kill: { type: 'string', default: '40' },
+      tracked: { type: 'string', default: '100000' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const agents = Number(values.agents);
+  const rounds = Number(values.rounds);
+  const perRound = Number(values.kill);
+  const tracked = Number(values.tracked);
+  const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092');
+  const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+  const kafka = createKafkaClient({ brokers, clientId: 'bench-heartbeat', logger: quiet });
+  const codec = new SchemaCodec({ registryUrl });
+  const run = randomUUID().slice(0, 6);
+
+  // --- phase 1: detection latency ----------------------------------------------------------------
+  const prefix = `bd${run}`;
+  const seen = new Map<string, Array<AgentLivenessChanged & { receivedAt: number }>>();
+  const watcher = kafka.consumer({ groupId: `bench-liveness-${run}`, maxWaitTimeInMs: 50 });
+  await watcher.connect();
+  await watcher.subscribe({ topic: Topics.liveness.name, fromBeginning: false });
+  await watcher.run({
+    eachMessage: async ({ message }) => {
+      const key = message.key?.toString() ?? '';
+      if (!key.startsWith(prefix)) return;
+      const d = await codec.decode(Topics.liveness, message.value);
+      if (d.ok) seen.set(key, [...(seen.get(key) ?? []), { ...d.value, receivedAt: Date.now() }]);
+    },
+  });
+  await sleep(3000); // the watcher joins before anything is published
+
+  console.error(`phase 1: ${agents} agents at 1 s, ${rounds} rounds of ${perRound} kills`);
+  const hb = await startHeartbeat(`bench-heartbeat-${run}`);
+  const fleet = startFleet([
+    '--agents',
+    String(agents),
+    '--prefix',
+    prefix,
+    '--interval-ms',
+    '1000',
+    '--agents-per-connection',
+    '2500',
+  ]);
+  await fleet.next('started');
+  const healthy = () => [...seen.values()].filter((l) => l.some((t) => t.to === 'healthy')).length;
+  await testing.waitUntil(
+    () => {
+      process.stderr.write(`\r  registered ${healthy()}/${agents}   `);
+      return healthy() >= agents;
+    },
+    300000,
+    'every agent registered',
+  );
+  process.stderr.write('\n');
+  await sleep(5000);
+  const cpu0 = cpuOf(hb.child.pid!);
+  const t0 = Date.now();
+  let rssPeak = 0;
+  const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rssOf(hb.child.pid!))), 500);
+
+  const endToEnd: number[] = [];
+  const brokerTime: number[] = [];
+  let falseDeaths = 0;
+  const victims = new Set<string>();
+  for (let r = 0; r < rounds; r++) {
+    fleet.send(`kill ${perRound}`);
+    const killed = await fleet.next('killed');
+    for (const a of killed.agents!) victims.add(a);
+    await testing.waitUntil(
+      () => killed.agents!.every((a) => seen.get(a)?.some((t) => t.to === 'unreachable')),
+      30000,
+      `round ${r + 1} detections`,
+    );
+    for (const a of killed.agents!) {
+      const d = seen.get(a)!.find((t) => t.to === 'unreachable')!;
+      endToEnd.push(d.receivedAt - killed.lastBeats![a]! - 3000);
+      brokerTime.push(d.since - d.lastHeartbeatAt! - 3000);
+    }
+    console.error(`  round ${r + 1}: ${killed.agents!.length} detected`);
+    await sleep(2000);
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const cpuCores = (cpuOf(hb.child.pid!) - cpu0) / seconds;
+  clearInterval(rssTimer);
+  for (const [agent, list] of seen) {
+    if (!victims.has(agent) && list.some((t) => t.to === 'unreachable' || t.to === 'suspect')) falseDeaths += 1;
+  }
+  const duplicates = [...victims].filter(
+    (a) => (seen.get(a) ?? []).filter((t) => t.to === 'unreachable').length !== 1,
+  ).length;
+  await hb.stop();
+  await fleet.kill();
+  await watcher.disconnect();
+
+  const summary = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) };
+  };
+  const detection = {
+    agents,
+    intervalMs: 1000,
+    missThreshold: 3,
+    detections: endToEnd.length,
+    endToEndMs: summary(endToEnd),
+    serviceBrokerTimeMs: summary(brokerTime),
+    targetP99Ms: 250,
+    falseSuspectsOrDeaths: falseDeaths,
+    victimsWithOtherThanOneUnreachable: duplicates,
+    serviceRssPeakMB: Math.round(rssPeak / 1e6),
+    serviceCpuCores: Math.round(cpuCores * 100) / 100,
+  };
+  console.error(JSON.stringify(detection));
+
+  // --- phase 2: memory with many tracked agents ----------------------------------------------------
+  let memory: Record<string, unknown> = { skipped: true };
+  if (tracked > 0) {
+    console.error(`phase 2: ${tracked} agents beating every 10 s`);
+    const hb2 = await startHeartbeat(`bench-heartbeat-mem-${run}`);
+    const fleet2 = startFleet([
+      '--agents',
+      String(tracked),
+      '--prefix',
+      `bm${run}`,
+      '--interval-ms',
+      '10000',
+      '--agents-per-connection',
+      '10000',
+    ]);
+    await fleet2.next('started', 600000);
+    const t1 = Date.now();
+    await testing.waitUntil(
+      async () => {
+        const n = await hb2.metric('vigil_heartbeat_agents{');
+        process.stderr.write(`\r  tracked ${n}/${tracked}, rss ${Math.round(rssOf(hb2.child.pid!) / 1e6)} MB   `);
+        return n >= tracked;
+      },
+      300000,
+      'every agent tracked',
+    );
+    process.stderr.write('\n');
+    const registerSeconds = (Date.now() - t1) / 1000;
+    let peak = 0;
+    const samples: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r = rssOf(hb2.child.pid!);
+      samples.push(r);
+      peak = Math.max(peak, r);
+      await sleep(500);
+    }
+    const heartbeatsPerSecond = tracked / 10;
+    memory = {
+      trackedAgents: await hb2.metric('vigil_heartbeat_agents{'),
+      heartbeatsPerSecond,
+      registerSeconds: Math.round(registerSeconds),
+      rssPeakMB: Math.round(peak / 1e6),
+      rssSettledMB: Math.round(samples.at(-1)! / 1e6),
+      targetMB: 300,
+    };
+    await hb2.stop();
+    await fleet2.kill();
+  }
+  // The runs' leases are of no use to anyone: remove them from Redis.
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  for (const group of [`bench-heartbeat-${run}`, `bench-heartbeat-mem-${run}`]) {
+    for (let p = 0; p < Topics.heartbeats.partitions; p++) {
+      await redis.del(
+        `vigil:{hb:${group}:${p}}:leases`,
+        `vigil:{hb:${group}:${p}}:meta`,
+        `vigil:{hb:${group}:${p}}:outbox`,
+      );
+    }
+  }
+  redis.disconnect();
+  writeReport('heartbeat-detection', { detection, memory });
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`heartbeat-detection failed: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -56,9 +56,13 @@ if [ "$once" = 1 ]; then
   with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
     --duration-s 20 --at "5 kill 3" --at "6 degrade 1" > "$LOGS/fleet-sim.jsonl" || exit 1
   curl -fs "$fleet_view?state=unreachable,degraded&prefix=demo&format=table"
-  unreachable=$(curl -fs "$fleet_view?state=unreachable&prefix=demo" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).matching))')
-  [ "$unreachable" -ge 3 ] || die "expected the 3 killed agents to be unreachable, the fleet view has $unreachable"
-  log "the 3 killed agents were found unreachable"
+  killed=$(node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n"))
+    if (l.includes("\"event\":\"killed\"")) console.log(JSON.parse(l).agents.join(" "))' "$LOGS/fleet-sim.jsonl")
+  for agent in $killed; do
+    state=$(curl -fs "$fleet_view/$agent" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).state))')
+    [ "$state" = unreachable ] || die "killed agent $agent is $state in the fleet view, not unreachable"
+  done
+  log "the killed agents ($killed) were found unreachable"
   exit 0
 fi
 log "fleet: $agents agents; type commands (kill 5, revive 5, degrade 2, stop 1, status, quit)"

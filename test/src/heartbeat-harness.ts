@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import {
   createKafkaClient,
   EventProducer,
+  highWatermarks,
   SchemaCodec,
   testing,
   Topics,
@@ -147,9 +148,15 @@ export async function watchLiveness(kafka: KafkaClient, codec: SchemaCodec, pref
   const seen: SeenTransition[] = [];
   // The watcher is an at-least-once reader: a record it re-reads (its own rebalance) is not a second event.
   const offsets = new Set<string>();
+  // From the topic's end as of now: earlier runs (and benchmarks) may have left many events there.
+  const start = await highWatermarks(kafka, Topics.liveness.name);
   const consumer = kafka.consumer({ groupId: `liveness-watch-${prefix}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic: Topics.liveness.name, fromBeginning: true });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    for (const [partition, offset] of start)
+      consumer.seek({ topic: Topics.liveness.name, partition, offset: offset.toString() });
+  });
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
       if (!message.key?.toString().startsWith(prefix)) return;

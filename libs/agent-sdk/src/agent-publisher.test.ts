@@ -12,9 +12,9 @@ import {
   SchemaCodec,
   testing,
   Topics,
-  type StateChangeEvent,
+  type TopicDef,
 } from '@vigil/events';
-import { AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
+import { AgentConnection, AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const env = testing.infraEnv();
@@ -37,22 +37,25 @@ function options(overrides: Partial<AgentPublisherOptions> = {}): AgentPublisher
   };
 }
 
-/** The StateChangeEvents of these entities on the input topic, in log order per partition. */
-async function eventsOnTopic(entities: Set<string>): Promise<StateChangeEvent[]> {
-  const ends = await highWatermarks(kafka, Topics.stateChanges.name);
-  const out: StateChangeEvent[] = [];
+/** The decoded records with these keys on a catalogue topic, in log order per partition. */
+async function recordsOf<T>(def: TopicDef<T>, keys: Set<string>, from = new Map<number, bigint>()): Promise<T[]> {
+  const ends = await highWatermarks(kafka, def.name);
+  const out: T[] = [];
   await readPartitionRanges(
     kafka,
-    Topics.stateChanges.name,
-    [...ends].map(([partition, to]) => ({ partition, from: 0n, to })),
+    def.name,
+    [...ends].map(([partition, to]) => ({ partition, from: from.get(partition) ?? 0n, to })),
     async (_, m) => {
-      if (!m.key || !entities.has(m.key.toString())) return;
-      const d = await codec.decode(Topics.stateChanges, m.value);
+      if (!m.key || !keys.has(m.key.toString())) return;
+      const d = await codec.decode(def, m.value);
       if (d.ok) out.push(d.value);
     },
   );
   return out;
 }
+const eventsOnTopic = (entities: Set<string>) => recordsOf(Topics.stateChanges, entities);
+/** Heartbeats since `from` (the topic is busy: other tests and benchmarks beat there too). */
+const heartbeatsOf = (agents: Set<string>, from: Map<number, bigint>) => recordsOf(Topics.heartbeats, agents, from);
 
 describe('AgentPublisher (the agent SDK)', () => {
   after(() => ensureTopics(kafka, undefined, quiet).then(() => undefined));
@@ -151,6 +154,50 @@ describe('AgentPublisher (the agent SDK)', () => {
     const next = await agent.publishStateChange({ id: 'big', type: 't' }, 'updated', {});
     assert.equal(next.accepted, false, 'still full: nothing was delivered');
     await agent.close(100);
+  });
+
+  it('sends heartbeats every interval with what report() says, and ends with `stopping` on close (deregistration)', async () => {
+    const from = await highWatermarks(kafka, Topics.heartbeats.name);
+    const opts = options({ heartbeat: { intervalMs: 200, missThreshold: 3, agentVersion: '9.9.9' } });
+    const agent = AgentPublisher.open(opts);
+    let n = 0;
+    agent.startHeartbeats(() => ({ metrics: { n: n++ }, checks: [{ name: 'db', ok: n < 3, detail: null }] }));
+    await new Promise((r) => setTimeout(r, 1100));
+    await agent.close();
+    const beats = await heartbeatsOf(new Set([opts.agentId]), from);
+    assert.ok(beats.length >= 5, `about one per 200 ms (got ${beats.length})`);
+    assert.deepEqual(
+      beats.slice(0, 3).map((b) => b.metrics.n),
+      [0, 1, 2],
+      'report() is asked for each beat, in order',
+    );
+    assert.equal(beats.at(-1)!.status, 'stopping', 'the last one deregisters');
+    assert.equal(beats.filter((b) => b.status === 'stopping').length, 1);
+    assert.ok(beats.every((b) => b.agentVersion === '9.9.9' && b.intervalMs === 200));
+    assert.deepEqual(
+      beats[3]!.checks.map((c) => c.ok),
+      [false],
+      'failed checks are carried',
+    );
+  });
+
+  it('goes silent without `stopping` when closed with deregister: false; publishers can share one connection', async () => {
+    const from = await highWatermarks(kafka, Topics.heartbeats.name);
+    const connection = new AgentConnection({ brokers: env.brokers, registryUrl: env.registryUrl, logger: quiet });
+    const agents = [options({ connection }), options({ connection })].map((o) => AgentPublisher.open(o));
+    for (const a of agents) a.startHeartbeats();
+    await new Promise((r) => setTimeout(r, 500));
+    await agents[0]!.close(1000, { deregister: false });
+    await agents[1]!.close(1000);
+    await connection.close();
+    const ids = agents.map((a) => (a as unknown as { options: AgentPublisherOptions }).options.agentId);
+    const beats = await heartbeatsOf(new Set(ids), from);
+    assert.ok(beats.some((b) => b.agentId === ids[0]) && beats.some((b) => b.agentId === ids[1]));
+    assert.deepEqual(
+      beats.filter((b) => b.status === 'stopping').map((b) => b.agentId),
+      [ids[1]],
+      'only the agent that closed normally deregistered',
+    );
   });
 
   it('survives a torn journal tail (a crash mid-write): keeps every whole record, drops the torn one', async () => {

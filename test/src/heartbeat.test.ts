@@ -2,8 +2,17 @@
 // SDK agents (tools/fleet-sim) and real processes stopped and killed.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { sampleHeartbeat, testing, Topics } from '@vigil/events';
+import {
+  highWatermarks,
+  readPartitionRanges,
+  sampleHeartbeat,
+  testing,
+  Topics,
+  type AgentLivenessChanged,
+} from '@vigil/events';
 import {
   connect,
   percentile,
@@ -14,6 +23,10 @@ import {
   type RunningFleet,
   type RunningHeartbeat,
 } from './heartbeat-harness';
+import { envWithout, repoRoot, runScript } from './processes';
+
+const localKafka = existsSync(path.join(process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil'), 'kafka', 'kafka.pid'));
+const infraEnv = envWithout(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const INTERVAL = 1000;
@@ -27,10 +40,12 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
   // so the next one's liveness topic carries no events from another group.
   let cleanups: Array<() => Promise<unknown> | unknown> = [];
   afterEach(async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    // Bounded: a cleanup that hangs (a consumer leaving a group after a broker restart) must not hang the suite.
+    for (const c of cleanups.reverse())
+      await Promise.race([Promise.resolve(c()).catch(() => undefined), sleep(20_000)]);
     cleanups = [];
   });
-  after(() => producer.disconnect());
+  after(() => Promise.race([producer.disconnect(), sleep(10_000)]));
   const heartbeat = async (group: string, env: Record<string, string> = {}) => {
     const hb = await startHeartbeat(group, env);
     cleanups.push(async () => {
@@ -63,6 +78,22 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
       90_000,
       `${n} agents registered healthy (have ${new Set(w.to('healthy').map((t) => t.agentId)).size})`,
     );
+  /** Every liveness event of these agents from the given offsets to the current end (a bounded read). */
+  const livenessSince = async (from: Map<number, bigint>, prefix: string) => {
+    const ends = await highWatermarks(kafka, Topics.liveness.name);
+    const out: AgentLivenessChanged[] = [];
+    await readPartitionRanges(
+      kafka,
+      Topics.liveness.name,
+      [...ends].map(([partition, to]) => ({ partition, from: from.get(partition) ?? 0n, to })),
+      async (_, m) => {
+        if (!m.key?.toString().startsWith(prefix)) return;
+        const d = await codec.decode(Topics.liveness, m.value);
+        if (d.ok) out.push(d.value);
+      },
+    );
+    return out;
+  };
   const ids = (prefix: string, from: number, to: number) =>
     Array.from({ length: to - from }, (_, i) => `${prefix}-${String(from + i).padStart(3, '0')}`);
 
@@ -252,4 +283,47 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     );
     assert.equal((await (b as RunningHeartbeat).ownedPartitions()).length, 12, 'the survivor owns every partition');
   });
+
+  it(
+    'the broker restarts (15 s down): live agents are not declared dead for it, and detection works after',
+    { skip: !localKafka && 'needs the local broker of infra/kafka.sh (it is stopped and started)' },
+    async (t) => {
+      const run = randomUUID().slice(0, 6);
+      const prefix = `hb4${run}`;
+      const hb = await heartbeat(`heartbeat-${run}`);
+      await waitAssigned([hb]);
+      const w = await watch(prefix);
+      const fleet = fleetOf(prefix, 100);
+      await allHealthy(w, 100);
+      cleanups.push(() => runScript('infra/kafka.sh', ['up'], infraEnv)); // leave the broker running whatever happens
+
+      // Read back afterwards from here with a bounded read: a long-lived test consumer is not what is
+      // under test, and it may take its own time to recover from the restart.
+      const from = await highWatermarks(kafka, Topics.liveness.name);
+      await w.stop(); // no consumer of this process lives through the restart
+      const down = runScript('infra/kafka.sh', ['down'], infraEnv);
+      assert.equal(down.code, 0, down.stderr);
+      await sleep(15_000);
+      const up = runScript('infra/kafka.sh', ['up'], infraEnv);
+      assert.equal(up.code, 0, up.stderr);
+      await sleep(15_000);
+      fleet.send('kill 2');
+      const killed = (await fleet.waitFor('killed')).agents!;
+      await sleep(2 * BOUND);
+
+      const after = await livenessSince(from, prefix);
+      t.diagnostic(
+        `agents briefly suspect around the restart: ${after.filter((x) => x.to === 'suspect').length} of 100`,
+      );
+      assert.deepEqual(
+        after
+          .filter((x) => x.to === 'unreachable')
+          .map((x) => x.agentId)
+          .sort(),
+        [...killed].sort(),
+        'exactly the agents killed after the restart are unreachable, once each: none of those that could not reach the broker during it',
+      );
+      assert.equal(hb.child.exitCode, null, 'the service rode out the restart');
+    },
+  );
 });

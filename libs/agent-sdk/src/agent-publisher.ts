@@ -27,6 +27,8 @@ import { Journal, writeAtomically, type JournalRecord } from './journal';
  */
 export class AgentConnection {
   readonly producer: EventProducer;
+  /** Heartbeats go out best effort, on a producer of their own (see sendHeartbeats). */
+  private readonly heartbeatProducer: EventProducer;
   private beats: Array<{ beats: Heartbeat[]; resolve: () => void; reject: (e: Error) => void }> = [];
   private sendingBeats = false;
 
@@ -36,13 +38,17 @@ export class AgentConnection {
       clientId: options.clientId ?? `vigil-agents-${os.hostname()}`,
       logger: quietKafka(options.logger ?? stderrLogger),
     });
-    this.producer = new EventProducer(kafka, new SchemaCodec({ registryUrl: options.registryUrl }));
+    const codec = new SchemaCodec({ registryUrl: options.registryUrl });
+    this.producer = new EventProducer(kafka, codec);
+    this.heartbeatProducer = new EventProducer(kafka, codec, { bestEffort: { retries: 1, maxRetryTimeMs: 500 } });
   }
 
   /**
    * Sends heartbeats of any number of publishers: what arrives while a send is in flight goes out
    * together in the next one, so a thousand agents on one connection make a few requests, not a
-   * thousand (the idempotent producer has one request in flight at a time).
+   * thousand. Best effort with few retries: a heartbeat that cannot go out soon is worthless, the
+   * next one replaces it, and after an outage beats must resume at once (an idempotent producer
+   * would still be sleeping in its own retry backoff, up to 30 s).
    */
   sendHeartbeats(beats: Heartbeat[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -59,7 +65,7 @@ export class AgentConnection {
       const waiting = this.beats;
       this.beats = [];
       try {
-        await this.producer.send(
+        await this.heartbeatProducer.send(
           Topics.heartbeats,
           waiting.flatMap((w) => w.beats.map((value) => ({ value }))),
         );
@@ -72,7 +78,10 @@ export class AgentConnection {
   }
 
   async close(): Promise<void> {
-    await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(1000)]);
+    await Promise.race([
+      Promise.all([this.producer.disconnect(), this.heartbeatProducer.disconnect()]).catch(() => undefined),
+      sleep(1000),
+    ]);
   }
 }
 
@@ -496,7 +505,10 @@ export class AgentPublisher {
           this.stat.droppedHeartbeats += 1;
         }
         this.logger.debug({ agentId: this.options.agentId, err: (e as Error).message }, 'heartbeat send failed');
-        const ceiling = Math.min(this.options.maxBackoffMs ?? 30000, 250 * 2 ** Math.min(failures, 10));
+        // Retry at least once per interval: a beat is small, and an agent whose beats resume late
+        // after an outage looks dead.
+        const interval = this.options.heartbeat?.intervalMs ?? 1000;
+        const ceiling = Math.min(this.options.maxBackoffMs ?? 30000, interval, 250 * 2 ** Math.min(failures, 10));
         await this.sleepUnlessClosed(ceiling / 2 + Math.random() * (ceiling / 2));
       }
     }

@@ -34,6 +34,13 @@ export interface EventProducerOptions {
    * refuses a batch over message.max.bytes (1 MiB by default).
    */
   maxRequestBytes?: number;
+  /**
+   * Best effort instead of idempotent: at most `retries` retries within `maxRetryTimeMs`, then the
+   * send fails. For records whose next one replaces them (heartbeats): an idempotent producer
+   * retries forever, with backoff up to 30 s, and would hold a fresh heartbeat behind a stale one
+   * long after the broker is back. Duplicates are possible; order per partition still holds.
+   */
+  bestEffort?: { retries: number; maxRetryTimeMs: number };
 }
 
 /** A send's result per partition; lastOffset is set when every record of the chunk named its partition. */
@@ -84,10 +91,13 @@ export class EventProducer {
     // The default partitioner is murmur2, as in the Java client: a key lands on the same partition
     // whichever client produced it.
     this.producer = kafka.producer({
-      idempotent: true,
+      idempotent: !options.bestEffort,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
+      ...(options.bestEffort
+        ? { retry: { retries: options.bestEffort.retries, maxRetryTime: options.bestEffort.maxRetryTimeMs } }
+        : {}),
     });
   }
 

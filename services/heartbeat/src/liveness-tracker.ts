@@ -58,6 +58,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private admin?: KafkaAdmin;
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  /** Set while the high watermarks cannot be read (the broker is away from this instance). */
+  private brokerLostAt?: number;
 
   constructor(
     private readonly store: LeaseStore,
@@ -185,11 +187,23 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     try {
       const requestedAt = performance.now();
       const watermarks = await this.watermarks();
+      // A request that hung for seconds (KafkaJS retries while the broker is away) is an outage too.
+      if (performance.now() - requestedAt > 2000) this.brokerLostAt ??= requestedAt;
+      if (this.brokerLostAt !== undefined) {
+        // This instance could not reach the broker; the agents probably could not either. Hold
+        // judgement until caught up, then count silence from then on.
+        this.logger.warn(
+          { seconds: Math.round((performance.now() - this.brokerLostAt) / 1000) },
+          'broker reachable again; partitions held until caught up',
+        );
+        for (const partition of this.position.keys()) this.table.hold(partition);
+        this.brokerLostAt = undefined;
+      }
       for (const [partition, position] of this.position) {
         const high = watermarks.get(partition);
         if (high === undefined) continue;
         this.metrics.partitionLag.set({ partition: String(partition) }, Number(high > position ? high - position : 0n));
-        if (position >= high) this.table.clock(partition).confirmCaughtUp(requestedAt);
+        if (position >= high) this.table.caughtUp(partition, requestedAt);
       }
       if (!this.judging) return;
       // A restore that failed (Redis away) is tried again; the partition is not judged meanwhile.
@@ -204,6 +218,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
         });
       }
     } catch (e) {
+      this.brokerLostAt ??= performance.now();
       this.logger.warn({ err: (e as Error).message }, 'could not read heartbeat high watermarks; clocks hold');
     } finally {
       this.ticking = false;

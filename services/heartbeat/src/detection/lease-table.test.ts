@@ -4,6 +4,8 @@ import { sampleHeartbeat, type AgentLivenessChanged, type Heartbeat } from '@vig
 import { LeaseTable } from './lease-table';
 import { MinHeap } from './min-heap';
 
+const THRESHOLD_MS = 3000;
+
 /** A table driven by a fake monotonic clock, with a broker whose append time is that same clock. */
 function harness() {
   let mono = 0;
@@ -27,7 +29,7 @@ function harness() {
       for (let t = 0; t < ms; t += 10) {
         mono += 10;
         for (const p of partitions) {
-          if (!api.lagging) table.clock(p).confirmCaughtUp(mono);
+          if (!api.lagging) table.caughtUp(p, mono);
           changes.push(...table.judge(p));
         }
       }
@@ -159,6 +161,53 @@ describe('lease table: liveness judged on broker time', () => {
     b.beat('other'); // the new owner's partition clock starts from what it consumes
     b.advance(5000);
     assert.deepEqual(b.transitionsOf('x'), ['suspect', 'unreachable']);
+  });
+});
+
+describe('lease table: timing resumes fairly after a gap', () => {
+  it('holds judgement of a partition taken over until caught up, then gives every agent a full budget from then', () => {
+    const a = harness();
+    a.beat('x');
+    a.beat('y');
+    const leases = [a.table.get('x')!, a.table.get('y')!];
+    const clockAtHandover = a.table.clock(0).now();
+    const b = harness();
+    b.lagging = true; // the new owner is still reading what the old one left
+    b.table.adoptPartition(0, clockAtHandover);
+    for (const l of leases) b.table.restore(l);
+    b.advance(10_000);
+    assert.equal(b.changes.length, 0, 'nothing judged before the partition is caught up');
+    b.beat('y', {}, 0); // the backlog shows y alive (b's clock is the same fake broker as a's)
+    b.lagging = false;
+    b.advance(THRESHOLD_MS - 100);
+    assert.deepEqual(b.transitionsOf('x'), ['suspect'], 'x is counted from the catch-up, not from its old beat');
+    b.advance(200);
+    assert.deepEqual(b.transitionsOf('x'), ['suspect', 'unreachable']);
+    const dead = b.changes.find((c) => c.to === 'unreachable')!;
+    assert.equal(dead.lastHeartbeatAt, leases[0]!.lastBeatAt, 'the event still reports the real last heartbeat');
+  });
+
+  it('after this instance lost the broker, the agents heard first do not make the others look dead', () => {
+    const h = harness();
+    h.beat('early');
+    h.beat('late');
+    h.advance(500);
+    h.lagging = true; // the watermarks cannot be read: the broker is away
+    h.table.hold(0);
+    h.advance(30_000);
+    h.lagging = false;
+    h.beat('early'); // first agent back after the outage; the clock jumps by 30 s
+    h.advance(1000);
+    for (let i = 0; i < 5; i++) {
+      h.beat('late'); // the other one reconnects a second later; both beat on
+      h.beat('early');
+      h.advance(1000);
+    }
+    assert.deepEqual(
+      h.changes.filter((c) => c.to === 'unreachable'),
+      [],
+    );
+    assert.deepEqual(h.transitionsOf('late'), ['healthy'], 'a second late is within its budget');
   });
 });
 

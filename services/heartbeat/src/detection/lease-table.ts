@@ -44,6 +44,19 @@ export interface PartitionChanges {
 
 interface PartitionState {
   clock: PartitionClock;
+  /**
+   * Judgement is held (after a takeover, or after this instance lost the broker) until the
+   * partition is caught up; then `amnestyAt` is set to that moment's clock.
+   */
+  holding: boolean;
+  /** Local monotonic time the hold began: only a confirmation asked for after it ends the hold. */
+  heldSinceMono: number;
+  /**
+   * Silence before this broker time does not count: when timing resumes after a gap (the broker was
+   * away, the partition changed hands), agents get a full interval budget from that moment, since
+   * they could not be heard either. Their real last heartbeat is still what events report.
+   */
+  amnestyAt: number;
   deadlines: MinHeap<Deadline>;
   dirty: Set<string>;
   removed: Set<string>;
@@ -278,9 +291,45 @@ export class LeaseTable {
     for (const id of changes.removed) if (!this.leases.has(id)) p.removed.add(id);
   }
 
-  /** Takes a partition on, its clock resuming from the broker time its previous owner had reached. */
+  /**
+   * Takes a partition on, its clock resuming from the broker time its previous owner had reached.
+   * Judgement is held until the partition is caught up.
+   */
   adoptPartition(partition: number, clockMs: number): void {
-    this.partitionOf(partition).clock.resumeFrom(clockMs);
+    const p = this.partitionOf(partition);
+    p.clock.resumeFrom(clockMs);
+    this.startHold(p);
+  }
+
+  private startHold(p: PartitionState): void {
+    p.holding = true;
+    p.heldSinceMono = (this.monotonicMs ?? (() => performance.now()))();
+  }
+
+  /** Holds judgement of a partition until `caughtUp` (e.g. this instance could not reach the broker). */
+  hold(partition: number): void {
+    const p = this.partitions.get(partition);
+    if (p) this.startHold(p);
+  }
+
+  /**
+   * Everything appended before `requestedAtMono` is applied: the clock may move up to it, and a held
+   * partition resumes judgement with its agents' silence counted from now on.
+   */
+  caughtUp(partition: number, requestedAtMono: number): void {
+    const p = this.partitions.get(partition);
+    if (!p) return;
+    p.clock.confirmCaughtUp(requestedAtMono);
+    // A confirmation asked for before the hold began (a request that hung through an outage) says
+    // nothing about the agents since: wait for a fresh one, whose clock includes the whole gap.
+    if (p.holding && p.clock.started && requestedAtMono > p.heldSinceMono) {
+      p.holding = false;
+      p.amnestyAt = p.clock.now();
+    }
+  }
+
+  holding(partition: number): boolean {
+    return this.partitions.get(partition)?.holding ?? false;
   }
 
   /** Forgets a partition's leases (it moved to another instance). */
@@ -292,7 +341,7 @@ export class LeaseTable {
   /** Judges a partition at its own clock: the transitions whose deadlines have passed. */
   judge(partition: number): AgentLivenessChanged[] {
     const p = this.partitions.get(partition);
-    if (!p || !p.clock.started) return [];
+    if (!p || !p.clock.started || p.holding) return [];
     const now = p.clock.now();
     const out: AgentLivenessChanged[] = [];
     for (let top = p.deadlines.peek(); top && top.at <= now; top = p.deadlines.peek()) {
@@ -301,16 +350,17 @@ export class LeaseTable {
       // Superseded (an earlier node replaced it), or the lease is gone (deregistered, dropped).
       if ((lease as Scheduled)[QUEUED_AT] !== top.at || this.leases.get(lease.agentId) !== lease) continue;
       (lease as Scheduled)[QUEUED_AT] = undefined;
-      if (this.nextDeadline(lease) > now) {
+      if (this.nextDeadline(lease, p) > now) {
         this.schedule(p, lease, top); // heartbeats came since it was queued: not due yet
         continue;
       }
       const silentFor = now - lease.lastBeatAt;
+      const counted = now - Math.max(lease.lastBeatAt, p.amnestyAt);
       const missed = Math.floor(silentFor / lease.intervalMs);
       let next: LivenessState | undefined;
       if (lease.state === 'starting' && now < lease.registeredAt + lease.startPeriodMs) next = undefined;
-      else if (silentFor > lease.intervalMs * lease.missThreshold) next = 'unreachable';
-      else if (silentFor > suspectAfter(lease)) next = 'suspect';
+      else if (counted > lease.intervalMs * lease.missThreshold) next = 'unreachable';
+      else if (counted > suspectAfter(lease)) next = 'suspect';
       const changes =
         next !== undefined && next !== lease.state && !(lease.state === 'unreachable' && next === 'suspect');
       if (changes && next) {
@@ -332,13 +382,13 @@ export class LeaseTable {
   }
 
   /** When the lease must next be looked at, in its partition's broker time. */
-  private nextDeadline(l: Lease): number {
-    const unreachableAt = l.lastBeatAt + l.intervalMs * l.missThreshold + 1;
+  private nextDeadline(l: Lease, p = this.partitions.get(l.partition)): number {
+    const last = Math.max(l.lastBeatAt, p?.amnestyAt ?? 0);
+    const unreachableAt = last + l.intervalMs * l.missThreshold + 1;
     const startEnds = l.registeredAt + l.startPeriodMs;
-    if (l.state === 'starting' && startEnds > l.lastBeatAt)
-      return Math.max(startEnds, l.lastBeatAt + suspectAfter(l) + 1);
+    if (l.state === 'starting' && startEnds > last) return Math.max(startEnds, last + suspectAfter(l) + 1);
     if (l.state === 'suspect') return unreachableAt;
-    return Math.min(unreachableAt, l.lastBeatAt + suspectAfter(l) + 1);
+    return Math.min(unreachableAt, last + suspectAfter(l) + 1);
   }
 
   private transition(l: Lease, to: LivenessState, at: number, reason: string): AgentLivenessChanged {
@@ -361,6 +411,9 @@ export class LeaseTable {
     if (!p) {
       p = {
         clock: new PartitionClock(this.monotonicMs),
+        holding: false,
+        heldSinceMono: 0,
+        amnestyAt: 0,
         deadlines: new MinHeap<Deadline>((a, b) => a.at < b.at),
         dirty: new Set(),
         removed: new Set(),

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
+import Redis from 'ioredis';
 import {
   highWatermarks,
   readPartitionRanges,
@@ -163,6 +164,22 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     assert.equal(w.seen.filter((x) => x.agentId === back).at(-1)!.reason, 'recovered');
     const histogram = await hb.metricLines('vigil_heartbeat_detection_latency_seconds_count');
     assert.equal(Number(histogram[0]!.split(' ').at(-1)), victims.length, 'every detection is in the histogram');
+
+    // Redis loses the leases (a restart without persistence): the next writes notice and rewrite every
+    // lease, also those of the dead agents, which no heartbeat would ever rewrite.
+    const redis = new Redis(testing.infraEnv().redisUrl);
+    const keys = Array.from({ length: Topics.heartbeats.partitions }, (_, p) => [
+      `vigil:{hb:heartbeat-${run}:${p}}:leases`,
+      `vigil:{hb:heartbeat-${run}:${p}}:meta`,
+    ]).flat();
+    assert.ok((await redis.del(...keys)) > 0);
+    redis.disconnect();
+    await testing.waitUntil(
+      async () =>
+        (await hb.fleet<{ matching: number }>(`?state=unreachable&prefix=${prefix}`)).matching === victims.length - 1,
+      15_000,
+      'the dead agents back in the fleet view after Redis lost the leases',
+    );
   });
 
   it('paused for 10 s (SIGSTOP): no agent is declared dead for the pause; clean shutdowns deregister; malformed heartbeats are dead-lettered; a starting agent waits out its start period', async () => {

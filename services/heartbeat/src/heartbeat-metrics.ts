@@ -30,6 +30,11 @@ export function createHeartbeatMetrics(registry: Registry) {
       help: 'Partitions whose leases were restored from Redis (on start, rebalance or takeover)',
       registers: [registry],
     }),
+    redisLosses: new Counter({
+      name: 'vigil_heartbeat_redis_losses_total',
+      help: 'Partitions whose lease keys had vanished from Redis and were rewritten in full',
+      registers: [registry],
+    }),
     persistFailures: new Counter({
       name: 'vigil_heartbeat_persist_failures_total',
       help: 'Failed lease writes or liveness publishes (retried)',

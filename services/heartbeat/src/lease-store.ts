@@ -46,26 +46,43 @@ export class LeaseStore {
     };
   }
 
+  /**
+   * Writes a partition's changes. Resolves `{ clockWasMissing: true }` when the partition's clock
+   * field had to be created: if this instance had written it before, Redis lost data (a restart
+   * without persistence, a failover) and the caller must write every lease again.
+   */
   async save(
     partition: number,
     changes: PartitionChanges,
     clockMs: number,
     transitions: AgentLivenessChanged[],
-  ): Promise<void> {
-    if (changes.upserts.length === 0 && changes.removed.length === 0 && transitions.length === 0) return;
+  ): Promise<{ clockWasMissing: boolean }> {
+    if (changes.upserts.length === 0 && changes.removed.length === 0 && transitions.length === 0)
+      return { clockWasMissing: false };
     const k = keysOf(this.group, partition);
     const tx = this.redis.multi();
+    // Index of each command's result (ioredis counts MULTI itself in tx.length, exec() does not).
+    let commands = 0;
+    let clockAt = -1;
     if (changes.upserts.length > 0) {
       const fields: string[] = [];
       for (const l of changes.upserts) fields.push(l.agentId, JSON.stringify(l));
       tx.hset(k.leases, ...fields);
+      commands += 1;
     }
-    if (changes.removed.length > 0) tx.hdel(k.leases, ...changes.removed);
-    if (clockMs > 0) tx.hset(k.meta, 'clock', String(clockMs));
+    if (changes.removed.length > 0) {
+      tx.hdel(k.leases, ...changes.removed);
+      commands += 1;
+    }
+    if (clockMs > 0) {
+      clockAt = commands++;
+      tx.hset(k.meta, 'clock', String(clockMs));
+    }
     if (transitions.length > 0) tx.rpush(k.outbox, ...transitions.map((t) => JSON.stringify(t)));
     const results = await tx.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) throw new Error(`lease write failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+    return { clockWasMissing: clockAt >= 0 && results[clockAt]?.[1] === 1 };
   }
 
   /** Every lease in Redis (all partitions, whichever instance owns them): the fleet view's source. */

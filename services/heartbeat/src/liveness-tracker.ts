@@ -52,6 +52,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   /** Transitions made in memory whose Redis write failed; the next write of the partition carries them. */
   private readonly unsaved = new Map<number, AgentLivenessChanged[]>();
   private readonly restoring = new Set<number>();
+  /** Partitions whose clock this instance has written to Redis (so a missing one means lost data). */
+  private readonly written = new Set<number>();
   private assigned = new Set<number>();
   private judging = false;
   private stopped = false;
@@ -121,6 +123,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   }
 
   private release(partition: number): void {
+    this.written.delete(partition);
     this.table.dropPartition(partition);
     this.position.delete(partition);
     this.unpublished.delete(partition);
@@ -145,6 +148,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     this.release(partition);
     const [snapshot, committed] = await Promise.all([this.store.load(partition), this.committedOffset(partition)]);
     this.table.adoptPartition(partition, snapshot.clockMs);
+    if (snapshot.clockMs > 0) this.written.add(partition);
     for (const lease of snapshot.leases) this.table.restore(lease);
     this.position.set(partition, committed);
     this.unpublished.set(partition, snapshot.outbox);
@@ -262,7 +266,20 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     this.unsaved.delete(partition);
     const changes = this.table.takeChanges(partition);
     try {
-      await this.store.save(partition, changes, this.table.clock(partition).now(), transitions);
+      const { clockWasMissing } = await this.store.save(
+        partition,
+        changes,
+        this.table.clock(partition).now(),
+        transitions,
+      );
+      if (clockWasMissing && this.written.has(partition)) {
+        // Redis lost this partition's keys since our last write: write every lease again, also
+        // those of agents that no longer beat (the dead ones would be forgotten otherwise).
+        this.logger.warn({ partition }, 'lease keys were missing in Redis; rewriting every lease of the partition');
+        this.metrics.redisLosses.inc();
+        await this.store.save(partition, this.table.everything(partition), this.table.clock(partition).now(), []);
+      }
+      this.written.add(partition);
     } catch (e) {
       // Keep both for the next attempt: the leases stay dirty, the transitions wait to be written.
       this.table.markDirty(partition, changes);

@@ -283,6 +283,13 @@ export class LeaseTable {
     p.deadlines.push(node ?? { at, lease });
   }
 
+  /** Every lease of a partition, as changes to write (after Redis lost them). */
+  everything(partition: number): PartitionChanges {
+    const upserts: Lease[] = [];
+    for (const l of this.leases.values()) if (l.partition === partition) upserts.push(l);
+    return { upserts, removed: [] };
+  }
+
   /** Marks changes as not yet persisted again (their write failed). */
   markDirty(partition: number, changes: PartitionChanges): void {
     const p = this.partitions.get(partition);

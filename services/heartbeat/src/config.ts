@@ -12,6 +12,14 @@ export const heartbeatConfigSchema = baseConfigSchema.extend({
     .describe(
       'how often the high watermarks are read (to know a partition is caught up) and leases judged; adds at most this to detection latency',
     ),
+  GAP_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5000)
+    .describe(
+      'after a broker outage or a partition takeover, extra time agents get to be heard again before their silence counts (clients reconnect with backoff); delays detection of agents that died in the gap by as much',
+    ),
   FLEET_VIEW_LIMIT: z.coerce
     .number()
     .int()

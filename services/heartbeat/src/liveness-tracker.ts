@@ -147,7 +147,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private async restore(partition: number): Promise<void> {
     this.release(partition);
     const [snapshot, committed] = await Promise.all([this.store.load(partition), this.committedOffset(partition)]);
-    this.table.adoptPartition(partition, snapshot.clockMs);
+    this.table.adoptPartition(partition, snapshot.clockMs, this.config.GAP_GRACE_MS);
     if (snapshot.clockMs > 0) this.written.add(partition);
     for (const lease of snapshot.leases) this.table.restore(lease);
     this.position.set(partition, committed);
@@ -200,7 +200,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
           { seconds: Math.round((performance.now() - this.brokerLostAt) / 1000) },
           'broker reachable again; partitions held until caught up',
         );
-        for (const partition of this.position.keys()) this.table.hold(partition);
+        for (const partition of this.position.keys()) this.table.hold(partition, this.config.GAP_GRACE_MS);
         this.brokerLostAt = undefined;
       }
       for (const [partition, position] of this.position) {

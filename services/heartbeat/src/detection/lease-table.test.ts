@@ -193,13 +193,14 @@ describe('lease table: timing resumes fairly after a gap', () => {
     h.beat('late');
     h.advance(500);
     h.lagging = true; // the watermarks cannot be read: the broker is away
-    h.table.hold(0);
+    h.table.hold(0, 2000);
     h.advance(30_000);
     h.lagging = false;
     h.beat('early'); // first agent back after the outage; the clock jumps by 30 s
     h.advance(1000);
+    h.advance(3000); // the other one needs 4 s to reconnect: inside the 2 s grace plus its 3 intervals
     for (let i = 0; i < 5; i++) {
-      h.beat('late'); // the other one reconnects a second later; both beat on
+      h.beat('late');
       h.beat('early');
       h.advance(1000);
     }
@@ -207,7 +208,11 @@ describe('lease table: timing resumes fairly after a gap', () => {
       h.changes.filter((c) => c.to === 'unreachable'),
       [],
     );
-    assert.deepEqual(h.transitionsOf('late'), ['healthy'], 'a second late is within its budget');
+    assert.deepEqual(
+      h.transitionsOf('late'),
+      ['healthy', 'suspect', 'healthy'],
+      'late is suspect for a moment, never unreachable: its budget runs from the end of the gap plus the grace',
+    );
   });
 });
 

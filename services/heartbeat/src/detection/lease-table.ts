@@ -51,6 +51,8 @@ interface PartitionState {
   holding: boolean;
   /** Local monotonic time the hold began: only a confirmation asked for after it ends the hold. */
   heldSinceMono: number;
+  /** Extra broker time agents get, once the hold ends, to be heard again (clients reconnect with backoff). */
+  graceMs: number;
   /**
    * Silence before this broker time does not count: when timing resumes after a gap (the broker was
    * away, the partition changed hands), agents get a full interval budget from that moment, since
@@ -302,21 +304,25 @@ export class LeaseTable {
    * Takes a partition on, its clock resuming from the broker time its previous owner had reached.
    * Judgement is held until the partition is caught up.
    */
-  adoptPartition(partition: number, clockMs: number): void {
+  adoptPartition(partition: number, clockMs: number, graceMs = 0): void {
     const p = this.partitionOf(partition);
     p.clock.resumeFrom(clockMs);
-    this.startHold(p);
+    this.startHold(p, graceMs);
   }
 
-  private startHold(p: PartitionState): void {
+  private startHold(p: PartitionState, graceMs: number): void {
     p.holding = true;
     p.heldSinceMono = (this.monotonicMs ?? (() => performance.now()))();
+    p.graceMs = Math.max(p.graceMs, graceMs);
   }
 
-  /** Holds judgement of a partition until `caughtUp` (e.g. this instance could not reach the broker). */
-  hold(partition: number): void {
+  /**
+   * Holds judgement of a partition until `caughtUp` (e.g. this instance could not reach the broker);
+   * then agents get `graceMs` more to be heard before their silence counts.
+   */
+  hold(partition: number, graceMs = 0): void {
     const p = this.partitions.get(partition);
-    if (p) this.startHold(p);
+    if (p) this.startHold(p, graceMs);
   }
 
   /**
@@ -331,7 +337,8 @@ export class LeaseTable {
     // nothing about the agents since: wait for a fresh one, whose clock includes the whole gap.
     if (p.holding && p.clock.started && requestedAtMono > p.heldSinceMono) {
       p.holding = false;
-      p.amnestyAt = p.clock.now();
+      p.amnestyAt = p.clock.now() + p.graceMs;
+      p.graceMs = 0;
     }
   }
 
@@ -420,6 +427,7 @@ export class LeaseTable {
         clock: new PartitionClock(this.monotonicMs),
         holding: false,
         heldSinceMono: 0,
+        graceMs: 0,
         amnestyAt: 0,
         deadlines: new MinHeap<Deadline>((a, b) => a.at < b.at),
         dirty: new Set(),

@@ -191,8 +191,9 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     try {
       const requestedAt = performance.now();
       const watermarks = await this.watermarks();
-      // A request that hung for seconds (KafkaJS retries while the broker is away) is an outage too.
-      if (performance.now() - requestedAt > 2000) this.brokerLostAt ??= requestedAt;
+      // A request that hung for long (KafkaJS retries while the broker is away) is an outage too;
+      // a merely slow one (a loaded machine) is not, or every hiccup would cost a grace period.
+      if (performance.now() - requestedAt > 10_000) this.brokerLostAt ??= requestedAt;
       if (this.brokerLostAt !== undefined) {
         // This instance could not reach the broker; the agents probably could not either. Hold
         // judgement until caught up, then count silence from then on.

@@ -18,7 +18,7 @@ export const heartbeatConfigSchema = baseConfigSchema.extend({
     .min(0)
     .default(5000)
     .describe(
-      'after a broker outage or a partition takeover, extra time agents get to be heard again before their silence counts (clients reconnect with backoff); delays detection of agents that died in the gap by as much',
+      'after this instance could not reach the broker, extra time agents get to be heard again before their silence counts (clients reconnect with backoff); delays detection of agents that died in the outage by as much',
     ),
   FLEET_VIEW_LIMIT: z.coerce
     .number()

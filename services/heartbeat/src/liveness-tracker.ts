@@ -147,7 +147,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private async restore(partition: number): Promise<void> {
     this.release(partition);
     const [snapshot, committed] = await Promise.all([this.store.load(partition), this.committedOffset(partition)]);
-    this.table.adoptPartition(partition, snapshot.clockMs, this.config.GAP_GRACE_MS);
+    // Held until caught up, without grace: the agents kept reaching the broker during the handover.
+    this.table.adoptPartition(partition, snapshot.clockMs);
     if (snapshot.clockMs > 0) this.written.add(partition);
     for (const lease of snapshot.leases) this.table.restore(lease);
     this.position.set(partition, committed);

@@ -88,7 +88,21 @@ describe(
 
       const up = runScript('infra/kafka.sh', ['up'], infraEnv);
       assert.equal(up.code, 0, up.stderr);
-      await sleep(5000);
+      // The agent reconnects on its own schedule (its producer retries with backoff up to 30 s): stop
+      // it only once what it made durable during the outage has reached Redis, so that the check
+      // below is about delivery, not about how soon after the outage it was stopped.
+      const atUp = new Map<string, number>();
+      for (const d of [...first.durable, ...second.durable])
+        atUp.set(d.entityId, Math.max(atUp.get(d.entityId) ?? 0, d.version));
+      await testing.waitUntil(
+        async () => {
+          for (const [entityId, version] of atUp)
+            if (Number(await redis.hget(`vigil:{e:${entityId}}:state`, 'version')) < version) return false;
+          return true;
+        },
+        90_000,
+        'the changes made durable during the outage to reach Redis',
+      );
       second.child.kill('SIGTERM');
       const { code } = await second.exited;
       assert.equal(code, 0);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { testing, type StateChangeEvent } from '@vigil/events';
+import { testing, Topics, type StateChangeEvent } from '@vigil/events';
 import Redis from 'ioredis';
 import { freePort } from './processes';
 import {
@@ -61,6 +61,15 @@ describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'nee
     const after: StateChangeEvent[] = [];
     for (let e = 0; e < 40; e++) after.push(before[2 * 60 + e]!, event(`loss-${run}-e${e}`, 6));
     await publish(producer, after);
+    // state-sync notices the loss on a partition's next batch; one new entity per partition makes
+    // sure every partition has one (a partition that gets no traffic is rebuilt when it next does).
+    await producer.send(
+      Topics.stateChanges,
+      Array.from({ length: Topics.stateChanges.partitions }, (_, p) => ({
+        value: event(`loss-${run}-probe${p}`, 1),
+        partition: p,
+      })),
+    );
     await waitCaughtUp(kafka);
 
     const log = await changelogOf(kafka, new Set(before.map((e) => e.entityId)));

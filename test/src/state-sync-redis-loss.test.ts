@@ -28,11 +28,14 @@ describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'nee
   const { kafka, producer, redis: sharedRedis } = connect();
   let redisProcess: ChildProcess | undefined;
   let stateSync: RunningStateSync | undefined;
+  /** Closed in after() too: a client left reconnecting to the killed server would keep the file from ending. */
+  let privateRedis: Redis | undefined;
 
   after(async () => {
     stateSync?.child.kill('SIGTERM');
     await stateSync?.exited;
     redisProcess?.kill('SIGKILL');
+    privateRedis?.disconnect();
     await producer.disconnect();
     sharedRedis.disconnect();
   });
@@ -41,6 +44,7 @@ describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'nee
     const port = await freePort();
     redisProcess = startRedis(port);
     const redis = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: null });
+    privateRedis = redis;
     await testing.waitUntil(async () => (await redis.ping().catch(() => '')) === 'PONG', 10000, 'private redis');
     stateSync = await startStateSync({ REDIS_URL: `redis://127.0.0.1:${port}` });
 

@@ -167,6 +167,9 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
 
     // Redis loses the leases (a restart without persistence): the next writes notice and rewrite every
     // lease, also those of the dead agents, which no heartbeat would ever rewrite.
+    const losses = async () =>
+      Number((await hb.metricLines('vigil_heartbeat_redis_losses_total'))[0]?.split(' ').at(-1) ?? NaN);
+    assert.equal(await losses(), 0, 'no loss reported while Redis kept everything');
     const redis = new Redis(testing.infraEnv().redisUrl);
     const keys = Array.from({ length: Topics.heartbeats.partitions }, (_, p) => [
       `vigil:{hb:heartbeat-${run}:${p}}:leases`,
@@ -180,6 +183,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
       15_000,
       'the dead agents back in the fleet view after Redis lost the leases',
     );
+    assert.ok((await losses()) > 0, 'the loss is counted');
   });
 
   it('paused for 10 s (SIGSTOP): no agent is declared dead for the pause; clean shutdowns deregister; malformed heartbeats are dead-lettered; a starting agent waits out its start period', async () => {

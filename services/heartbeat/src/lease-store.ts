@@ -20,6 +20,11 @@ export interface PartitionSnapshot {
   outbox: AgentLivenessChanged[];
 }
 
+export interface SaveResult {
+  clockWritten: boolean;
+  clockWasMissing: boolean;
+}
+
 /**
  * The leases of each heartbeat partition, in Redis, so that whoever owns the partition next (after a
  * rebalance or a crash) restores them and keeps timing. A write carries the changed leases, the
@@ -47,18 +52,20 @@ export class LeaseStore {
   }
 
   /**
-   * Writes a partition's changes. Resolves `{ clockWasMissing: true }` when the partition's clock
-   * field had to be created: if this instance had written it before, Redis lost data (a restart
-   * without persistence, a failover) and the caller must write every lease again.
+   * Writes a partition's changes. `clockWritten` says whether the partition's clock is now in Redis
+   * (nothing is written when there is nothing to write, or before the clock has started);
+   * `clockWasMissing` that the clock field had to be created: if this instance had written it
+   * before, Redis lost data (a restart without persistence, a failover) and the caller must write
+   * every lease again.
    */
   async save(
     partition: number,
     changes: PartitionChanges,
     clockMs: number,
     transitions: AgentLivenessChanged[],
-  ): Promise<{ clockWasMissing: boolean }> {
+  ): Promise<SaveResult> {
     if (changes.upserts.length === 0 && changes.removed.length === 0 && transitions.length === 0)
-      return { clockWasMissing: false };
+      return { clockWritten: false, clockWasMissing: false };
     const k = keysOf(this.group, partition);
     const tx = this.redis.multi();
     // Index of each command's result (ioredis counts MULTI itself in tx.length, exec() does not).
@@ -82,7 +89,7 @@ export class LeaseStore {
     const results = await tx.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) throw new Error(`lease write failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
-    return { clockWasMissing: clockAt >= 0 && results[clockAt]?.[1] === 1 };
+    return { clockWritten: clockAt >= 0, clockWasMissing: clockAt >= 0 && results[clockAt]?.[1] === 1 };
   }
 
   /** Every lease in Redis (all partitions, whichever instance owns them): the fleet view's source. */

@@ -268,7 +268,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     this.unsaved.delete(partition);
     const changes = this.table.takeChanges(partition);
     try {
-      const { clockWasMissing } = await this.store.save(
+      const { clockWritten, clockWasMissing } = await this.store.save(
         partition,
         changes,
         this.table.clock(partition).now(),
@@ -281,7 +281,9 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
         this.metrics.redisLosses.inc();
         await this.store.save(partition, this.table.everything(partition), this.table.clock(partition).now(), []);
       }
-      this.written.add(partition);
+      // Only a clock that reached Redis makes its later absence a loss (a write with nothing in it,
+      // or before the first heartbeat, leaves Redis untouched).
+      if (clockWritten) this.written.add(partition);
     } catch (e) {
       // Keep both for the next attempt: the leases stay dirty, the transitions wait to be written.
       this.table.markDirty(partition, changes);

@@ -8,7 +8,7 @@ export const heartbeatConfigSchema = baseConfigSchema.extend({
     .int()
     .min(10)
     .max(5000)
-    .default(100)
+    .default(50)
     .describe(
       'how often the high watermarks are read (to know a partition is caught up) and leases judged; adds at most this to detection latency',
     ),

@@ -239,6 +239,9 @@ async function main() {
   for (const [agent, list] of seen) {
     if (!victims.has(agent) && list.some((t) => t.to === 'unreachable' || t.to === 'suspect')) falseDeaths += 1;
   }
+  // Explain outliers: a judgement hold after a broker gap, or a rebalance (restores), delays detections.
+  const brokerGaps = await hb.metric('vigil_heartbeat_broker_gaps_total');
+  const restores = await hb.metric('vigil_heartbeat_partition_restores_total');
   const duplicates = [...victims].filter(
     (a) => (seen.get(a) ?? []).filter((t) => t.to === 'unreachable').length !== 1,
   ).length;
@@ -260,6 +263,8 @@ async function main() {
     targetP99Ms: 250,
     falseSuspectsOrDeaths: falseDeaths,
     victimsWithOtherThanOneUnreachable: duplicates,
+    serviceBrokerGaps: brokerGaps,
+    servicePartitionRestores: restores,
     serviceRssPeakMB: Math.round(rssPeak / 1e6),
     serviceCpuCores: Math.round(cpuCores * 100) / 100,
   };
@@ -295,12 +300,26 @@ async function main() {
     const registerSeconds = (Date.now() - t1) / 1000;
     let peak = 0;
     const samples: number[] = [];
+    const cpu1 = cpuOf(hb2.child.pid!);
+    const t2 = Date.now();
     for (let i = 0; i < 40; i++) {
       const r = rssOf(hb2.child.pid!);
       samples.push(r);
       peak = Math.max(peak, r);
       await sleep(500);
     }
+    const memCpuCores = (cpuOf(hb2.child.pid!) - cpu1) / ((Date.now() - t2) / 1000);
+    // Where the memory is: V8's spaces and what lives outside the heap (buffers).
+    const heap = Object.fromEntries(
+      (await (await fetch(`http://127.0.0.1:${hb2.port}/metrics`)).text())
+        .split('\n')
+        .filter((l) =>
+          /^nodejs_(heap_space_size_used_bytes|heap_space_size_total_bytes|external_memory_bytes|heap_size_used_bytes)/.test(
+            l,
+          ),
+        )
+        .map((l) => [l.split(' ')[0]!, Math.round(Number(l.split(' ').at(-1)) / 1e6)]),
+    );
     const heartbeatsPerSecond = tracked / 10;
     memory = {
       trackedAgents: await hb2.metric('vigil_heartbeat_agents{'),
@@ -308,6 +327,8 @@ async function main() {
       registerSeconds: Math.round(registerSeconds),
       rssPeakMB: Math.round(peak / 1e6),
       rssSettledMB: Math.round(samples.at(-1)! / 1e6),
+      serviceCpuCores: Math.round(memCpuCores * 100) / 100,
+      heapMB: heap,
       targetMB: 300,
     };
     await hb2.stop();

@@ -345,6 +345,8 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
         'exactly the agents killed after the restart are unreachable, once each: none of those that could not reach the broker during it',
       );
       assert.equal(hb.child.exitCode, null, 'the service rode out the restart');
+      const gaps = await hb.metricLines('vigil_heartbeat_broker_gaps_total');
+      assert.ok(Number(gaps[0]?.split(' ').at(-1)) >= 1, 'the outage is counted as a broker gap');
     },
   );
 });

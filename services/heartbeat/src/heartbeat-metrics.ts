@@ -30,6 +30,11 @@ export function createHeartbeatMetrics(registry: Registry) {
       help: 'Partitions whose leases were restored from Redis (on start, rebalance or takeover)',
       registers: [registry],
     }),
+    brokerGaps: new Counter({
+      name: 'vigil_heartbeat_broker_gaps_total',
+      help: 'Times this instance could not read the high watermarks (failed or hung for 10 s) and held judgement with GAP_GRACE_MS',
+      registers: [registry],
+    }),
     redisLosses: new Counter({
       name: 'vigil_heartbeat_redis_losses_total',
       help: 'Partitions whose lease keys had vanished from Redis and were rewritten in full',

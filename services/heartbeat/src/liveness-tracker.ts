@@ -204,6 +204,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
         );
         for (const partition of this.position.keys()) this.table.hold(partition, this.config.GAP_GRACE_MS);
         this.brokerLostAt = undefined;
+        this.metrics.brokerGaps.inc();
       }
       for (const [partition, position] of this.position) {
         const high = watermarks.get(partition);

@@ -186,10 +186,10 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     assert.ok((await losses()) > 0, 'the loss is counted');
   });
 
-  it('paused for 10 s (SIGSTOP): no agent is declared dead for the pause; clean shutdowns deregister; malformed heartbeats are dead-lettered; a starting agent waits out its start period', async () => {
+  it('paused for 10 s (SIGSTOP): no agent is declared dead for the pause; clean shutdowns deregister; malformed heartbeats are dead-lettered; a starting agent waits out its start period; the unreachable are forgotten after the retention period', async () => {
     const run = randomUUID().slice(0, 6);
     const prefix = `hb2${run}`;
-    const hb = await heartbeat(`heartbeat-${run}`);
+    const hb = await heartbeat(`heartbeat-${run}`, { FORGET_UNREACHABLE_AFTER_MS: '4000' });
     await waitAssigned([hb]);
     const w = await watch(prefix);
     const fleet = fleetOf(prefix, 200);
@@ -245,6 +245,16 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     await testing.waitUntil(() => w.of(late).includes('unreachable'), 10_000, 'the start period to expire');
     const dead = w.seen.find((x) => x.agentId === late && x.to === 'unreachable')!;
     assert.ok(dead.since - dead.lastHeartbeatAt! >= 6000, 'not before its start period ended');
+    // Unreachable for FORGET_UNREACHABLE_AFTER_MS: dropped from the leases, in Redis too.
+    await testing.waitUntil(() => w.of(late).includes('deregistered'), 15_000, 'the dead agent to be forgotten');
+    const forgotten = w.seen.find((x) => x.agentId === late && x.to === 'deregistered')!;
+    assert.match(forgotten.reason, /^forgotten/);
+    assert.ok(forgotten.since - dead.since >= 4000, 'not before the retention period');
+    await testing.waitUntil(
+      async () => (await fetch(`http://127.0.0.1:${hb.port}/fleet/${late}`)).status === 404,
+      5000,
+      'the forgotten agent to leave the fleet view',
+    );
 
     const letters = await testing.readRecords(kafka, Topics.heartbeats.dlq!.name, 1);
     const reasons: string[] = [];

@@ -20,6 +20,14 @@ export const heartbeatConfigSchema = baseConfigSchema.extend({
     .describe(
       'after this instance could not reach the broker, extra time agents get to be heard again before their silence counts (clients reconnect with backoff); delays detection of agents that died in the outage by as much',
     ),
+  FORGET_UNREACHABLE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(86_400_000)
+    .describe(
+      'an agent unreachable this long is dropped from the leases and the fleet view, with a `deregistered` event (reason "forgotten"), so that churning fleets do not grow memory and Redis forever; 0 keeps them',
+    ),
   FLEET_VIEW_LIMIT: z.coerce
     .number()
     .int()

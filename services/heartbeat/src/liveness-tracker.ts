@@ -42,7 +42,7 @@ const TOPIC = Topics.heartbeats.name;
  */
 @Injectable()
 export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, GroupListener {
-  private readonly table = new LeaseTable();
+  private readonly table: LeaseTable;
   /** Partitions whose leases are loaded, and the next offset to apply on each. */
   private readonly position = new Map<number, bigint>();
   private readonly queues = new Map<number, Promise<void>>();
@@ -73,7 +73,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     @Inject(MEMBERSHIP) private readonly membership: GroupMembership,
     @Inject(CONFIG) private readonly config: HeartbeatConfig,
   ) {
-    const table = this.table;
+    const table = new LeaseTable(undefined, { forgetUnreachableAfterMs: config.FORGET_UNREACHABLE_AFTER_MS });
+    this.table = table;
     new Gauge({
       name: 'vigil_heartbeat_agents',
       help: 'Agents tracked by this instance, by liveness state',

@@ -7,9 +7,9 @@ import { MinHeap } from './min-heap';
 const THRESHOLD_MS = 3000;
 
 /** A table driven by a fake monotonic clock, with a broker whose append time is that same clock. */
-function harness() {
+function harness(options: { forgetUnreachableAfterMs?: number } = {}) {
   let mono = 0;
-  const table = new LeaseTable(() => mono);
+  const table = new LeaseTable(() => mono, options);
   const changes: AgentLivenessChanged[] = [];
   const BROKER_EPOCH = 1_800_000_000_000;
   const api = {
@@ -152,6 +152,39 @@ describe('lease table: liveness judged on broker time', () => {
     assert.match(h.changes[1]!.reason, /db/);
   });
 
+  it('forgets an agent unreachable for the retention period: one deregistered (forgotten), its lease removed; back later, it registers anew', () => {
+    const h = harness({ forgetUnreachableAfterMs: 20_000 });
+    h.beat('a');
+    h.beat('b');
+    h.table.takeChanges(0);
+    h.advance(THRESHOLD_MS + 100);
+    assert.deepEqual(h.transitionsOf('a'), ['healthy', 'suspect', 'unreachable']);
+    const unreachableAt = h.changes.find((c) => c.agentId === 'a' && c.to === 'unreachable')!.since;
+    h.beat('b'); // b stays away long enough to be forgotten too; a is what is looked at
+    h.advance(20_000 - 200);
+    assert.ok(h.table.get('a'), 'kept until the retention period has passed');
+    h.advance(400);
+    assert.deepEqual(h.transitionsOf('a'), ['healthy', 'suspect', 'unreachable', 'deregistered']);
+    const forgotten = h.changes.find((c) => c.agentId === 'a' && c.to === 'deregistered')!;
+    assert.match(forgotten.reason, /^forgotten/);
+    assert.ok(forgotten.since >= unreachableAt + 20_000);
+    assert.equal(h.table.get('a'), undefined);
+    assert.ok(h.table.takeChanges(0).removed.includes('a'), 'its lease is deleted from Redis too');
+    assert.equal(h.table.scheduled(0) <= 1, true, 'no heap node left behind for it');
+    h.advance(60_000);
+    assert.equal(h.transitionsOf('a').length, 4, 'nothing more about it');
+    h.beat('a');
+    assert.equal(h.transitionsOf('a').at(-1), 'healthy');
+  });
+
+  it('keeps unreachable agents when forgetting is off', () => {
+    const h = harness();
+    h.beat('a');
+    h.advance(120_000); // far past the 20 s retention the test above uses
+    assert.deepEqual(h.transitionsOf('a'), ['healthy', 'suspect', 'unreachable']);
+    assert.ok(h.table.get('a'));
+  });
+
   it('restores a lease on another instance (after a rebalance) and still detects the death', () => {
     const a = harness();
     a.beat('x');
@@ -161,6 +194,21 @@ describe('lease table: liveness judged on broker time', () => {
     b.beat('other'); // the new owner's partition clock starts from what it consumes
     b.advance(5000);
     assert.deepEqual(b.transitionsOf('x'), ['suspect', 'unreachable']);
+  });
+
+  it('forgets a restored unreachable lease once its retention period has passed on the new owner', () => {
+    const a = harness({ forgetUnreachableAfterMs: 20_000 });
+    a.beat('x');
+    a.advance(THRESHOLD_MS + 100);
+    const lease = { ...a.table.get('x')! };
+    assert.equal(lease.state, 'unreachable');
+    const b = harness({ forgetUnreachableAfterMs: 20_000 });
+    b.table.restore(lease);
+    b.beat('other');
+    b.advance(5000);
+    assert.deepEqual(b.transitionsOf('x'), []);
+    b.advance(20_000);
+    assert.deepEqual(b.transitionsOf('x'), ['deregistered']);
   });
 });
 

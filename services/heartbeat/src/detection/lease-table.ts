@@ -132,7 +132,16 @@ export class LeaseTable {
   private readonly interned = new Interner();
   private readonly partitions = new Map<number, PartitionState>();
 
-  constructor(private readonly monotonicMs?: () => number) {}
+  /**
+   * @param monotonicMs local monotonic clock (tests drive it)
+   * @param options.forgetUnreachableAfterMs an agent unreachable this long (broker time) is dropped,
+   *   with a `deregistered` transition, so that fleets that churn (a new agent id per container)
+   *   do not grow the table and Redis forever; 0 keeps them.
+   */
+  constructor(
+    private readonly monotonicMs?: () => number,
+    private readonly options: { forgetUnreachableAfterMs?: number } = {},
+  ) {}
 
   get size(): number {
     return this.leases.size;
@@ -247,13 +256,7 @@ export class LeaseTable {
       next = 'healthy';
       reason = lease.state === 'suspect' || lease.state === 'unreachable' ? 'recovered' : 'heartbeat received';
     }
-    if (next === 'deregistered') {
-      const change = this.transition(lease, next, logAppendTimeMs, reason);
-      this.leases.delete(hb.agentId);
-      p.dirty.delete(hb.agentId);
-      p.removed.add(hb.agentId);
-      return change;
-    }
+    if (next === 'deregistered') return this.deregister(p, lease, logAppendTimeMs, reason);
     const change = lease.state === next ? undefined : this.transition(lease, next, logAppendTimeMs, reason);
     this.schedule(p, lease);
     return change;
@@ -274,10 +277,29 @@ export class LeaseTable {
     this.schedule(this.partitionOf(lease.partition), copy);
   }
 
+  private deregister(p: PartitionState, lease: Lease, at: number, reason: string): AgentLivenessChanged {
+    const change = this.transition(lease, 'deregistered', at, reason);
+    this.leases.delete(lease.agentId);
+    p.dirty.delete(lease.agentId);
+    p.removed.add(lease.agentId);
+    return change;
+  }
+
+  private get forgetAfterMs(): number {
+    return this.options.forgetUnreachableAfterMs ?? 0;
+  }
+
   /** Makes sure the lease's heap node comes up no later than its deadline. */
   private schedule(p: PartitionState, lease: Lease, node?: Deadline, notBefore = 0): void {
-    if (lease.state === 'unreachable') return; // nothing more to find out until it beats again
-    const at = Math.max(this.nextDeadline(lease), notBefore);
+    let due: number;
+    if (lease.state === 'unreachable') {
+      // Nothing more to find out until it beats again, but when it is to be forgotten.
+      if (this.forgetAfterMs <= 0) return;
+      due = lease.since + this.forgetAfterMs;
+    } else {
+      due = this.nextDeadline(lease);
+    }
+    const at = Math.max(due, notBefore);
     const queued = (lease as Scheduled)[QUEUED_AT];
     if (queued !== undefined && queued <= at) return; // its node comes up in time and is moved on then
     (lease as Scheduled)[QUEUED_AT] = at;
@@ -364,6 +386,15 @@ export class LeaseTable {
       // Superseded (an earlier node replaced it), or the lease is gone (deregistered, dropped).
       if ((lease as Scheduled)[QUEUED_AT] !== top.at || this.leases.get(lease.agentId) !== lease) continue;
       (lease as Scheduled)[QUEUED_AT] = undefined;
+      if (lease.state === 'unreachable') {
+        if (this.forgetAfterMs > 0 && now >= lease.since + this.forgetAfterMs) {
+          const silentFor = now - lease.lastBeatAt;
+          out.push(this.deregister(p, lease, now, `forgotten: no heartbeat for ${silentFor} ms`));
+        } else {
+          this.schedule(p, lease, top);
+        }
+        continue;
+      }
       if (this.nextDeadline(lease, p) > now) {
         this.schedule(p, lease, top); // heartbeats came since it was queued: not due yet
         continue;
@@ -375,8 +406,7 @@ export class LeaseTable {
       if (lease.state === 'starting' && now < lease.registeredAt + lease.startPeriodMs) next = undefined;
       else if (counted > lease.intervalMs * lease.missThreshold) next = 'unreachable';
       else if (counted > suspectAfter(lease)) next = 'suspect';
-      const changes =
-        next !== undefined && next !== lease.state && !(lease.state === 'unreachable' && next === 'suspect');
+      const changes = next !== undefined && next !== lease.state;
       if (changes && next) {
         p.dirty.add(lease.agentId);
         out.push(

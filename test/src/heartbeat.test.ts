@@ -155,6 +155,13 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     assert.deepEqual(flapping, [], 'no other agent (skewed or not) left healthy');
     assert.equal(w.to('healthy').length, 1000, 'each agent registered once');
 
+    const one = await fetch(`http://127.0.0.1:${hb.port}/fleet/${victims[0]}`);
+    assert.equal(one.status, 200);
+    const shown = (await one.json()) as { agentId: string; state: string; host: string; lastHeartbeat: string };
+    assert.equal(shown.agentId, victims[0]);
+    assert.equal(shown.state, 'unreachable', 'the fleet view shows a dead agent as unreachable');
+    assert.ok(shown.host.length > 0 && !Number.isNaN(Date.parse(shown.lastHeartbeat)));
+
     // Recovery: the agent's process comes back (new boot id) and beats again.
     const back = victims[3]!;
     fleet.send(`revive ${back}`);

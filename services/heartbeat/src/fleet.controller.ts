@@ -77,8 +77,7 @@ export class FleetController {
 
   @Get(':agentId')
   async one(@Param('agentId') agentId: string) {
-    const leases = await this.store.all(Topics.heartbeats.partitions);
-    const lease = leases.find((l) => l.agentId === agentId);
+    const lease = await this.store.find(agentId, Topics.heartbeats.partitions);
     if (!lease) throw new NotFoundException(`agent ${agentId} is not registered`);
     return row(lease);
   }

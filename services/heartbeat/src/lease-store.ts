@@ -105,6 +105,17 @@ export class LeaseStore {
     return out;
   }
 
+  /** One agent's lease: a field lookup in each partition's hash (no need to know its partition). */
+  async find(agentId: string, partitions: number): Promise<Lease | undefined> {
+    const pipeline = this.redis.pipeline();
+    for (let p = 0; p < partitions; p++) pipeline.hget(keysOf(this.group, p).leases, agentId);
+    for (const [err, value] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      if (typeof value === 'string') return JSON.parse(value) as Lease;
+    }
+    return undefined;
+  }
+
   /** The first n outbox entries were published. */
   async published(partition: number, n: number): Promise<void> {
     if (n > 0) await this.redis.ltrim(keysOf(this.group, partition).outbox, n, -1);

@@ -200,7 +200,16 @@ async function main() {
     'every agent registered',
   );
   process.stderr.write('\n');
+  // Steady state first: an agent counts as registered once its first heartbeat is applied, while
+  // its partition may still be working through a backlog (seen on a brand-new cluster, where the
+  // service's first publishes stalled and a rebalance followed); judgement waits for that.
+  await testing.waitUntil(
+    async () => (await hb.metric('vigil_heartbeat_partition_lag_records{')) === 0,
+    300000,
+    'the service to catch up on every partition',
+  );
   await sleep(5000);
+  const restoresBefore = await hb.metric('vigil_heartbeat_partition_restores_total');
   const cpu0 = cpuOf(hb.child.pid!);
   const t0 = Date.now();
   let rssPeak = 0;
@@ -241,7 +250,7 @@ async function main() {
   }
   // Explain outliers: a judgement hold after a broker gap, or a rebalance (restores), delays detections.
   const brokerGaps = await hb.metric('vigil_heartbeat_broker_gaps_total');
-  const restores = await hb.metric('vigil_heartbeat_partition_restores_total');
+  const restores = (await hb.metric('vigil_heartbeat_partition_restores_total')) - restoresBefore;
   const duplicates = [...victims].filter(
     (a) => (seen.get(a) ?? []).filter((t) => t.to === 'unreachable').length !== 1,
   ).length;
@@ -264,7 +273,8 @@ async function main() {
     falseSuspectsOrDeaths: falseDeaths,
     victimsWithOtherThanOneUnreachable: duplicates,
     serviceBrokerGaps: brokerGaps,
-    servicePartitionRestores: restores,
+    servicePartitionRestoresDuringRounds: restores,
+    servicePartitionRestoresBeforeRounds: restoresBefore,
     serviceRssPeakMB: Math.round(rssPeak / 1e6),
     serviceCpuCores: Math.round(cpuCores * 100) / 100,
   };

@@ -321,7 +321,7 @@ export class AgentPublisher {
       this.heartbeat(r.status ?? 'ok', r.metrics ?? {}, r.checks ?? []);
     };
     beat();
-    this.heartbeatTimer = setInterval(beat, this.options.heartbeat?.intervalMs ?? 1000);
+    this.heartbeatTimer = setInterval(beat, this.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
   }
 
@@ -350,7 +350,7 @@ export class AgentPublisher {
       sequence: this.heartbeatSeq++,
       bootId: this.bootId,
       timestamp: (this.options.now ?? Date.now)(),
-      intervalMs: hb.intervalMs ?? 1000,
+      intervalMs: this.heartbeatIntervalMs,
       missThreshold: hb.missThreshold ?? 3,
       startPeriodMs: hb.startPeriodMs ?? 0,
       agentVersion: hb.agentVersion ?? '',
@@ -360,13 +360,22 @@ export class AgentPublisher {
       checks,
       metrics,
     });
-    const max = this.options.maxQueuedHeartbeats ?? 5;
-    while (this.heartbeats.length > max) {
-      this.heartbeats.shift();
-      this.stat.droppedHeartbeats += 1;
+    for (let dropped = this.dropOldestHeartbeats(); dropped > 0; dropped--) {
       this.logger.warn({ agentId: this.options.agentId }, 'heartbeat dropped: Kafka unreachable and the queue is full');
     }
     this.heartbeatWake?.();
+  }
+
+  private get heartbeatIntervalMs(): number {
+    return this.options.heartbeat?.intervalMs ?? 1000;
+  }
+
+  /** Keeps the newest maxQueuedHeartbeats, counting each one dropped; returns how many were. */
+  private dropOldestHeartbeats(): number {
+    const excess = Math.max(0, this.heartbeats.length - (this.options.maxQueuedHeartbeats ?? 5));
+    this.heartbeats.splice(0, excess);
+    this.stat.droppedHeartbeats += excess;
+    return excess;
   }
 
   stats(): PublisherStats {
@@ -499,16 +508,15 @@ export class AgentPublisher {
         this.stat.connected = false;
         // Put back what is still fresh, ahead of anything queued meanwhile, within the cap.
         this.heartbeats.unshift(...beats);
-        const max = this.options.maxQueuedHeartbeats ?? 5;
-        while (this.heartbeats.length > max) {
-          this.heartbeats.shift();
-          this.stat.droppedHeartbeats += 1;
-        }
+        this.dropOldestHeartbeats();
         this.logger.debug({ agentId: this.options.agentId, err: (e as Error).message }, 'heartbeat send failed');
         // Retry at least once per interval: a beat is small, and an agent whose beats resume late
         // after an outage looks dead.
-        const interval = this.options.heartbeat?.intervalMs ?? 1000;
-        const ceiling = Math.min(this.options.maxBackoffMs ?? 30000, interval, 250 * 2 ** Math.min(failures, 10));
+        const ceiling = Math.min(
+          this.options.maxBackoffMs ?? 30000,
+          this.heartbeatIntervalMs,
+          250 * 2 ** Math.min(failures, 10),
+        );
         await this.sleepUnlessClosed(ceiling / 2 + Math.random() * (ceiling / 2));
       }
     }

@@ -62,6 +62,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private ticking = false;
   /** Set while the high watermarks cannot be read (the broker is away from this instance). */
   private brokerLostAt?: number;
+  /** The group's committed offsets on the topic, read once per join: every restore of the join needs them. */
+  private committed?: Promise<Map<number, bigint>>;
 
   constructor(
     private readonly store: LeaseStore,
@@ -117,6 +119,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     const mine = new Set(assignment[TOPIC] ?? []);
     const previous = this.assigned;
     this.assigned = mine;
+    this.committed = undefined; // the previous owners have committed since
     for (const p of previous) if (!mine.has(p)) void this.enqueue(p, async () => this.release(p));
     for (const p of mine) this.scheduleRestore(p);
     this.judging = true;
@@ -241,11 +244,23 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
 
   /** Where the consumer resumes: the committed offset, or (a new group starts at the end) the high watermark. */
   private async committedOffset(partition: number): Promise<bigint> {
-    const admin = await this.connectedAdmin();
-    const [res] = await admin.fetchOffsets({ groupId: this.config.CONSUMER_GROUP, topics: [TOPIC] });
-    const offset = BigInt(res?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    const read = (this.committed ??= this.readCommitted());
+    let offsets: Map<number, bigint>;
+    try {
+      offsets = await read;
+    } catch (e) {
+      if (this.committed === read) this.committed = undefined; // the next restore asks again
+      throw e;
+    }
+    const offset = offsets.get(partition) ?? -1n;
     if (offset >= 0n) return offset;
     return (await this.watermarks()).get(partition) ?? 0n;
+  }
+
+  private async readCommitted(): Promise<Map<number, bigint>> {
+    const admin = await this.connectedAdmin();
+    const [res] = await admin.fetchOffsets({ groupId: this.config.CONSUMER_GROUP, topics: [TOPIC] });
+    return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
   }
 
   private async connectedAdmin(): Promise<KafkaAdmin> {

@@ -2,18 +2,9 @@
 // How much the consumer runner (decode, validate, dead-letter checks, commit per batch, a span per
 // record) costs next to the raw KafkaJS consume rate, on the same broker, topic and data, in one run.
 import { parseArgs } from 'node:util';
-import {
-  ConsumerRunner,
-  createKafkaClient,
-  ensureTopics,
-  EventProducer,
-  parseBrokers,
-  sampleStateChange,
-  SchemaCodec,
-  testing,
-  Topics,
-  type TopicDef,
-} from '@vigil/events';
+import { sampleStateChange, SchemaCodec, Topics, type TopicDef } from '@vigil/events';
+import { ConsumerRunner, createKafkaClient, ensureTopics, EventProducer, parseBrokers } from '@vigil/kafka';
+import { isolatedTopic, waitUntil } from '@vigil/test-kit';
 import { rssSampler, writeReport } from './report';
 
 const HELP = `consume-throughput: raw KafkaJS consume rate vs the libs/events ConsumerRunner.
@@ -45,7 +36,7 @@ async function main() {
     registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
   });
   const producer = new EventProducer(kafka, codec);
-  const topic = testing.isolatedTopic(Topics.stateChanges, { partitions });
+  const topic = isolatedTopic(Topics.stateChanges, { partitions });
   await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
 
   console.log(`producing ${n} records to ${topic.name} (${partitions} partitions)`);
@@ -111,7 +102,7 @@ async function timeConsumption(n: number, start: (onRecords: (count: number) => 
     count += c;
     last = Date.now();
   });
-  await testing.waitUntil(() => count >= n, 600000, `${n} records (got ${count})`);
+  await waitUntil(() => count >= n, 600000, `${n} records (got ${count})`);
   await stop();
   rss.stop();
   return { rate: count / Math.max(0.001, (last - first) / 1000), peakRssMiB: Math.round(rss.peak() / 2 ** 20) };

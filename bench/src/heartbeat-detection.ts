@@ -8,15 +8,9 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import {
-  createKafkaClient,
-  ensureTopics,
-  parseBrokers,
-  SchemaCodec,
-  testing,
-  Topics,
-  type AgentLivenessChanged,
-} from '@vigil/events';
+import { SchemaCodec, Topics, type AgentLivenessChanged } from '@vigil/events';
+import { createKafkaClient, ensureTopics, parseBrokers } from '@vigil/kafka';
+import { waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
 import { percentile, writeReport } from './report';
 
@@ -77,7 +71,7 @@ async function startHeartbeat(group: string, logName: string): Promise<Service> 
       .split('\n')
       .filter((l) => l.startsWith(prefix))
       .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-  await testing.waitUntil(
+  await waitUntil(
     async () => {
       try {
         const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
@@ -123,7 +117,7 @@ function startFleet(args: string[]) {
     send: (c: string) => child.stdin!.write(`${c}\n`),
     async next(event: string, timeoutMs = 300000): Promise<FleetEvent> {
       const from = events.length;
-      await testing.waitUntil(() => events.slice(from).some((e) => e.event === event), timeoutMs, event);
+      await waitUntil(() => events.slice(from).some((e) => e.event === event), timeoutMs, event);
       return events.slice(from).find((e) => e.event === event)!;
     },
     /** Ends the simulator without deregistering anyone (the service is stopped first). */
@@ -191,7 +185,7 @@ async function main() {
   ]);
   await fleet.next('started');
   const healthy = () => [...seen.values()].filter((l) => l.some((t) => t.to === 'healthy')).length;
-  await testing.waitUntil(
+  await waitUntil(
     () => {
       process.stderr.write(`\r  registered ${healthy()}/${agents}   `);
       return healthy() >= agents;
@@ -203,7 +197,7 @@ async function main() {
   // Steady state first: an agent counts as registered once its first heartbeat is applied, while
   // its partition may still be working through a backlog (seen on a brand-new cluster, where the
   // service's first publishes stalled and a rebalance followed); judgement waits for that.
-  await testing.waitUntil(
+  await waitUntil(
     async () => (await hb.metric('vigil_heartbeat_partition_lag_records{')) === 0,
     300000,
     'the service to catch up on every partition',
@@ -223,7 +217,7 @@ async function main() {
     fleet.send(`kill ${perRound}`);
     const killed = await fleet.next('killed');
     for (const a of killed.agents!) victims.add(a);
-    await testing.waitUntil(
+    await waitUntil(
       () => killed.agents!.every((a) => seen.get(a)?.some((t) => t.to === 'unreachable')),
       30000,
       `round ${r + 1} detections`,
@@ -297,7 +291,7 @@ async function main() {
     ]);
     await fleet2.next('started', 600000);
     const t1 = Date.now();
-    await testing.waitUntil(
+    await waitUntil(
       async () => {
         const n = await hb2.metric('vigil_heartbeat_agents{');
         process.stderr.write(`\r  tracked ${n}/${tracked}, rss ${Math.round(rssOf(hb2.child.pid!) / 1e6)} MB   `);

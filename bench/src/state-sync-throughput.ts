@@ -7,20 +7,13 @@ import { mkdtempSync, openSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  createKafkaClient,
-  ensureTopics,
-  EventProducer,
-  highWatermarks,
-  parseBrokers,
-  SchemaCodec,
-  testing,
-  Topics,
-  type StateChangeEvent,
-} from '@vigil/events';
+import { SchemaCodec, Topics, type StateChangeEvent } from '@vigil/events';
+import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
+import { committedOffsets, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
 import { topSelfTime } from './cpu-profile';
 import { percentile, writeReport } from './report';
+import { stateKey } from '@vigil/redis-keys';
 
 const HELP = `state-sync-throughput: state-sync events/s vs raw KafkaJS, and publish->Redis latency at fixed rates.
 
@@ -108,7 +101,7 @@ async function main() {
   const started = Date.now();
   const caughtUp = () => committedAll(kafka, group, ends);
   let first = 0;
-  await testing.waitUntil(
+  await waitUntil(
     async () => {
       if (!first && (await metric(port, 'vigil_state_events_total')) > 0) first = Date.now();
       return caughtUp();
@@ -154,7 +147,7 @@ async function rawConsumeRate(kafka: ReturnType<typeof createKafkaClient>, ends:
       last = Date.now();
     },
   });
-  await testing.waitUntil(() => count >= target, 600000, 'raw consumer');
+  await waitUntil(() => count >= target, 600000, 'raw consumer');
   await consumer.disconnect();
   return count / ((last - first) / 1000);
 }
@@ -192,13 +185,9 @@ async function latencyAtRate(
     tick++;
   }
   const achieved = sent / ((Date.now() - start) / 1000);
-  await testing.waitUntil(
-    async () => (await redis.exists(`vigil:{e:${probes.at(-1)!.entityId}}:state`)) === 1,
-    120000,
-    'the last probe',
-  );
+  await waitUntil(async () => (await redis.exists(stateKey(probes.at(-1)!.entityId))) === 1, 120000, 'the last probe');
   const pipeline = redis.pipeline();
-  for (const p of probes) pipeline.hget(`vigil:{e:${p.entityId}}:state`, 'appliedAt');
+  for (const p of probes) pipeline.hget(stateKey(p.entityId), 'appliedAt');
   const applied = ((await pipeline.exec()) ?? []).map(([, v]) => Number(v));
   const lat = probes
     .map((p, i) => applied[i]! - p.sentAt)
@@ -217,7 +206,7 @@ async function latencyAtRate(
 }
 
 async function committedAll(kafka: ReturnType<typeof createKafkaClient>, group: string, ends: Map<number, bigint>) {
-  const committed = await testing.committedOffsets(kafka, group, Topics.stateChanges.name);
+  const committed = await committedOffsets(kafka, group, Topics.stateChanges.name);
   return [...ends].every(([p, end]) => end === 0n || (committed.get(p) ?? -1n) >= end);
 }
 

@@ -5,9 +5,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { testing } from '@vigil/events';
-import { envWithout, repoRoot, runScript } from './processes';
+import { waitUntil } from '@vigil/test-kit';
+import { envWithout, repoRoot, runScript } from '@vigil/test-kit';
 import { changelogOf, connect, startStateSync, waitCaughtUp, type RunningStateSync } from './state-sync-harness';
+import { stateKey } from '@vigil/redis-keys';
 
 const vigilHome = process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil');
 const localKafka = existsSync(path.join(vigilHome, 'kafka', 'kafka.pid'));
@@ -74,7 +75,7 @@ describe(
       const agentId = `outage-${randomUUID().slice(0, 8)}`;
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-outage-'));
       const first = startAgent(agentId, dataDir);
-      await testing.waitUntil(() => first.durable.length >= 60, 30000, 'the agent publishing');
+      await waitUntil(() => first.durable.length >= 60, 30000, 'the agent publishing');
 
       const down = runScript('infra/kafka.sh', ['down'], infraEnv);
       assert.equal(down.code, 0, down.stderr);
@@ -94,10 +95,10 @@ describe(
       const atUp = new Map<string, number>();
       for (const d of [...first.durable, ...second.durable])
         atUp.set(d.entityId, Math.max(atUp.get(d.entityId) ?? 0, d.version));
-      await testing.waitUntil(
+      await waitUntil(
         async () => {
           for (const [entityId, version] of atUp)
-            if (Number(await redis.hget(`vigil:{e:${entityId}}:state`, 'version')) < version) return false;
+            if (Number(await redis.hget(stateKey(entityId), 'version')) < version) return false;
           return true;
         },
         90_000,
@@ -125,7 +126,7 @@ describe(
           `${entityId}: versions in order, none missing or twice`,
         );
         assert.equal(new Set(inLog).size, inLog.length, `${entityId}: no version twice`);
-        assert.equal(Number(await redis.hget(`vigil:{e:${entityId}}:state`, 'version')), inLog.at(-1));
+        assert.equal(Number(await redis.hget(stateKey(entityId), 'version')), inLog.at(-1));
       }
       assert.ok(readFileSync(path.join(dataDir, 'journal', 'acked'), 'utf8').length > 0);
     });

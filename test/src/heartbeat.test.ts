@@ -6,28 +6,28 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import Redis from 'ioredis';
+import { sampleHeartbeat, Topics, type AgentLivenessChanged } from '@vigil/events';
+import { highWatermarks, readPartitionRanges } from '@vigil/kafka';
 import {
-  highWatermarks,
-  readPartitionRanges,
-  sampleHeartbeat,
-  testing,
-  Topics,
-  type AgentLivenessChanged,
-} from '@vigil/events';
-import {
-  connect,
+  connectToInfra,
+  envWithout,
+  infraEnv,
   percentile,
+  readRecords,
+  repoRoot,
+  runScript,
   startFleet,
   startHeartbeat,
   waitAssigned,
+  waitUntil,
   watchLiveness,
   type RunningFleet,
   type RunningHeartbeat,
-} from './heartbeat-harness';
-import { envWithout, repoRoot, runScript } from './processes';
+} from '@vigil/test-kit';
+import { leaseKeys } from '@vigil/redis-keys';
 
 const localKafka = existsSync(path.join(process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil'), 'kafka', 'kafka.pid'));
-const infraEnv = envWithout(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']);
+const scriptEnv = envWithout(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const INTERVAL = 1000;
@@ -36,7 +36,7 @@ const THRESHOLD = 3;
 const BOUND = THRESHOLD * INTERVAL + 500;
 
 describe('heartbeat service', { timeout: 240_000 }, () => {
-  const { kafka, codec, producer } = connect();
+  const { kafka, codec, producer, close } = connectToInfra('heartbeat-test');
   // Every group sees every agent on the topic: each test stops its services and fleet when it ends,
   // so the next one's liveness topic carries no events from another group.
   let cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -46,7 +46,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
       await Promise.race([Promise.resolve(c()).catch(() => undefined), sleep(20_000)]);
     cleanups = [];
   });
-  after(() => Promise.race([producer.disconnect(), sleep(10_000)]));
+  after(close);
   const heartbeat = async (group: string, env: Record<string, string> = {}) => {
     const hb = await startHeartbeat(group, env);
     cleanups.push(async () => {
@@ -74,7 +74,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     return w;
   };
   const allHealthy = async (w: Awaited<ReturnType<typeof watch>>, n: number) =>
-    testing.waitUntil(
+    waitUntil(
       () => new Set(w.to('healthy').map((t) => t.agentId)).size >= n,
       90_000,
       `${n} agents registered healthy (have ${new Set(w.to('healthy').map((t) => t.agentId)).size})`,
@@ -124,7 +124,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     fleet.send(`kill ${victims.join(' ')}`);
     const killed = await fleet.waitFor('killed');
     assert.deepEqual(killed.agents, victims);
-    await testing.waitUntil(
+    await waitUntil(
       () => victims.every((v) => w.of(v).includes('unreachable')),
       4 * BOUND,
       'every killed agent to be reported unreachable',
@@ -165,7 +165,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     // Recovery: the agent's process comes back (new boot id) and beats again.
     const back = victims[3]!;
     fleet.send(`revive ${back}`);
-    await testing.waitUntil(() => w.of(back).at(-1) === 'healthy', 10_000, `${back} to recover`);
+    await waitUntil(() => w.of(back).at(-1) === 'healthy', 10_000, `${back} to recover`);
     await sleep(3 * INTERVAL);
     assert.deepEqual(w.of(back), ['healthy', 'suspect', 'unreachable', 'healthy']);
     assert.equal(w.seen.filter((x) => x.agentId === back).at(-1)!.reason, 'recovered');
@@ -177,14 +177,14 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     const losses = async () =>
       Number((await hb.metricLines('vigil_heartbeat_redis_losses_total'))[0]?.split(' ').at(-1) ?? NaN);
     assert.equal(await losses(), 0, 'no loss reported while Redis kept everything');
-    const redis = new Redis(testing.infraEnv().redisUrl);
-    const keys = Array.from({ length: Topics.heartbeats.partitions }, (_, p) => [
-      `vigil:{hb:heartbeat-${run}:${p}}:leases`,
-      `vigil:{hb:heartbeat-${run}:${p}}:meta`,
-    ]).flat();
+    const redis = new Redis(infraEnv().redisUrl);
+    const keys = Array.from({ length: Topics.heartbeats.partitions }, (_, p) => {
+      const k = leaseKeys(`heartbeat-${run}`, p);
+      return [k.leases, k.meta];
+    }).flat();
     assert.ok((await redis.del(...keys)) > 0);
     redis.disconnect();
-    await testing.waitUntil(
+    await waitUntil(
       async () =>
         (await hb.fleet<{ matching: number }>(`?state=unreachable&prefix=${prefix}`)).matching === victims.length - 1,
       15_000,
@@ -215,7 +215,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     // Clean shutdown: a final `stopping` heartbeat deregisters, and is not a failure.
     fleet.send('stop 3');
     const stopped = (await fleet.waitFor('stopped')).agents!;
-    await testing.waitUntil(
+    await waitUntil(
       () => stopped.every((a) => w.of(a).includes('deregistered')),
       10_000,
       'the stopped agents to be deregistered',
@@ -241,7 +241,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     await producer.send(Topics.heartbeats, [
       { value: sampleHeartbeat(late, { status: 'starting', startPeriodMs: 6000, intervalMs: INTERVAL, checks: [] }) },
     ]);
-    await testing.waitUntil(() => w.of(late).includes('starting'), 10_000, 'the starting agent to register');
+    await waitUntil(() => w.of(late).includes('starting'), 10_000, 'the starting agent to register');
     await sleep(THRESHOLD * INTERVAL + 1500);
     assert.deepEqual(w.of(late), ['starting'], 'still starting after 3 silent intervals: inside its start period');
     const row = await hb.fleet<{ agents: Array<{ agentId: string }> }>('?state=starting');
@@ -249,21 +249,21 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
       row.agents.some((a) => a.agentId === late),
       'the fleet view lists it as starting',
     );
-    await testing.waitUntil(() => w.of(late).includes('unreachable'), 10_000, 'the start period to expire');
+    await waitUntil(() => w.of(late).includes('unreachable'), 10_000, 'the start period to expire');
     const dead = w.seen.find((x) => x.agentId === late && x.to === 'unreachable')!;
     assert.ok(dead.since - dead.lastHeartbeatAt! >= 6000, 'not before its start period ended');
     // Unreachable for FORGET_UNREACHABLE_AFTER_MS: dropped from the leases, in Redis too.
-    await testing.waitUntil(() => w.of(late).includes('deregistered'), 15_000, 'the dead agent to be forgotten');
+    await waitUntil(() => w.of(late).includes('deregistered'), 15_000, 'the dead agent to be forgotten');
     const forgotten = w.seen.find((x) => x.agentId === late && x.to === 'deregistered')!;
     assert.match(forgotten.reason, /^forgotten/);
     assert.ok(forgotten.since - dead.since >= 4000, 'not before the retention period');
-    await testing.waitUntil(
+    await waitUntil(
       async () => (await fetch(`http://127.0.0.1:${hb.port}/fleet/${late}`)).status === 404,
       5000,
       'the forgotten agent to leave the fleet view',
     );
 
-    const letters = await testing.readRecords(kafka, Topics.heartbeats.dlq!.name, 1);
+    const letters = await readRecords(kafka, Topics.heartbeats.dlq!.name, 1);
     const reasons: string[] = [];
     for (const m of letters) {
       const d = await codec.decode(Topics.heartbeats.dlq!, m.value);
@@ -297,7 +297,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     await fleet.waitFor('killed');
     // Once a has judged them suspect, their last heartbeats are applied and committed: the survivor
     // will never read them again, and can only know these agents from the leases a left in Redis.
-    await testing.waitUntil(
+    await waitUntil(
       () => victims.every((v) => w.of(v).includes('suspect')),
       4 * BOUND,
       'a to find the victims suspect',
@@ -305,7 +305,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     a.child.kill('SIGKILL');
     await a.exited;
 
-    await testing.waitUntil(
+    await waitUntil(
       () => victims.every((v) => w.of(v).includes('unreachable')),
       90_000,
       'the survivor to find every agent that died during the handover',
@@ -333,16 +333,16 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
       const w = await watch(prefix);
       const fleet = fleetOf(prefix, 100);
       await allHealthy(w, 100);
-      cleanups.push(() => runScript('infra/kafka.sh', ['up'], infraEnv)); // leave the broker running whatever happens
+      cleanups.push(() => runScript('infra/kafka.sh', ['up'], scriptEnv)); // leave the broker running whatever happens
 
       // Read back afterwards from here with a bounded read: a long-lived test consumer is not what is
       // under test, and it may take its own time to recover from the restart.
       const from = await highWatermarks(kafka, Topics.liveness.name);
       await w.stop(); // no consumer of this process lives through the restart
-      const down = runScript('infra/kafka.sh', ['down'], infraEnv);
+      const down = runScript('infra/kafka.sh', ['down'], scriptEnv);
       assert.equal(down.code, 0, down.stderr);
       await sleep(15_000);
-      const up = runScript('infra/kafka.sh', ['up'], infraEnv);
+      const up = runScript('infra/kafka.sh', ['up'], scriptEnv);
       assert.equal(up.code, 0, up.stderr);
       await sleep(15_000);
       fleet.send('kill 2');

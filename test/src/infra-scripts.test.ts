@@ -4,8 +4,9 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createKafkaClient, ensureTopics, testing, Topics, type TopicDef } from '@vigil/events';
-import { envWithout, freePort, isPortOpen, runScript } from './processes';
+import { Topics, type TopicDef } from '@vigil/events';
+import { createKafkaClient, ensureTopics } from '@vigil/kafka';
+import { envWithout, freePort, isPortOpen, runScript, waitUntil } from '@vigil/test-kit';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -75,20 +76,18 @@ describe('infra scripts bring Kafka and the registry up from nothing and stop th
     assert.equal(runScript('infra/registry.sh', ['up'], env).code, 0);
     // Node's fetch may reuse a pooled socket to the stopped process once; the next attempt connects anew.
     let again: { id: number } | undefined;
-    await testing
-      .waitUntil(
-        async () => {
-          try {
-            again = (await (await fetch(`${url}/subjects/probe-value/versions/latest`)).json()) as typeof again;
-          } catch {
-            again = undefined;
-          }
-          return again !== undefined;
-        },
-        10000,
-        'the restarted registry',
-      )
-      .catch(() => undefined);
+    await waitUntil(
+      async () => {
+        try {
+          again = (await (await fetch(`${url}/subjects/probe-value/versions/latest`)).json()) as typeof again;
+        } catch {
+          again = undefined;
+        }
+        return again !== undefined;
+      },
+      10000,
+      'the restarted registry',
+    ).catch(() => undefined);
     assert.ok(again, 'the restarted registry answers');
     assert.equal(again.id, id, 'the schema and its id survived the restart');
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { testing } from '@vigil/events';
-import { freePort, startService, type ServiceProcess } from './processes';
+import { waitUntil } from '@vigil/test-kit';
+import { freePort, startService, type ServiceProcess } from '@vigil/test-kit';
 
 const services = ['heartbeat', 'state-sync', 'backup-orchestrator', 'notifier'] as const;
 
@@ -23,7 +23,7 @@ describe('the four services run as real processes', () => {
         LOG_LEVEL: 'info',
       });
       try {
-        await testing.waitUntil(() => ready(port), 60000, `${service} readiness`);
+        await waitUntil(() => ready(port), 60000, `${service} readiness`);
         const report = (await (await fetch(`http://127.0.0.1:${port}/health/ready`)).json()) as {
           checks: Record<string, { status: string }>;
         };
@@ -52,7 +52,7 @@ describe('the four services run as real processes', () => {
   });
 
   it('answers --help with its environment variables and defaults', async () => {
-    const proc = startService('heartbeat', process.env, ['--help']);
+    const proc = startService('heartbeat', process.env, { args: ['--help'] });
     const { code } = await proc.exited;
     assert.equal(code, 0);
     assert.match(proc.output(), /KAFKA_BROKERS\s+default 127\.0\.0\.1:9092/);

@@ -1,23 +1,16 @@
 // Drives state-sync as real processes and checks its results in Redis and on the changelog.
 import { randomUUID } from 'node:crypto';
-import {
-  createKafkaClient,
-  EventProducer,
-  highWatermarks,
-  readPartitionRanges,
-  SchemaCodec,
-  testing,
-  Topics,
-  type StateChangeEvent,
-} from '@vigil/events';
+import { SchemaCodec, Topics, type StateChangeEvent, RecordHeaderNames } from '@vigil/events';
+import { createKafkaClient, EventProducer, highWatermarks, readPartitionRanges } from '@vigil/kafka';
+import { committedOffsets, infraEnv, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
-import { freePort, startService, type ServiceProcess } from './processes';
+import { freePort, startService, type ServiceProcess } from '@vigil/test-kit';
 
 export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 export const GROUP = 'state-sync';
 
 export function connect() {
-  const env = testing.infraEnv();
+  const env = infraEnv();
   const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'state-sync-test', logger: quiet });
   const codec = new SchemaCodec({ registryUrl: env.registryUrl });
   const producer = new EventProducer(kafka, codec);
@@ -41,7 +34,7 @@ export async function startStateSync(env: Record<string, string> = {}, waitReady
       .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
   };
   if (waitReady) {
-    await testing.waitUntil(
+    await waitUntil(
       async () => {
         try {
           return (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok;
@@ -83,9 +76,9 @@ export async function publish(producer: EventProducer, events: StateChangeEvent[
 /** Waits until the state-sync group has committed everything now on the input topic. */
 export async function waitCaughtUp(kafka: ReturnType<typeof connect>['kafka'], timeoutMs = 120000): Promise<void> {
   const ends = await highWatermarks(kafka, Topics.stateChanges.name);
-  await testing.waitUntil(
+  await waitUntil(
     async () => {
-      const committed = await testing.committedOffsets(kafka, GROUP, Topics.stateChanges.name);
+      const committed = await committedOffsets(kafka, GROUP, Topics.stateChanges.name);
       return [...ends].every(([p, end]) => end === 0n || (committed.get(p) ?? -1n) >= end);
     },
     timeoutMs,
@@ -104,7 +97,7 @@ export async function changelogOf(kafka: ReturnType<typeof connect>['kafka'], en
     (partition, m) => {
       const key = m.key?.toString() ?? '';
       if (!entities.has(key)) return;
-      const version = Number(m.headers?.['vigil-version']?.toString());
+      const version = Number(m.headers?.[RecordHeaderNames.version]?.toString());
       seen.set(key, [...(seen.get(key) ?? []), { version, tombstone: m.value === null, partition }]);
     },
     120000,

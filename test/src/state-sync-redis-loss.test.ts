@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { testing, Topics, type StateChangeEvent } from '@vigil/events';
+import { Topics, type StateChangeEvent } from '@vigil/events';
+import { waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
-import { freePort } from './processes';
+import { freePort } from '@vigil/test-kit';
 import {
   changelogOf,
   connect,
@@ -14,6 +15,7 @@ import {
   waitCaughtUp,
   type RunningStateSync,
 } from './state-sync-harness';
+import { stateKey } from '@vigil/redis-keys';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -45,7 +47,7 @@ describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'nee
     redisProcess = startRedis(port);
     const redis = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: null });
     privateRedis = redis;
-    await testing.waitUntil(async () => (await redis.ping().catch(() => '')) === 'PONG', 10000, 'private redis');
+    await waitUntil(async () => (await redis.ping().catch(() => '')) === 'PONG', 10000, 'private redis');
     stateSync = await startStateSync({ REDIS_URL: `redis://127.0.0.1:${port}` });
 
     const run = randomUUID().slice(0, 8);
@@ -57,7 +59,7 @@ describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'nee
     redisProcess.kill('SIGKILL'); // everything in Redis is gone
     await new Promise((r) => redisProcess!.once('exit', r));
     redisProcess = startRedis(port);
-    await testing.waitUntil(async () => (await redis.ping().catch(() => '')) === 'PONG', 10000, 'redis back, empty');
+    await waitUntil(async () => (await redis.ping().catch(() => '')) === 'PONG', 10000, 'redis back, empty');
     assert.equal(await redis.dbsize(), 0);
 
     // After the loss: old events again (same ids, e.g. a producer retry) and one new version, for
@@ -85,7 +87,7 @@ describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'nee
         expected,
         `${id}: each version once on the changelog`,
       );
-      const state = await redis.hgetall(`vigil:{e:${id}}:state`);
+      const state = await redis.hgetall(stateKey(id));
       assert.equal(Number(state.version), expected.at(-1), `${id}: Redis rebuilt to the newest version`);
       assert.deepEqual(JSON.parse(state.payload!), { version: expected.at(-1) }, `${id}: with that version's payload`);
     }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { highWatermarks, testing, Topics, type StateChangeEvent } from '@vigil/events';
+import { Topics, type StateChangeEvent } from '@vigil/events';
+import { highWatermarks } from '@vigil/kafka';
+import { readRecords, waitUntil } from '@vigil/test-kit';
 import {
   changelogOf,
   connect,
@@ -12,6 +14,7 @@ import {
   waitCaughtUp,
   type RunningStateSync,
 } from './state-sync-harness';
+import { checkpointKey, stateKey } from '@vigil/redis-keys';
 
 const { kafka, codec, producer, redis } = connect();
 const running: RunningStateSync[] = [];
@@ -34,7 +37,7 @@ async function assertExactlyOnce(sent: StateChangeEvent[]) {
   const expected = expectedAccepted(sent);
   const log = await changelogOf(kafka, new Set(expected.keys()));
   for (const [entityId, versions] of expected) {
-    const stored = await redis.hget(`vigil:{e:${entityId}}:state`, 'version');
+    const stored = await redis.hget(stateKey(entityId), 'version');
     assert.equal(Number(stored), versions.at(-1), `Redis holds the newest version of ${entityId}`);
     const inLog = (log.get(entityId) ?? []).map((r) => r.version);
     assert.deepEqual(inLog, versions, `the changelog carries each accepted version of ${entityId} once, in order`);
@@ -56,7 +59,7 @@ describe('state-sync: each state change applied exactly once', () => {
     const sent = [event(entity, 1), v7, v7, event(entity, 5)];
     await publish(producer, sent);
     await waitCaughtUp(kafka);
-    const state = await redis.hgetall(`vigil:{e:${entity}}:state`);
+    const state = await redis.hgetall(stateKey(entity));
     assert.equal(state.version, '7');
     assert.equal(state.eventId, v7.eventId);
     const log = await changelogOf(kafka, new Set([entity]));
@@ -108,12 +111,8 @@ describe('state-sync: each state change applied exactly once', () => {
     ]);
     await publish(producer, [event(entity, 3)]);
     await waitCaughtUp(kafka);
-    assert.equal(
-      await redis.hget(`vigil:{e:${entity}}:state`, 'version'),
-      '3',
-      'valid events before and after were applied',
-    );
-    const dlqEnds = await testing.readRecords(kafka, Topics.stateChanges.dlq!.name, 1);
+    assert.equal(await redis.hget(stateKey(entity), 'version'), '3', 'valid events before and after were applied');
+    const dlqEnds = await readRecords(kafka, Topics.stateChanges.dlq!.name, 1);
     const reasons: string[] = [];
     for (const m of dlqEnds) {
       const d = await codec.decode(Topics.stateChanges.dlq!, m.value);
@@ -145,7 +144,7 @@ describe('state-sync: each state change applied exactly once', () => {
         // against another cluster, here pointing right past what the crash published, must not be
         // trusted, or the recovery would skip those records and publish them twice.
         for (const [partition, end] of await highWatermarks(kafka, Topics.stateChangelog.name)) {
-          await redis.set(`vigil:{p:${partition}}:changelog-checkpoint`, `another-cluster@${end}`);
+          await redis.set(checkpointKey(partition), `another-cluster@${end}`);
         }
       }
       await start();
@@ -162,7 +161,7 @@ describe('state-sync: each state change applied exactly once', () => {
     for (let v = 1; v <= 40; v++) for (let e = 0; e < 250; e++) sent.push(event(`ss-${run}-e${e}`, v));
     const appliedBefore = await first.metric('vigil_state_events_total{outcome="applied"');
     const publishing = publish(producer, sent, 250);
-    await testing.waitUntil(
+    await waitUntil(
       async () => (await first.metric('vigil_state_events_total{outcome="applied"')) - appliedBefore >= 2500,
       60000,
       'some progress before the kill',
@@ -188,7 +187,7 @@ describe('state-sync: each state change applied exactly once', () => {
     const sent: StateChangeEvent[] = [];
     for (let v = 1; v <= 40; v++) for (let e = 0; e < 250; e++) sent.push(event(`ss-${run}-e${e}`, v));
     await publish(producer, sent.slice(0, 4000), 250);
-    await testing.waitUntil(
+    await waitUntil(
       async () => (await a.metric('vigil_state_events_total{outcome="applied"')) > 0,
       60000,
       'instance a to work',

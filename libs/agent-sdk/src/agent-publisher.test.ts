@@ -4,16 +4,9 @@ import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  createKafkaClient,
-  ensureTopics,
-  highWatermarks,
-  readPartitionRanges,
-  SchemaCodec,
-  testing,
-  Topics,
-  type TopicDef,
-} from '@vigil/events';
+import { SchemaCodec, Topics, type TopicDef } from '@vigil/events';
+import { createKafkaClient, ensureTopics, highWatermarks, readPartitionRanges } from '@vigil/kafka';
+import * as testing from '@vigil/kafka/testing';
 import { AgentConnection, AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };

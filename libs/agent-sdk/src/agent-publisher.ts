@@ -4,20 +4,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import {
-  createKafkaClient,
-  EventProducer,
-  extractTraceContext,
-  injectTraceContext,
   SchemaCodec,
-  stderrLogger,
   Topics,
-  type EventsLogger,
   type HealthCheck,
   type Heartbeat,
   type AgentReportedStatus,
   type StateChangeEvent,
   type StateChangeType,
 } from '@vigil/events';
+import {
+  createKafkaClient,
+  EventProducer,
+  extractTraceContext,
+  injectTraceContext,
+  stderrLogger,
+  type EventsLogger,
+} from '@vigil/kafka';
 import { Journal, writeAtomically, type JournalRecord } from './journal';
 
 /**

@@ -1,4 +1,4 @@
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import * as avro from 'avsc';
 import type { TopicDef } from './topics';
 import type { DeadLetterReason } from './types';
@@ -14,6 +14,22 @@ export class EventValidationError extends Error {
   }
 }
 
+/** The registry's refusal of a schema: it is incompatible with the subject's history under its level. */
+export class SchemaIncompatibleError extends Error {
+  constructor(
+    readonly subject: string,
+    /** What the registry said, verbatim. */
+    readonly reason: string,
+  ) {
+    super(`the registry refused the schema for ${subject}: ${reason}`);
+    this.name = 'SchemaIncompatibleError';
+  }
+}
+
+/** Compatibility levels of the Confluent API. */
+export type Compatibility =
+  'NONE' | 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FORWARD_TRANSITIVE' | 'FULL' | 'FULL_TRANSITIVE';
+
 export type DecodeOutcome<T> =
   { ok: true; value: T; schemaId: number } | { ok: false; reason: DeadLetterReason; error: string };
 
@@ -27,8 +43,12 @@ const HEADER_LENGTH = 5;
 export interface SchemaCodecOptions {
   /** Base URL of a Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7. */
   registryUrl: string;
-  /** Compatibility enforced on every subject this codec registers. */
-  compatibility?: COMPATIBILITY;
+  /**
+   * The level set on subjects this codec creates (default FULL_TRANSITIVE: old and new readers both
+   * read every version, as the compacted changelog's oldest records must stay readable). A subject
+   * that exists keeps whatever level its owners gave it.
+   */
+  compatibility?: Compatibility;
 }
 
 /**
@@ -39,14 +59,16 @@ export interface SchemaCodecOptions {
  */
 export class SchemaCodec {
   readonly registry: SchemaRegistry;
-  private readonly compatibility: COMPATIBILITY;
+  private readonly registryUrl: string;
+  private readonly compatibility: Compatibility;
   private readonly writerIds = new Map<string, Promise<number>>();
   private readonly readerTypes = new Map<string, avro.Type>();
   private readonly resolvers = new Map<string, avro.Resolver | null | 'mismatch'>();
 
   constructor(options: SchemaCodecOptions) {
     this.registry = new SchemaRegistry({ host: options.registryUrl, clientId: 'vigil' });
-    this.compatibility = options.compatibility ?? COMPATIBILITY.BACKWARD;
+    this.registryUrl = options.registryUrl.replace(/\/+$/, '');
+    this.compatibility = options.compatibility ?? 'FULL_TRANSITIVE';
   }
 
   static subjectOf(topic: string): string {
@@ -54,27 +76,81 @@ export class SchemaCodec {
   }
 
   /**
-   * Registers the topic's schema (idempotent: the registry returns the existing id) and caches its
-   * id. Concurrent callers share one request: parallel registrations of one subject race on
-   * creating its compatibility rule.
+   * Registers the topic's schema (idempotent: an existing registration is looked up, not repeated)
+   * and caches its id. Concurrent callers share one request. Throws SchemaIncompatibleError when the
+   * registry refuses the schema; other errors (network, 5xx) are transient and not cached.
    */
   register(def: SchemaRef): Promise<number> {
     let id = this.writerIds.get(def.name);
     if (!id) {
-      const attempt = () =>
-        this.registry.register(
-          { type: SchemaType.AVRO, schema: JSON.stringify(def.schema) },
-          { subject: SchemaCodec.subjectOf(def.name), compatibility: this.compatibility },
-        );
-      // Another process may create the subject's rule between our check and our write; the
-      // second attempt then finds it in place.
-      id = attempt()
-        .catch((e: Error) => (/already exists/i.test(e.message) ? attempt() : Promise.reject(e)))
-        .then((r) => r.id);
+      id = this.registerSubject(SchemaCodec.subjectOf(def.name), def.schema as object | string).then((r) => r.id);
       id.catch(() => this.writerIds.delete(def.name)); // a failed attempt is retried by the next call
       this.writerIds.set(def.name, id);
     }
     return id;
+  }
+
+  /** Registers or verifies every schema of these topics: what a service does at start, inputs included. */
+  async registerAll(defs: SchemaRef[]): Promise<void> {
+    await Promise.all(defs.map((d) => this.register(d)));
+  }
+
+  /**
+   * The registration policy, on any subject. A subject that exists is left at its level: the schema
+   * is looked up and, if new there, registered under that level; only a refusal (409) fails, with
+   * the registry's reason. A subject that does not exist is created and given this codec's level.
+   */
+  async registerSubject(subject: string, schema: object | string): Promise<{ id: number; created: boolean }> {
+    const body = JSON.stringify({ schema: typeof schema === 'string' ? schema : JSON.stringify(schema) });
+    const subjectPath = `/subjects/${encodeURIComponent(subject)}`;
+    const versions = await this.call('GET', `${subjectPath}/versions`);
+    const created = versions.status === 404;
+    if (!created) {
+      const found = await this.call('POST', subjectPath, body);
+      if (found.status === 200) return { id: (found.body as { id: number }).id, created };
+    }
+    const registered = await this.call('POST', `${subjectPath}/versions`, body);
+    if (registered.status === 409) throw new SchemaIncompatibleError(subject, registryMessage(registered.body));
+    if (registered.status !== 200) throw registryError('register', subject, registered);
+    if (created) {
+      const put = () =>
+        this.call(
+          'PUT',
+          `/config/${encodeURIComponent(subject)}`,
+          JSON.stringify({ compatibility: this.compatibility }),
+        );
+      // Another process creating the same subject may be setting the same level right now (Apicurio
+      // then answers 409 "already exists"); the second attempt finds it in place.
+      let config = await put();
+      if (config.status === 409) config = await put();
+      if (config.status !== 200) throw registryError('set the compatibility of', subject, config);
+    }
+    return { id: (registered.body as { id: number }).id, created };
+  }
+
+  /** The compatibility level a subject has (its own, else the registry's global one). */
+  async compatibilityOf(subject: string): Promise<Compatibility> {
+    const own = await this.call('GET', `/config/${encodeURIComponent(subject)}`);
+    const res = own.status === 200 ? own : await this.call('GET', '/config');
+    if (res.status !== 200) throw registryError('read the compatibility of', subject, res);
+    const b = res.body as { compatibilityLevel?: string; compatibility?: string };
+    return (b.compatibilityLevel ?? b.compatibility ?? 'BACKWARD').toUpperCase() as Compatibility;
+  }
+
+  private async call(method: string, urlPath: string, body?: string): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.registryUrl}${urlPath}`, {
+      method,
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/json' },
+      body,
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: kept as text for the error message
+    }
+    return { status: res.status, body: parsed };
   }
 
   async encode<T>(def: TopicDef<T>, value: T): Promise<Buffer> {
@@ -165,4 +241,19 @@ export class SchemaCodec {
       return 'mismatch';
     }
   }
+}
+
+function registryMessage(body: unknown): string {
+  if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
+  return typeof body === 'string' ? body : JSON.stringify(body);
+}
+
+/** A registry answer that is neither success nor a refusal: transient or misconfiguration, thrown as is. */
+function registryError(what: string, subject: string, res: { status: number; body: unknown }): Error {
+  return Object.assign(
+    new Error(`could not ${what} ${subject}: registry answered ${res.status}: ${registryMessage(res.body)}`),
+    {
+      status: res.status,
+    },
+  );
 }

@@ -1,38 +1,16 @@
-// Public API of @vigil/events: the only contract between Vigil's services and with the outside.
+// Public API of @vigil/events: the contract between Vigil's services, its agents and other systems.
+// Types, Avro schemas, the topic catalogue, record header names, validation and the registry wire
+// format; no Kafka client and no service framework, so anything can depend on it.
 export * from './types';
 export { Topics, allTopics, topicByName, type TopicDef, type TopicKey, type ValueValidator } from './topics';
+export { RecordHeaderNames } from './headers';
 export { validateStateChange, validateHeartbeat, MAX_FUTURE_SKEW_MS } from './validation';
-export { SchemaCodec, EventValidationError, type DecodeOutcome, type SchemaCodecOptions } from './codec';
 export {
-  createKafkaClient,
-  parseBrokers,
-  type KafkaClient,
-  type KafkaClientOptions,
-  type KafkaAdmin,
-} from './kafka-client';
-export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
-export { readPartitionRanges, highWatermarks, type PartitionRange } from './read-partition';
-export {
-  EventProducer,
-  chunkBySize,
-  type OutgoingRecord,
-  type RawRecord,
-  type EventProducerOptions,
-  type SendMetadata,
-} from './producer';
-export {
-  ConsumerRunner,
-  type ConsumedRecord,
-  type BatchHandler,
-  type BatchInfo,
-  type HandlerResult,
-  type Subscription,
-  type GroupListener,
-  type ConsumerRunnerOptions,
-} from './consumer-runner';
-export { injectTraceContext, extractTraceContext, eventsTracer, type RecordHeaders } from './tracing';
-export { createEventsMetrics, type EventsMetrics } from './metrics';
-export { stderrLogger, type EventsLogger } from './logger';
-export { KafkaEventTransport, KafkaBatchContext, type KafkaEventTransportOptions } from './nest/kafka-event-transport';
-export * as testing from './testing';
+  SchemaCodec,
+  EventValidationError,
+  SchemaIncompatibleError,
+  type DecodeOutcome,
+  type SchemaCodecOptions,
+  type Compatibility,
+} from './codec';
 export * from './samples';

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ensureTopics, KafkaEventTransport } from '@vigil/events';
+import { allTopics } from '@vigil/events';
+import { ensureTopics } from '@vigil/kafka';
+import { KafkaEventTransport } from './kafka-event-transport';
 import type { z } from 'zod';
 import { baseConfigSchema, loadConfig, type BaseConfig } from './config';
 import { printServiceHelp } from './help';
@@ -46,6 +48,9 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
   const resources = new ServiceResources(config, logger);
 
   await ensureTopics(resources.kafka, undefined, logger.child({ component: 'topics' }));
+  // Every schema of the catalogue, inputs included: a producer in another language needs only the
+  // registry, and a schema the registry refuses stops the start with the registry's reason.
+  await resources.codec.registerAll(allTopics());
 
   @Module({ imports: [PlatformModule.forRoot(resources), def.module] })
   class ServiceRootModule {}
@@ -71,7 +76,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
     );
   }
   await app.startAllMicroservices();
-  await app.listen(config.HTTP_PORT, '127.0.0.1');
+  await app.listen(config.HTTP_PORT, config.HTTP_HOST);
   const port = Number(new URL(await app.getUrl()).port);
   logger.info({ port, consumerGroup }, `${config.SERVICE_NAME} started`);
 
@@ -85,6 +90,8 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');
+      // Readiness turns 503 at once: load balancers and orchestrators stop sending before we stop serving.
+      resources.health.hold('shutting down');
       setTimeout(() => {
         logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out, exiting');
         process.exit(1);

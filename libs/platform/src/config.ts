@@ -4,8 +4,14 @@ import { z } from 'zod';
 export const baseConfigSchema = z.object({
   SERVICE_NAME: z.string().min(1),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535),
+  /** Where HTTP listens: 127.0.0.1 for local runs; 0.0.0.0 in a container, so probes and Prometheus reach it. */
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   KAFKA_BROKERS: z.string().min(1).default('127.0.0.1:9092'),
   SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  /** The level set on registry subjects this service creates; existing subjects keep their owners' level. */
+  SCHEMA_COMPATIBILITY: z
+    .enum(['NONE', 'BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE'])
+    .default('FULL_TRANSITIVE'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** When set, spans are exported over OTLP/HTTP to this endpoint (e.g. http://127.0.0.1:4318). */

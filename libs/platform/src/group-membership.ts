@@ -1,4 +1,4 @@
-import type { GroupListener } from '@vigil/events';
+import type { GroupListener } from '@vigil/kafka';
 
 /**
  * Fans the consumer's group events out to the providers that keep per-partition state (e.g. leases

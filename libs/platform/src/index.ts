@@ -9,3 +9,5 @@ export { PlatformModule, HealthController, MetricsController } from './platform.
 export { runService, serviceMain, type ServiceDefinition, type RunningService } from './bootstrap';
 export * from './tokens';
 export { printServiceHelp } from './help';
+export { KafkaEventTransport, KafkaBatchContext, type KafkaEventTransportOptions } from './kafka-event-transport';
+export { createEventsMetrics } from './events-metrics';

@@ -12,7 +12,7 @@ import type { Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { HealthRegistry } from './health';
 import { ServiceResources } from './service-resources';
-import { CODEC, CONFIG, HEALTH, KAFKA, LOGGER, MEMBERSHIP, METRICS, PRODUCER, REDIS } from './tokens';
+import { CODEC, CONFIG, HEALTH, KAFKA, KAFKA_ADMIN, LOGGER, MEMBERSHIP, METRICS, PRODUCER, REDIS } from './tokens';
 
 @Controller('health')
 export class HealthController {
@@ -67,13 +67,26 @@ export class PlatformModule {
         { provide: METRICS, useValue: resources.metrics },
         { provide: HEALTH, useValue: resources.health },
         { provide: KAFKA, useValue: resources.kafka },
+        { provide: KAFKA_ADMIN, useValue: resources.admin },
         { provide: CODEC, useValue: resources.codec },
         { provide: PRODUCER, useValue: resources.producer },
         { provide: REDIS, useValue: resources.redis },
         { provide: MEMBERSHIP, useValue: resources.membership },
         { provide: ResourcesLifecycle, useFactory: () => new ResourcesLifecycle(resources) },
       ],
-      exports: [ServiceResources, CONFIG, LOGGER, METRICS, HEALTH, KAFKA, CODEC, PRODUCER, REDIS, MEMBERSHIP],
+      exports: [
+        ServiceResources,
+        CONFIG,
+        LOGGER,
+        METRICS,
+        HEALTH,
+        KAFKA,
+        KAFKA_ADMIN,
+        CODEC,
+        PRODUCER,
+        REDIS,
+        MEMBERSHIP,
+      ],
     };
   }
 }

@@ -1,12 +1,13 @@
+import { SchemaCodec } from '@vigil/events';
 import {
-  createEventsMetrics,
   createKafkaClient,
   EventProducer,
+  KafkaAdminFacade,
   parseBrokers,
-  SchemaCodec,
   type EventsMetrics,
   type KafkaClient,
-} from '@vigil/events';
+} from '@vigil/kafka';
+import { createEventsMetrics } from './events-metrics';
 import Redis from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { BaseConfig } from './config';
@@ -23,6 +24,7 @@ export class ServiceResources {
   readonly eventsMetrics: EventsMetrics;
   readonly health = new HealthRegistry();
   readonly kafka: KafkaClient;
+  readonly admin: KafkaAdminFacade;
   readonly codec: SchemaCodec;
   readonly producer: EventProducer;
   readonly redis: Redis;
@@ -41,22 +43,18 @@ export class ServiceResources {
       clientId: config.SERVICE_NAME,
       logger: logger.child({ component: 'kafka' }),
     });
-    this.codec = new SchemaCodec({ registryUrl: config.SCHEMA_REGISTRY_URL });
+    this.admin = new KafkaAdminFacade(this.kafka);
+    this.codec = new SchemaCodec({
+      registryUrl: config.SCHEMA_REGISTRY_URL,
+      compatibility: config.SCHEMA_COMPATIBILITY,
+    });
     this.producer = new EventProducer(this.kafka, this.codec);
     // lazyConnect: the first command connects; offline queueing stays on so a Redis restart
     // delays commands instead of failing them, and maxRetriesPerRequest bounds that delay.
     this.redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 20 });
     this.redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
 
-    this.health.register('kafka', async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      try {
-        await admin.describeCluster();
-      } finally {
-        await admin.disconnect();
-      }
-    });
+    this.health.register('kafka', async () => void (await this.admin.clusterId()));
     this.health.register('schema-registry', async () => {
       const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/subjects`);
       if (!res.ok) throw new Error(`registry answered ${res.status}`);
@@ -70,6 +68,7 @@ export class ServiceResources {
     await this.producer
       .disconnect()
       .catch((e: Error) => this.logger.warn({ err: e.message }, 'producer disconnect failed'));
+    await this.admin.close();
     this.redis.disconnect();
   }
 }

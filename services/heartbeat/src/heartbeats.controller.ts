@@ -1,6 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { KafkaBatchContext, Topics, type ConsumedRecord, type Heartbeat } from '@vigil/events';
+import { Topics, type Heartbeat } from '@vigil/events';
+import { type ConsumedRecord } from '@vigil/kafka';
+import { KafkaBatchContext } from '@vigil/platform';
 import { LivenessTracker } from './liveness-tracker';
 
 @Controller()

@@ -1,16 +1,7 @@
 import type { AgentLivenessChanged } from '@vigil/events';
+import { leaseKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
 import type { Lease, PartitionChanges } from './detection/lease-table';
-
-/**
- * A partition's keys share one hash slot ({hb:<group>:N}), so one MULTI covers them on a Redis
- * Cluster too. Leases belong to the consumer group that owns the partitions.
- */
-const keysOf = (group: string, partition: number) => ({
-  leases: `vigil:{hb:${group}:${partition}}:leases`,
-  meta: `vigil:{hb:${group}:${partition}}:meta`,
-  outbox: `vigil:{hb:${group}:${partition}}:outbox`,
-});
 
 export interface PartitionSnapshot {
   leases: Lease[];
@@ -38,7 +29,7 @@ export class LeaseStore {
   ) {}
 
   async load(partition: number): Promise<PartitionSnapshot> {
-    const k = keysOf(this.group, partition);
+    const k = leaseKeys(this.group, partition);
     const [leases, clock, outbox] = await Promise.all([
       this.redis.hvals(k.leases),
       this.redis.hget(k.meta, 'clock'),
@@ -66,7 +57,7 @@ export class LeaseStore {
   ): Promise<SaveResult> {
     if (changes.upserts.length === 0 && changes.removed.length === 0 && transitions.length === 0)
       return { clockWritten: false, clockWasMissing: false };
-    const k = keysOf(this.group, partition);
+    const k = leaseKeys(this.group, partition);
     const tx = this.redis.multi();
     // Index of each command's result (ioredis counts MULTI itself in tx.length, exec() does not).
     let commands = 0;
@@ -95,7 +86,7 @@ export class LeaseStore {
   /** Every lease in Redis (all partitions, whichever instance owns them): the fleet view's source. */
   async all(partitions: number): Promise<Lease[]> {
     const pipeline = this.redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipeline.hvals(keysOf(this.group, p).leases);
+    for (let p = 0; p < partitions; p++) pipeline.hvals(leaseKeys(this.group, p).leases);
     const results = (await pipeline.exec()) ?? [];
     const out: Lease[] = [];
     for (const [err, values] of results) {
@@ -108,7 +99,7 @@ export class LeaseStore {
   /** One agent's lease: a field lookup in each partition's hash (no need to know its partition). */
   async find(agentId: string, partitions: number): Promise<Lease | undefined> {
     const pipeline = this.redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipeline.hget(keysOf(this.group, p).leases, agentId);
+    for (let p = 0; p < partitions; p++) pipeline.hget(leaseKeys(this.group, p).leases, agentId);
     for (const [err, value] of (await pipeline.exec()) ?? []) {
       if (err) throw err;
       if (typeof value === 'string') return JSON.parse(value) as Lease;
@@ -118,6 +109,6 @@ export class LeaseStore {
 
   /** The first n outbox entries were published. */
   async published(partition: number, n: number): Promise<void> {
-    if (n > 0) await this.redis.ltrim(keysOf(this.group, partition).outbox, n, -1);
+    if (n > 0) await this.redis.ltrim(leaseKeys(this.group, partition).outbox, n, -1);
   }
 }

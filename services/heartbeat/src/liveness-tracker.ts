@@ -1,25 +1,23 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Topics, type AgentLivenessChanged, type Heartbeat, type LivenessState } from '@vigil/events';
 import {
   extractTraceContext,
-  Topics,
-  type AgentLivenessChanged,
   type BatchInfo,
   type ConsumedRecord,
   type EventProducer,
   type GroupListener,
-  type Heartbeat,
-  type KafkaAdmin,
-  type KafkaClient,
-  type LivenessState,
-} from '@vigil/events';
+  type KafkaAdminFacade,
+} from '@vigil/kafka';
 import {
   CONFIG,
-  KAFKA,
+  HEALTH,
+  KAFKA_ADMIN,
   LOGGER,
   MEMBERSHIP,
   METRICS,
   PRODUCER,
   type GroupMembership,
+  type HealthRegistry,
   type Logger,
 } from '@vigil/platform';
 import { Gauge, type Registry } from 'prom-client';
@@ -57,7 +55,6 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private assigned = new Set<number>();
   private judging = false;
   private stopped = false;
-  private admin?: KafkaAdmin;
   private timer?: NodeJS.Timeout;
   private ticking = false;
   /** Set while the high watermarks cannot be read (the broker is away from this instance). */
@@ -68,11 +65,12 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   constructor(
     private readonly store: LeaseStore,
     @Inject(PRODUCER) private readonly producer: EventProducer,
-    @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(KAFKA_ADMIN) private readonly admin: KafkaAdminFacade,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(HEARTBEAT_METRICS) private readonly metrics: HeartbeatMetrics,
     @Inject(METRICS) registry: Registry,
     @Inject(MEMBERSHIP) private readonly membership: GroupMembership,
+    @Inject(HEALTH) private readonly health: HealthRegistry,
     @Inject(CONFIG) private readonly config: HeartbeatConfig,
   ) {
     const table = new LeaseTable(undefined, { forgetUnreachableAfterMs: config.FORGET_UNREACHABLE_AFTER_MS });
@@ -100,7 +98,6 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     this.stopped = true;
     clearInterval(this.timer);
     await Promise.allSettled([...this.queues.values()]);
-    await this.admin?.disconnect().catch(() => undefined);
   }
 
   /** What this instance tracks (its partitions only). */
@@ -138,11 +135,13 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private scheduleRestore(partition: number): void {
     if (this.restoring.has(partition)) return;
     this.restoring.add(partition);
+    const release = this.health.hold(`restoring heartbeat partition ${partition}`);
     void this.enqueue(partition, async () => {
       try {
         if (this.assigned.has(partition)) await this.restore(partition);
       } finally {
         this.restoring.delete(partition);
+        release();
       }
     });
   }
@@ -236,10 +235,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     }
   }
 
-  private async watermarks(): Promise<Map<number, bigint>> {
-    const admin = await this.connectedAdmin();
-    const offsets = await admin.fetchTopicOffsets(TOPIC);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  private watermarks(): Promise<Map<number, bigint>> {
+    return this.admin.highWatermarks(TOPIC);
   }
 
   /** Where the consumer resumes: the committed offset, or (a new group starts at the end) the high watermark. */
@@ -257,19 +254,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     return (await this.watermarks()).get(partition) ?? 0n;
   }
 
-  private async readCommitted(): Promise<Map<number, bigint>> {
-    const admin = await this.connectedAdmin();
-    const [res] = await admin.fetchOffsets({ groupId: this.config.CONSUMER_GROUP, topics: [TOPIC] });
-    return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-  }
-
-  private async connectedAdmin(): Promise<KafkaAdmin> {
-    if (!this.admin) {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      this.admin = admin;
-    }
-    return this.admin;
+  private readCommitted(): Promise<Map<number, bigint>> {
+    return this.admin.committedOffsets(this.config.CONSUMER_GROUP, TOPIC);
   }
 
   // --- persistence and publishing ---------------------------------------------------------------

@@ -1,25 +1,29 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { Topics, type SchemaCodec, type StateChangeEvent, RecordHeaderNames } from '@vigil/events';
 import {
-  highWatermarks,
-  KafkaBatchContext,
+  type KafkaAdminFacade,
   readPartitionRanges,
-  Topics,
   type ConsumedRecord,
   type EventProducer,
   type KafkaClient,
-  type SchemaCodec,
-  type StateChangeEvent,
-} from '@vigil/events';
-import { CODEC, CONFIG, KAFKA, LOGGER, PRODUCER, type Logger } from '@vigil/platform';
+} from '@vigil/kafka';
+import { KafkaBatchContext } from '@vigil/platform';
+import {
+  CODEC,
+  CONFIG,
+  HEALTH,
+  KAFKA,
+  KAFKA_ADMIN,
+  LOGGER,
+  PRODUCER,
+  type HealthRegistry,
+  type Logger,
+} from '@vigil/platform';
 import type { StateSyncConfig } from './config';
 import { StateStore, type ChangelogEntry } from './state-store';
 import { STATE_SYNC_METRICS } from './tokens';
 import type { StateSyncMetrics } from './state-metrics';
-
-const VERSION_HEADER = 'vigil-version';
-const EVENT_ID_HEADER = 'vigil-event-id';
-const AGENT_ID_HEADER = 'vigil-agent-id';
 
 /**
  * Applies StateChangeEvents to Redis and publishes each accepted change once to the changelog.
@@ -47,6 +51,8 @@ export class StateChangesController {
     @Inject(PRODUCER) private readonly producer: EventProducer,
     @Inject(CODEC) private readonly codec: SchemaCodec,
     @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(KAFKA_ADMIN) private readonly admin: KafkaAdminFacade,
+    @Inject(HEALTH) private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(STATE_SYNC_METRICS) private readonly metrics: StateSyncMetrics,
     @Inject(CONFIG) config: StateSyncConfig,
@@ -128,9 +134,9 @@ export class StateChangesController {
         tombstone: record.value.eventType === 'deleted',
         context: record.context,
         headers: {
-          [VERSION_HEADER]: String(record.value.version),
-          [EVENT_ID_HEADER]: record.value.eventId,
-          [AGENT_ID_HEADER]: record.value.agentId,
+          [RecordHeaderNames.version]: String(record.value.version),
+          [RecordHeaderNames.eventId]: record.value.eventId,
+          [RecordHeaderNames.agentId]: record.value.agentId,
         },
       })),
     );
@@ -147,15 +153,7 @@ export class StateChangesController {
 
   /** The broker cluster's id, which tags checkpoints so that one from another cluster is never trusted. */
   private kafkaClusterId(): Promise<string> {
-    this.clusterId ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      try {
-        return (await admin.describeCluster()).clusterId;
-      } finally {
-        await admin.disconnect();
-      }
-    })();
+    this.clusterId ??= this.admin.clusterId();
     this.clusterId.catch(() => (this.clusterId = undefined));
     return this.clusterId;
   }
@@ -164,7 +162,8 @@ export class StateChangesController {
   private ensureRecovered(partition: number, assignment: number[]): Promise<void> {
     if (!this.recovered.has(partition)) {
       const pending = [...new Set([partition, ...assignment])].filter((p) => !this.recovered.has(p));
-      const reading = this.recover(pending);
+      const release = this.health.hold(`restoring changelog partitions ${pending.join(',')}`);
+      const reading = this.recover(pending).finally(release);
       for (const p of pending) this.recovered.set(p, reading);
       reading.catch(() => pending.forEach((p) => this.recovered.get(p) === reading && this.recovered.delete(p)));
     }
@@ -174,7 +173,7 @@ export class StateChangesController {
   /** Reads each partition's changelog from its checkpoint to its end and moves the markers up. */
   private async recover(partitions: number[]) {
     if (partitions.length === 0) return;
-    const ends = await highWatermarks(this.kafka, Topics.stateChangelog.name);
+    const ends = await this.admin.highWatermarks(Topics.stateChangelog.name);
     const clusterId = await this.kafkaClusterId();
     const ranges = await Promise.all(
       partitions.map(async (partition) => {
@@ -184,14 +183,14 @@ export class StateChangesController {
     );
     const found: ChangelogEntry[] = [];
     await readPartitionRanges(this.kafka, Topics.stateChangelog.name, ranges, async (_, m) => {
-      const version = m.headers?.[VERSION_HEADER]?.toString();
+      const version = m.headers?.[RecordHeaderNames.version]?.toString();
       if (!m.key || version === undefined) return;
       const decoded = m.value ? await this.codec.decode(Topics.stateChangelog, m.value) : undefined;
       found.push({
         entityId: m.key.toString(),
         version: Number(version),
-        eventId: m.headers?.[EVENT_ID_HEADER]?.toString() ?? '',
-        agentId: m.headers?.[AGENT_ID_HEADER]?.toString() ?? (decoded?.ok ? decoded.value.agentId : ''),
+        eventId: m.headers?.[RecordHeaderNames.eventId]?.toString() ?? '',
+        agentId: m.headers?.[RecordHeaderNames.agentId]?.toString() ?? (decoded?.ok ? decoded.value.agentId : ''),
         event: decoded?.ok ? decoded.value : null,
       });
     });

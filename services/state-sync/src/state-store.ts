@@ -1,6 +1,6 @@
 import type { StateChangeEvent } from '@vigil/events';
 import type Redis from 'ioredis';
-import { agentEntitiesKey, checkpointKey, seenKey, stateKey } from './state-keys';
+import { agentEntitiesKey, checkpointKey, seenKey, stateKey } from '@vigil/redis-keys';
 import { APPLY_LUA, MARK_PUBLISHED_LUA, RESTORE_LUA } from './state-scripts';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'stale';

@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AgentConnection, AgentPublisher, type HeartbeatReport } from '@vigil/agent-sdk';
-import type { EventsLogger, HealthCheck } from '@vigil/events';
+import type { HealthCheck } from '@vigil/events';
+import type { EventsLogger } from '@vigil/kafka';
 
 export interface FleetOptions {
   agents: number;

@@ -2,7 +2,7 @@
 // Simulates a fleet of agents on the real agent SDK, and breaks them on command.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { parseBrokers } from '@vigil/events';
+import { parseBrokers } from '@vigil/kafka';
 import { COMMANDS_HELP, runCommand } from './commands';
 import { Fleet, type FleetEvent } from './fleet';
 

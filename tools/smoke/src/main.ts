@@ -4,19 +4,21 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
+  sampleHeartbeat,
+  sampleStateChange,
+  SchemaCodec,
+  Topics,
+  type Heartbeat,
+  type StateChangeEvent,
+} from '@vigil/events';
+import {
   ConsumerRunner,
   createKafkaClient,
   ensureTopics,
   EventProducer,
   parseBrokers,
-  sampleHeartbeat,
-  sampleStateChange,
-  SchemaCodec,
-  Topics,
   type ConsumedRecord,
-  type Heartbeat,
-  type StateChangeEvent,
-} from '@vigil/events';
+} from '@vigil/kafka';
 
 const HELP = `vigil-smoke: publish heartbeats and state changes, read them back, report.
 

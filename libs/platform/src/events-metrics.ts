@@ -1,13 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
+import type { EventsMetrics } from '@vigil/kafka';
 
-/** The counters the producer and consumer runner keep; registered on the service's registry. */
-export interface EventsMetrics {
-  recordsProcessed: Counter<'topic'>;
-  deadLetters: Counter<'topic' | 'reason'>;
-  batchFailures: Counter<'topic'>;
-  partitionPauses: Counter<'topic'>;
-}
-
+/** The consumer runner's counters, registered on the service's Prometheus registry. */
 export function createEventsMetrics(registry: Registry): EventsMetrics {
   const registers = [registry];
   return {

@@ -1,8 +1,10 @@
 // Helpers for tests that run against a real broker and registry (never mocks of them).
 import { randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
+import { KafkaAdminFacade } from './admin';
 import type { KafkaClient } from './kafka-client';
-import type { TopicDef } from './topics';
+import type { EventsMetrics } from './metrics';
+import type { TopicDef } from '@vigil/events';
 
 export interface InfraEnv {
   brokers: string[];
@@ -78,13 +80,11 @@ export async function committedOffsets(
   groupId: string,
   topic: string,
 ): Promise<Map<number, bigint>> {
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = new KafkaAdminFacade(kafka, 30000);
   try {
-    const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    return await admin.committedOffsets(groupId, topic);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
@@ -93,4 +93,24 @@ export function plain(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
   if (Array.isArray(value)) return value.map(plain);
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+}
+
+/** EventsMetrics that remember every increment, so a test can ask what the runner counted. */
+export function recordingMetrics(): EventsMetrics & {
+  count(metric: keyof EventsMetrics, labels?: Record<string, string>): number;
+} {
+  const seen: Array<{ metric: keyof EventsMetrics; labels: Record<string, string | number>; value: number }> = [];
+  const counter = (metric: keyof EventsMetrics) => ({
+    inc: (labels: Record<string, string | number>, value = 1) => void seen.push({ metric, labels, value }),
+  });
+  return {
+    recordsProcessed: counter('recordsProcessed'),
+    deadLetters: counter('deadLetters'),
+    batchFailures: counter('batchFailures'),
+    partitionPauses: counter('partitionPauses'),
+    count: (metric, labels = {}) =>
+      seen
+        .filter((s) => s.metric === metric && Object.entries(labels).every(([k, v]) => String(s.labels[k]) === v))
+        .reduce((n, s) => n + s.value, 0),
+  };
 }

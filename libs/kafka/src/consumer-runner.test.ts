@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { SchemaCodec } from './codec';
+import { SchemaCodec } from '@vigil/events';
 import { ConsumerRunner, type ConsumedRecord, type Subscription } from './consumer-runner';
 import { ensureTopics } from './ensure-topics';
 import { createKafkaClient } from './kafka-client';
-import { createEventsMetrics } from './metrics';
 import { EventProducer } from './producer';
-import { sampleStateChange } from './samples';
-import { committedOffsets, infraEnv, isolatedTopic, readRecords, waitUntil } from './testing';
-import { Topics, type TopicDef } from './topics';
-import type { StateChangeEvent } from './types';
+import { sampleStateChange } from '@vigil/events';
+import { committedOffsets, infraEnv, isolatedTopic, readRecords, waitUntil, recordingMetrics } from './testing';
+import type { EventsMetrics } from './metrics';
+import { Topics, type TopicDef } from '@vigil/events';
+import type { StateChangeEvent } from '@vigil/events';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -26,7 +25,7 @@ describe('consumer runner: offsets follow success', () => {
     topic: TopicDef<StateChangeEvent>,
     groupId: string,
     handler: Subscription<StateChangeEvent>['handler'],
-    metrics?: Registry,
+    metrics?: EventsMetrics,
   ) => {
     const runner = new ConsumerRunner({
       kafka,
@@ -36,7 +35,7 @@ describe('consumer runner: offsets follow success', () => {
       logger: quiet,
       attemptsBeforePause: 2,
       maxPauseMs: 1000,
-      metrics: metrics ? createEventsMetrics(metrics) : undefined,
+      metrics,
       subscriptions: [{ topic, handler }] as never,
     });
     runners.push(runner);
@@ -85,15 +84,11 @@ describe('consumer runner: offsets follow success', () => {
     await producer.sendRaw(topic.name, [{ key: 'e', value: Buffer.from('not avro at all') }]);
     await producer.send(topic, [{ value: sampleStateChange('e', 1) }]);
     const groupId = `runner-${randomUUID()}`;
-    const metrics = new Registry();
+    const metrics = recordingMetrics();
     const handled: number[] = [];
     await start(topic, groupId, async (records) => void handled.push(...records.map((r) => r.value.version)), metrics);
 
-    await waitUntil(
-      async () => (await metrics.metrics()).includes('vigil_consumer_partition_pauses_total{topic='),
-      90000,
-      'a pause',
-    );
+    await waitUntil(() => metrics.count('partitionPauses') > 0, 90000, 'a pause');
     assert.equal((await committedOffsets(kafka, groupId, topic.name)).get(0), -1n, 'the poison record was not skipped');
 
     await ensureTopics(kafka, [topic.dlq!] as TopicDef<unknown>[], quiet);

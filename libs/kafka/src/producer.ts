@@ -1,8 +1,8 @@
 import { context as otelContext, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { CompressionTypes, Partitioners, type Message, type RecordMetadata } from 'kafkajs';
-import type { SchemaCodec } from './codec';
+import type { SchemaCodec } from '@vigil/events';
 import type { KafkaClient, KafkaProducer } from './kafka-client';
-import type { TopicDef } from './topics';
+import type { TopicDef } from '@vigil/events';
 import { eventsTracer, injectTraceContext, type RecordHeaders } from './tracing';
 
 export interface OutgoingRecord<T> {

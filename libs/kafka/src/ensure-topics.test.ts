@@ -4,7 +4,7 @@ import { ConfigResourceTypes } from 'kafkajs';
 import { ensureTopics } from './ensure-topics';
 import { createKafkaClient } from './kafka-client';
 import { infraEnv, isolatedTopic } from './testing';
-import { allTopics, Topics, type TopicDef } from './topics';
+import { allTopics, Topics, type TopicDef } from '@vigil/events';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -1,10 +1,10 @@
 // The one place that constructs KafkaJS. Services and the SDK get Kafka only through this lib, so a
 // swap to a maintained client with a KafkaJS-compatible API is a change here and nowhere else.
-import { Kafka, logLevel, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer, type LogEntry } from 'kafkajs';
 import type { EventsLogger } from './logger';
 import { stderrLogger } from './logger';
 
-export type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer };
+export type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer, KafkaMessage };
 export type KafkaClient = Kafka;
 
 export interface KafkaClientOptions {

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { SchemaCodec } from './codec';
+import { SchemaCodec } from '@vigil/events';
 import { ConsumerRunner, type ConsumedRecord } from './consumer-runner';
 import { ensureTopics } from './ensure-topics';
 import { createKafkaClient } from './kafka-client';
-import { createEventsMetrics } from './metrics';
 import { EventProducer } from './producer';
-import { sampleHeartbeat, sampleStateChange } from './samples';
-import { committedOffsets, infraEnv, isolatedTopic, readRecords, waitUntil } from './testing';
-import { Topics, type TopicDef } from './topics';
-import type { DeadLetter, StateChangeEvent } from './types';
+import { sampleHeartbeat, sampleStateChange } from '@vigil/events';
+import { committedOffsets, infraEnv, isolatedTopic, readRecords, waitUntil, recordingMetrics } from './testing';
+import { Topics, type TopicDef } from '@vigil/events';
+import type { DeadLetter, StateChangeEvent } from '@vigil/events';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const HOUR = 3600_000;
@@ -24,7 +22,7 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
   // One partition, so the order of good and bad records is the order they were sent.
   const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
   const groupId = `dlq-${randomUUID()}`;
-  const metrics = new Registry();
+  const metrics = recordingMetrics();
   const handled: Array<ConsumedRecord<StateChangeEvent>> = [];
   let runner: ConsumerRunner;
 
@@ -103,7 +101,7 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
       groupId,
       logger: quiet,
       maxValueBytes: 2048,
-      metrics: createEventsMetrics(metrics),
+      metrics,
       subscriptions: [
         {
           topic,
@@ -170,13 +168,7 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
   });
 
   it('counts dead letters by reason', async () => {
-    const text = await metrics.metrics();
-    assert.match(
-      text,
-      new RegExp(
-        `vigil_consumer_dead_letters_total\\{topic="${topic.name.replace(/\./g, '\\.')}",reason="undecodable"\\} 1`,
-      ),
-    );
-    assert.match(text, /reason="invalid_value"\} 2/);
+    assert.equal(metrics.count('deadLetters', { topic: topic.name, reason: 'undecodable' }), 1);
+    assert.equal(metrics.count('deadLetters', { topic: topic.name, reason: 'invalid_value' }), 2);
   });
 });

@@ -7,8 +7,8 @@ import {
   type ConsumerRunnerOptions,
   type HandlerResult,
   type Subscription,
-} from '../consumer-runner';
-import { topicByName } from '../topics';
+} from '@vigil/kafka';
+import { topicByName } from '@vigil/events';
 
 /** What an `@EventPattern(topic)` handler receives as its context argument. */
 export class KafkaBatchContext extends BaseRpcContext<[BatchInfo]> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
+import { KafkaAdminFacade } from './admin';
 import type { KafkaClient } from './kafka-client';
 
 export interface PartitionRange {
@@ -69,14 +70,12 @@ export async function readPartitionRanges(
   }
 }
 
-/** The high watermark (next offset to be written) of each partition. */
+/** The high watermark (next offset to be written) of each partition, on a connection of its own. */
 export async function highWatermarks(kafka: KafkaClient, topic: string): Promise<Map<number, bigint>> {
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = new KafkaAdminFacade(kafka, 30000);
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    return await admin.highWatermarks(topic);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }

@@ -1,14 +1,14 @@
 import { SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Batch, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import type { SchemaCodec } from './codec';
+import type { SchemaCodec } from '@vigil/events';
 import type { KafkaClient, KafkaConsumer } from './kafka-client';
 import type { EventsLogger } from './logger';
 import { stderrLogger } from './logger';
 import type { EventsMetrics } from './metrics';
 import type { EventProducer } from './producer';
-import type { TopicDef } from './topics';
+import type { TopicDef } from '@vigil/events';
 import { eventsTracer, extractTraceContext, type RecordHeaders } from './tracing';
-import type { DeadLetter, DeadLetterReason } from './types';
+import type { DeadLetter, DeadLetterReason } from '@vigil/events';
 
 /** A decoded, valid record handed to a handler. */
 export interface ConsumedRecord<T> {

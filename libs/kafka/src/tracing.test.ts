@@ -5,14 +5,14 @@ import { context, propagation, trace, SpanKind } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { SchemaCodec } from './codec';
+import { SchemaCodec } from '@vigil/events';
 import { ConsumerRunner, type ConsumedRecord } from './consumer-runner';
 import { ensureTopics } from './ensure-topics';
 import { createKafkaClient } from './kafka-client';
 import { EventProducer } from './producer';
-import { sampleStateChange } from './samples';
+import { sampleStateChange } from '@vigil/events';
 import { infraEnv, isolatedTopic, waitUntil } from './testing';
-import { Topics, type TopicDef } from './topics';
+import { Topics, type TopicDef } from '@vigil/events';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 

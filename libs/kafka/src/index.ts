@@ -1,0 +1,35 @@
+// Public API of @vigil/kafka: the Kafka runtime under Vigil's contract. The one place that imports
+// the Kafka client (KafkaJS today): swapping it for a maintained client with a KafkaJS-compatible API
+// is a change in this lib and nowhere else. Test helpers are not here: they are `@vigil/kafka/testing`.
+export {
+  createKafkaClient,
+  parseBrokers,
+  type KafkaClient,
+  type KafkaClientOptions,
+  type KafkaMessage,
+} from './kafka-client';
+export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
+export { readPartitionRanges, highWatermarks, type PartitionRange } from './read-partition';
+export { KafkaAdminFacade, type PartitionOffsets } from './admin';
+export { withRetries, isRetriableKafkaError } from './retries';
+export {
+  EventProducer,
+  chunkBySize,
+  type OutgoingRecord,
+  type RawRecord,
+  type EventProducerOptions,
+  type SendMetadata,
+} from './producer';
+export {
+  ConsumerRunner,
+  type ConsumedRecord,
+  type BatchHandler,
+  type BatchInfo,
+  type HandlerResult,
+  type Subscription,
+  type GroupListener,
+  type ConsumerRunnerOptions,
+} from './consumer-runner';
+export { injectTraceContext, extractTraceContext, eventsTracer, type RecordHeaders } from './tracing';
+export { type EventsMetrics, type CounterLike } from './metrics';
+export { stderrLogger, type EventsLogger } from './logger';

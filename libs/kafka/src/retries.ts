@@ -1,0 +1,64 @@
+// Errors a broker answers while it is still settling (a topic just created, a leader just moved,
+// a coordinator still loading its log): asking again shortly, with fresh metadata, succeeds.
+const RETRIABLE_TYPES = new Set([
+  'NOT_LEADER_FOR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'NOT_CONTROLLER',
+  'REQUEST_TIMED_OUT',
+  'REPLICA_NOT_AVAILABLE',
+  'OFFSET_NOT_AVAILABLE',
+]);
+
+interface KafkaErrorShape {
+  type?: string;
+  retriable?: boolean;
+  name?: string;
+  originalError?: unknown;
+  cause?: unknown;
+}
+
+/**
+ * True for the protocol errors above, also when KafkaJS wrapped them in its "retries exceeded"
+ * error (its own retries reuse the metadata it held, which is why they can run out).
+ */
+export function isRetriableKafkaError(e: unknown): boolean {
+  for (let err = e as KafkaErrorShape | undefined, depth = 0; err && depth < 5; depth++) {
+    if (err.type && RETRIABLE_TYPES.has(err.type)) return true;
+    err = (err.originalError ?? err.cause) as KafkaErrorShape | undefined;
+  }
+  return false;
+}
+
+export interface RetryOptions {
+  /** Total time allowed, first attempt included (default 30 s). */
+  timeoutMs?: number;
+  /** Called before each retry, e.g. to refresh metadata. */
+  beforeRetry?: () => Promise<void>;
+}
+
+/**
+ * Runs `fn`, retrying only retriable broker errors with doubling delays (100 ms up to 2 s) until
+ * `timeoutMs`; anything else, or the last retriable error past the bound, is thrown with `what` in
+ * the message so the caller's log says which operation gave up.
+ */
+export async function withRetries<T>(what: string, fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const delay = Math.min(2000, 100 * 2 ** attempt);
+      if (!isRetriableKafkaError(e) || Date.now() + delay > deadline) {
+        if (isRetriableKafkaError(e))
+          (e as Error).message = `${what}: still failing after retries: ${(e as Error).message}`;
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      await options.beforeRetry?.().catch(() => undefined);
+    }
+  }
+}

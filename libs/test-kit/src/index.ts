@@ -1,0 +1,31 @@
+// Public API of @vigil/test-kit: imported by test/ and bench/ only (a lint rule keeps it so).
+export {
+  infraEnv,
+  isolatedTopic,
+  waitUntil,
+  readRecords,
+  committedOffsets,
+  plain,
+  recordingMetrics,
+  type InfraEnv,
+} from '@vigil/kafka/testing';
+export {
+  repoRoot,
+  envWithout,
+  runScript,
+  freePort,
+  isPortOpen,
+  startService,
+  stopProcess,
+  waitHttpOk,
+  type ScriptResult,
+  type ServiceProcess,
+  type StartServiceOptions,
+} from './processes';
+export { silentLogger, errorsToStderr } from './loggers';
+export { percentile, summarize, type Summary } from './stats';
+export { metricLines, metricSum } from './metric-scrape';
+export { startFleet, type RunningFleet, type FleetEvent } from './fleet-sim';
+export { watchLiveness, type LivenessWatch, type SeenTransition } from './liveness-watch';
+export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';
+export { connectToInfra, type InfraConnection } from './connect';

@@ -1,0 +1,116 @@
+// Running real processes from tests: the infra scripts and the services' compiled entry points.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import path from 'node:path';
+import { waitUntil } from '@vigil/kafka/testing';
+
+/** The workspace root (this file runs from libs/test-kit/dist). */
+export const repoRoot = path.resolve(__dirname, '../../..');
+
+/** The environment without the variables that point at already-running infra. */
+export function envWithout(keys: string[], extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of keys) delete env[k];
+  return { ...env, ...extra };
+}
+
+export interface ScriptResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300000): ScriptResult {
+  const r = spawnSync('bash', [path.join(repoRoot, script), ...args], { env, encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export async function isPortOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface StartServiceOptions {
+  args?: string[];
+  /** Flags for node itself, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  /** Write the service's output to this file instead of collecting it (long runs, kept logs). */
+  logFile?: string;
+}
+
+/** Starts a service's compiled main.js with the given env; its stdout+stderr are collected (or logged to a file). */
+export function startService(
+  service: string,
+  env: NodeJS.ProcessEnv,
+  options: StartServiceOptions = {},
+): ServiceProcess {
+  const log = options.logFile ? openSync(options.logFile, 'w') : undefined;
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), path.join(repoRoot, 'services', service, 'dist', 'main.js'), ...(options.args ?? [])],
+    {
+      env,
+      stdio: log === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', log, log],
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => out, exited };
+}
+
+/**
+ * SIGTERM, then SIGKILL if the process is still there after graceMs; resolves once it exited.
+ * Safe on a process that already exited.
+ */
+export async function stopProcess(child: ChildProcess, graceMs = 15000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+  clearTimeout(timer);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Waits until GET http://127.0.0.1:<port><path> answers 2xx (connection refusals count as "not yet"). */
+export async function waitHttpOk(port: number, urlPath: string, timeoutMs: number, what: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}${urlPath}`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    timeoutMs,
+    what,
+  );
+}

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { sampleStateChange, SchemaCodec, Topics, type TopicDef } from '@vigil/events';
 import { ConsumerRunner, createKafkaClient, ensureTopics, EventProducer, parseBrokers } from '@vigil/kafka';
-import { isolatedTopic, waitUntil } from '@vigil/test-kit';
+import { errorsToStderr, isolatedTopic, waitUntil } from '@vigil/test-kit';
 import { rssSampler, writeReport } from './report';
 
 const HELP = `consume-throughput: raw KafkaJS consume rate vs the libs/events ConsumerRunner.
@@ -14,7 +14,7 @@ Usage: node bench/dist/consume-throughput.js [--records N] [--partitions P]
   --partitions P   partitions of the bench topic (default 12)
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL. Writes bench/results/consume-throughput.json.`;
 
-const quiet = { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => console.error(m, o) };
+const quiet = errorsToStderr;
 
 async function main() {
   const { values } = parseArgs({

@@ -1,18 +1,26 @@
 #!/usr/bin/env node
 // The heartbeat service as a real process fed by tools/fleet-sim (real SDK agents): detection
 // latency with 10k agents at 1 s, and resident memory with 100k tracked agents.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics, type AgentLivenessChanged } from '@vigil/events';
+import { SchemaCodec, Topics } from '@vigil/events';
 import { createKafkaClient, ensureTopics, parseBrokers } from '@vigil/kafka';
-import { waitUntil } from '@vigil/test-kit';
+import { leaseKeys } from '@vigil/redis-keys';
+import {
+  errorsToStderr,
+  percentile,
+  repoRoot,
+  startFleet,
+  startHeartbeat,
+  summarize,
+  waitUntil,
+  watchLiveness,
+  type SeenTransition,
+} from '@vigil/test-kit';
 import Redis from 'ioredis';
-import { percentile, writeReport } from './report';
+import { writeReport } from './report';
 
 const HELP = `heartbeat-detection: detection latency at N agents, and RSS with M tracked agents.
 
@@ -24,19 +32,12 @@ Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/heartbe
 Detection latency = when the unreachable event was read minus the agent's last heartbeat minus
 3 intervals (all clocks are this machine's); the service's own broker-time figure is reported too.`;
 
-const repo = path.resolve(__dirname, '..', '..');
-const quiet = { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => console.error(m, o) };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+const logFile = (name: string) => {
+  const dir = path.join(repoRoot, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  return path.join(dir, `${name}.log`);
+};
 
 /** Resident memory of another process, from /proc. */
 function rssOf(pid: number): number {
@@ -48,84 +49,6 @@ function rssOf(pid: number): number {
 function cpuOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-interface Service {
-  child: ChildProcess;
-  port: number;
-  metric(prefix: string): Promise<number>;
-  stop(): Promise<void>;
-}
-
-/** Starts the service with its log in bench/results/<logName>.log (kept to explain an outlier). */
-async function startHeartbeat(group: string, logName: string): Promise<Service> {
-  const port = await freePort();
-  mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
-  const log = openSync(path.join(repo, 'bench/results', `${logName}.log`), 'w');
-  const child = spawn(process.execPath, [path.join(repo, 'services/heartbeat/dist/main.js')], {
-    env: { ...process.env, HTTP_PORT: String(port), CONSUMER_GROUP: group, LOG_LEVEL: 'info' },
-    stdio: ['ignore', log, log],
-  });
-  const metric = async (prefix: string) =>
-    (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
-      .split('\n')
-      .filter((l) => l.startsWith(prefix))
-      .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-  await waitUntil(
-    async () => {
-      try {
-        const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
-          .split('\n')
-          .filter((l) => l.startsWith('vigil_heartbeat_partition_lag_records{'));
-        return lines.length === Topics.heartbeats.partitions;
-      } catch {
-        return false;
-      }
-    },
-    60000,
-    'heartbeat to own every partition',
-  );
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    child,
-    port,
-    metric,
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(15000)]);
-      child.kill('SIGKILL');
-    },
-  };
-}
-
-interface FleetEvent {
-  event: string;
-  agents?: string[];
-  lastBeats?: Record<string, number | null>;
-}
-
-function startFleet(args: string[]) {
-  const child = spawn(process.execPath, [path.join(repo, 'tools/fleet-sim/dist/main.js'), ...args], {
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
-  const events: FleetEvent[] = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l) as FleetEvent));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    child,
-    events,
-    send: (c: string) => child.stdin!.write(`${c}\n`),
-    async next(event: string, timeoutMs = 300000): Promise<FleetEvent> {
-      const from = events.length;
-      await waitUntil(() => events.slice(from).some((e) => e.event === event), timeoutMs, event);
-      return events.slice(from).find((e) => e.event === event)!;
-    },
-    /** Ends the simulator without deregistering anyone (the service is stopped first). */
-    async kill() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
 }
 
 async function main() {
@@ -148,43 +71,32 @@ async function main() {
   const tracked = Number(values.tracked);
   const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092');
   const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-  const kafka = createKafkaClient({ brokers, clientId: 'bench-heartbeat', logger: quiet });
+  const kafka = createKafkaClient({ brokers, clientId: 'bench-heartbeat', logger: errorsToStderr });
   const codec = new SchemaCodec({ registryUrl });
   const run = randomUUID().slice(0, 6);
   // On a fresh broker the liveness topic does not exist until a service creates it, and the watcher
   // below subscribes before the service starts.
-  await ensureTopics(kafka, undefined, quiet);
+  await ensureTopics(kafka, undefined, errorsToStderr);
 
   // --- phase 1: detection latency ----------------------------------------------------------------
   const prefix = `bd${run}`;
-  const seen = new Map<string, Array<AgentLivenessChanged & { receivedAt: number }>>();
-  const watcher = kafka.consumer({ groupId: `bench-liveness-${run}`, maxWaitTimeInMs: 50 });
-  await watcher.connect();
-  await watcher.subscribe({ topic: Topics.liveness.name, fromBeginning: false });
-  await watcher.run({
-    eachMessage: async ({ message }) => {
-      const key = message.key?.toString() ?? '';
-      if (!key.startsWith(prefix)) return;
-      const d = await codec.decode(Topics.liveness, message.value);
-      if (d.ok) seen.set(key, [...(seen.get(key) ?? []), { ...d.value, receivedAt: Date.now() }]);
-    },
-  });
-  await sleep(3000); // the watcher joins before anything is published
+  const watch = await watchLiveness(kafka, codec, prefix);
+  /** Each agent's transitions, indexed on demand (the watch is a flat list of every event). */
+  const byAgent = () => {
+    const m = new Map<string, SeenTransition[]>();
+    for (const t of watch.seen) m.set(t.agentId, [...(m.get(t.agentId) ?? []), t]);
+    return m;
+  };
 
   console.error(`phase 1: ${agents} agents at 1 s, ${rounds} rounds of ${perRound} kills`);
-  const hb = await startHeartbeat(`bench-heartbeat-${run}`, 'heartbeat-detection-service');
-  const fleet = startFleet([
-    '--agents',
-    String(agents),
-    '--prefix',
-    prefix,
-    '--interval-ms',
-    '1000',
-    '--agents-per-connection',
-    '2500',
-  ]);
-  await fleet.next('started');
-  const healthy = () => [...seen.values()].filter((l) => l.some((t) => t.to === 'healthy')).length;
+  const hb = await startHeartbeat(
+    `bench-heartbeat-${run}`,
+    {},
+    { logFile: logFile('heartbeat-detection-service'), ownAllPartitions: true },
+  );
+  const fleet = startFleet({ agents, prefix, intervalMs: 1000, agentsPerConnection: 2500 });
+  await fleet.waitFor('started', 300000);
+  const healthy = () => new Set(watch.to('healthy').map((t) => t.agentId)).size;
   await waitUntil(
     () => {
       process.stderr.write(`\r  registered ${healthy()}/${agents}   `);
@@ -198,12 +110,12 @@ async function main() {
   // its partition may still be working through a backlog (seen on a brand-new cluster, where the
   // service's first publishes stalled and a rebalance followed); judgement waits for that.
   await waitUntil(
-    async () => (await hb.metric('vigil_heartbeat_partition_lag_records{')) === 0,
+    async () => (await hb.metricSum('vigil_heartbeat_partition_lag_records{')) === 0,
     300000,
     'the service to catch up on every partition',
   );
   await sleep(5000);
-  const restoresBefore = await hb.metric('vigil_heartbeat_partition_restores_total');
+  const restoresBefore = await hb.metricSum('vigil_heartbeat_partition_restores_total');
   const cpu0 = cpuOf(hb.child.pid!);
   const t0 = Date.now();
   let rssPeak = 0;
@@ -215,47 +127,42 @@ async function main() {
   const victims = new Set<string>();
   for (let r = 0; r < rounds; r++) {
     fleet.send(`kill ${perRound}`);
-    const killed = await fleet.next('killed');
+    const killed = await fleet.waitFor('killed');
     for (const a of killed.agents!) victims.add(a);
     await waitUntil(
-      () => killed.agents!.every((a) => seen.get(a)?.some((t) => t.to === 'unreachable')),
+      () => killed.agents!.every((a) => watch.of(a).includes('unreachable')),
       30000,
       `round ${r + 1} detections`,
     );
     const round: number[] = [];
     for (const a of killed.agents!) {
-      const d = seen.get(a)!.find((t) => t.to === 'unreachable')!;
+      const d = watch.seen.find((t) => t.agentId === a && t.to === 'unreachable')!;
       round.push(d.receivedAt - killed.lastBeats![a]! - 3000);
       brokerTime.push(d.since - d.lastHeartbeatAt! - 3000);
     }
     endToEnd.push(...round);
-    const r50 = percentile(
-      [...round].sort((a, b) => a - b),
-      50,
-    );
+    const r50 = percentile(round, 50);
     console.error(`  round ${r + 1}: ${round.length} detected, p50 ${r50} ms, max ${Math.max(...round)} ms`);
     await sleep(2000);
   }
   const seconds = (Date.now() - t0) / 1000;
   const cpuCores = (cpuOf(hb.child.pid!) - cpu0) / seconds;
   clearInterval(rssTimer);
+  const seen = byAgent();
   for (const [agent, list] of seen) {
     if (!victims.has(agent) && list.some((t) => t.to === 'unreachable' || t.to === 'suspect')) falseDeaths += 1;
   }
   // Explain outliers: a judgement hold after a broker gap, or a rebalance (restores), delays detections.
-  const brokerGaps = await hb.metric('vigil_heartbeat_broker_gaps_total');
-  const restores = (await hb.metric('vigil_heartbeat_partition_restores_total')) - restoresBefore;
+  const brokerGaps = await hb.metricSum('vigil_heartbeat_broker_gaps_total');
+  const restores = (await hb.metricSum('vigil_heartbeat_partition_restores_total')) - restoresBefore;
   const duplicates = [...victims].filter(
     (a) => (seen.get(a) ?? []).filter((t) => t.to === 'unreachable').length !== 1,
   ).length;
   await hb.stop();
   await fleet.kill();
-  await watcher.disconnect();
+  await watch.stop();
 
-  const summary = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) };
-  };
+  const summary = summarize;
   const detection = {
     agents,
     intervalMs: 1000,
@@ -278,22 +185,17 @@ async function main() {
   let memory: Record<string, unknown> = { skipped: true };
   if (tracked > 0) {
     console.error(`phase 2: ${tracked} agents beating every 10 s`);
-    const hb2 = await startHeartbeat(`bench-heartbeat-mem-${run}`, 'heartbeat-memory-service');
-    const fleet2 = startFleet([
-      '--agents',
-      String(tracked),
-      '--prefix',
-      `bm${run}`,
-      '--interval-ms',
-      '10000',
-      '--agents-per-connection',
-      '10000',
-    ]);
-    await fleet2.next('started', 600000);
+    const hb2 = await startHeartbeat(
+      `bench-heartbeat-mem-${run}`,
+      {},
+      { logFile: logFile('heartbeat-memory-service'), ownAllPartitions: true },
+    );
+    const fleet2 = startFleet({ agents: tracked, prefix: `bm${run}`, intervalMs: 10000, agentsPerConnection: 10000 });
+    await fleet2.waitFor('started', 600000);
     const t1 = Date.now();
     await waitUntil(
       async () => {
-        const n = await hb2.metric('vigil_heartbeat_agents{');
+        const n = await hb2.metricSum('vigil_heartbeat_agents{');
         process.stderr.write(`\r  tracked ${n}/${tracked}, rss ${Math.round(rssOf(hb2.child.pid!) / 1e6)} MB   `);
         return n >= tracked;
       },
@@ -326,7 +228,7 @@ async function main() {
     );
     const heartbeatsPerSecond = tracked / 10;
     memory = {
-      trackedAgents: await hb2.metric('vigil_heartbeat_agents{'),
+      trackedAgents: await hb2.metricSum('vigil_heartbeat_agents{'),
       heartbeatsPerSecond,
       registerSeconds: Math.round(registerSeconds),
       rssPeakMB: Math.round(peak / 1e6),
@@ -342,11 +244,8 @@ async function main() {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   for (const group of [`bench-heartbeat-${run}`, `bench-heartbeat-mem-${run}`]) {
     for (let p = 0; p < Topics.heartbeats.partitions; p++) {
-      await redis.del(
-        `vigil:{hb:${group}:${p}}:leases`,
-        `vigil:{hb:${group}:${p}}:meta`,
-        `vigil:{hb:${group}:${p}}:outbox`,
-      );
+      const k = leaseKeys(group, p);
+      await redis.del(k.leases, k.meta, k.outbox);
     }
   }
   redis.disconnect();

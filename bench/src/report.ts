@@ -2,11 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 /** Samples this process's resident memory; `peak()` is the highest seen. */
 export function rssSampler(intervalMs = 200): { peak: () => number; stop: () => void } {
   let peak = process.memoryUsage().rss;

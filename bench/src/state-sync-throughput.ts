@@ -1,19 +1,26 @@
 #!/usr/bin/env node
 // state-sync as a real process: sustained throughput next to the raw KafkaJS consume rate on the
 // same topic in the same run, and publish -> Redis-visible latency at fixed publish rates.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, openSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SchemaCodec, Topics, type StateChangeEvent } from '@vigil/events';
 import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
-import { committedOffsets, waitUntil } from '@vigil/test-kit';
+import { stateKey } from '@vigil/redis-keys';
+import {
+  committedOffsets,
+  errorsToStderr,
+  metricSum,
+  percentile,
+  startService,
+  stopProcess,
+  waitUntil,
+} from '@vigil/test-kit';
 import Redis from 'ioredis';
 import { topSelfTime } from './cpu-profile';
-import { percentile, writeReport } from './report';
-import { stateKey } from '@vigil/redis-keys';
+import { writeReport } from './report';
 
 const HELP = `state-sync-throughput: state-sync events/s vs raw KafkaJS, and publish->Redis latency at fixed rates.
 
@@ -24,8 +31,7 @@ Usage: node bench/dist/state-sync-throughput.js [--events N] [--rates 1000,5000,
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/state-sync.json.
 Starts its own state-sync process (consumer group bench-state-sync-<run>) with --cpu-prof.`;
 
-const quiet = { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => console.error(m, o) };
-const repo = path.resolve(__dirname, '..', '..');
+const quiet = errorsToStderr;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ev(entityId: string, version: number, now = Date.now()): StateChangeEvent {
@@ -86,17 +92,10 @@ async function main() {
 
   const profDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-prof-'));
   const port = 3900 + Math.floor(Math.random() * 90);
-  const child = spawn(
-    process.execPath,
-    ['--cpu-prof', `--cpu-prof-dir=${profDir}`, path.join(repo, 'services/state-sync/dist/main.js')],
-    {
-      env: { ...process.env, HTTP_PORT: String(port), CONSUMER_GROUP: group, LOG_LEVEL: 'warn' },
-      stdio: [
-        'ignore',
-        openSync(path.join(profDir, 'state-sync.log'), 'w'),
-        openSync(path.join(profDir, 'state-sync.log'), 'a'),
-      ],
-    },
+  const { child } = startService(
+    'state-sync',
+    { ...process.env, HTTP_PORT: String(port), CONSUMER_GROUP: group, LOG_LEVEL: 'warn' },
+    { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], logFile: path.join(profDir, 'state-sync.log') },
   );
   const started = Date.now();
   const caughtUp = () => committedAll(kafka, group, ends);
@@ -116,7 +115,7 @@ async function main() {
   for (const rate of rates) latency[String(rate)] = await latencyAtRate(producer, redis, run, rate, seconds, port);
 
   const batchP = await batchHistogram(port);
-  await stop(child);
+  await stopProcess(child, 60000);
   await producer.disconnect();
   redis.disconnect();
   writeReport('state-sync', {
@@ -210,17 +209,8 @@ async function committedAll(kafka: ReturnType<typeof createKafkaClient>, group: 
   return [...ends].every(([p, end]) => end === 0n || (committed.get(p) ?? -1n) >= end);
 }
 
-async function metric(port: number, name: string): Promise<number> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return text
-      .split('\n')
-      .filter((l) => l.startsWith(name))
-      .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
-  } catch {
-    return 0;
-  }
-}
+/** A metric of the service, 0 while it does not answer yet. */
+const metric = (port: number, name: string) => metricSum(port, name).catch(() => 0);
 
 async function rssOf(port: number) {
   return Math.round((await metric(port, 'process_resident_memory_bytes')) / 2 ** 20);
@@ -231,11 +221,6 @@ async function batchHistogram(port: number) {
   const sum = Number(text.match(/vigil_state_batch_seconds_sum\{[^}]*\} (\S+)/)?.[1]);
   const count = Number(text.match(/vigil_state_batch_seconds_count\{[^}]*\} (\S+)/)?.[1]);
   return { batches: count, meanMs: Number(((1000 * sum) / Math.max(1, count)).toFixed(2)) };
-}
-
-async function stop(child: ChildProcess) {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
 }
 
 main().catch((e: Error) => {

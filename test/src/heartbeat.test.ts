@@ -56,15 +56,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     return hb;
   };
   const fleetOf = (prefix: string, agents: number, extra: string[] = []) => {
-    const fleet = startFleet([
-      '--agents',
-      String(agents),
-      '--prefix',
-      prefix,
-      '--interval-ms',
-      String(INTERVAL),
-      ...extra,
-    ]);
+    const fleet = startFleet({ agents, prefix, intervalMs: INTERVAL, args: extra });
     cleanups.push(() => fleet.quit());
     return fleet;
   };

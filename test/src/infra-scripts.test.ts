@@ -6,9 +6,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Topics, type TopicDef } from '@vigil/events';
 import { createKafkaClient, ensureTopics } from '@vigil/kafka';
-import { envWithout, freePort, isPortOpen, runScript, waitUntil } from '@vigil/test-kit';
+import { envWithout, freePort, isPortOpen, runScript, silentLogger, waitUntil } from '@vigil/test-kit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const quiet = silentLogger;
 
 // A private VIGIL_HOME and private ports: these tests start and stop their own broker and registry
 // from nothing, and leave the suite's shared infra alone.

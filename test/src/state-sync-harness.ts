@@ -1,21 +1,24 @@
 // Drives state-sync as real processes and checks its results in Redis and on the changelog.
 import { randomUUID } from 'node:crypto';
-import { SchemaCodec, Topics, type StateChangeEvent, RecordHeaderNames } from '@vigil/events';
-import { createKafkaClient, EventProducer, highWatermarks, readPartitionRanges } from '@vigil/kafka';
-import { committedOffsets, infraEnv, waitUntil } from '@vigil/test-kit';
+import { RecordHeaderNames, Topics, type StateChangeEvent } from '@vigil/events';
+import { highWatermarks, readPartitionRanges, type EventProducer } from '@vigil/kafka';
+import {
+  committedOffsets,
+  connectToInfra,
+  freePort,
+  metricSum,
+  startService,
+  waitHttpOk,
+  waitUntil,
+  type ServiceProcess,
+} from '@vigil/test-kit';
 import Redis from 'ioredis';
-import { freePort, startService, type ServiceProcess } from '@vigil/test-kit';
 
-export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 export const GROUP = 'state-sync';
 
 export function connect() {
-  const env = infraEnv();
-  const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'state-sync-test', logger: quiet });
-  const codec = new SchemaCodec({ registryUrl: env.registryUrl });
-  const producer = new EventProducer(kafka, codec);
-  const redis = new Redis(env.redisUrl);
-  return { kafka, codec, producer, redis };
+  const infra = connectToInfra('state-sync-test');
+  return { ...infra, redis: new Redis(infra.env.redisUrl) };
 }
 
 export interface RunningStateSync extends ServiceProcess {
@@ -26,27 +29,8 @@ export interface RunningStateSync extends ServiceProcess {
 export async function startStateSync(env: Record<string, string> = {}, waitReady = true): Promise<RunningStateSync> {
   const port = await freePort();
   const proc = startService('state-sync', { ...process.env, HTTP_PORT: String(port), LOG_LEVEL: 'warn', ...env });
-  const metric = async (pattern: string) => {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return text
-      .split('\n')
-      .filter((l) => l.startsWith(pattern))
-      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-  };
-  if (waitReady) {
-    await waitUntil(
-      async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok;
-        } catch {
-          return false;
-        }
-      },
-      60000,
-      'state-sync readiness',
-    );
-  }
-  return { ...proc, port, metric };
+  if (waitReady) await waitHttpOk(port, '/health/ready', 60000, 'state-sync readiness');
+  return { ...proc, port, metric: (prefix) => metricSum(port, prefix) };
 }
 
 export function event(entityId: string, version: number, overrides: Partial<StateChangeEvent> = {}): StateChangeEvent {

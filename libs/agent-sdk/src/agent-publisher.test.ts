@@ -9,7 +9,7 @@ import { createKafkaClient, ensureTopics, highWatermarks, readPartitionRanges } 
 import * as testing from '@vigil/kafka/testing';
 import { AgentConnection, AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger as quiet } from '@vigil/kafka';
 const env = testing.infraEnv();
 const kafka = createKafkaClient({ brokers: env.brokers, clientId: 'sdk-test', logger: quiet });
 const codec = new SchemaCodec({ registryUrl: env.registryUrl });

@@ -12,7 +12,7 @@ import type { EventsMetrics } from './metrics';
 import { Topics, type TopicDef } from '@vigil/events';
 import type { StateChangeEvent } from '@vigil/events';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger as quiet } from './logger';
 
 describe('consumer runner: offsets follow success', () => {
   const env = infraEnv();

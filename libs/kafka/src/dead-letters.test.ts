@@ -11,7 +11,7 @@ import { committedOffsets, infraEnv, isolatedTopic, readRecords, waitUntil, reco
 import { Topics, type TopicDef } from '@vigil/events';
 import type { DeadLetter, StateChangeEvent } from '@vigil/events';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger as quiet } from './logger';
 const HOUR = 3600_000;
 
 describe('bad input is dead-lettered with a reason while valid records flow', () => {

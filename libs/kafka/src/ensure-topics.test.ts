@@ -6,7 +6,7 @@ import { createKafkaClient } from './kafka-client';
 import { infraEnv, isolatedTopic } from './testing';
 import { allTopics, Topics, type TopicDef } from '@vigil/events';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger as quiet } from './logger';
 
 describe('ensureTopics', () => {
   const kafka = createKafkaClient({ brokers: infraEnv().brokers, clientId: 'topics-test', logger: quiet });

@@ -32,4 +32,4 @@ export {
 } from './consumer-runner';
 export { injectTraceContext, extractTraceContext, eventsTracer, type RecordHeaders } from './tracing';
 export { type EventsMetrics, type CounterLike } from './metrics';
-export { stderrLogger, type EventsLogger } from './logger';
+export { stderrLogger, silentLogger, type EventsLogger } from './logger';

@@ -11,7 +11,7 @@ import * as samples from '@vigil/events';
 import { infraEnv, isolatedTopic, plain, waitUntil } from './testing';
 import { Topics, type TopicDef } from '@vigil/events';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger as quiet } from './logger';
 
 const cases: Array<[string, TopicDef<never>, unknown]> = [
   ['Heartbeat', Topics.heartbeats as TopicDef<never>, samples.sampleHeartbeat()],

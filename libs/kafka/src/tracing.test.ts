@@ -14,7 +14,7 @@ import { sampleStateChange } from '@vigil/events';
 import { infraEnv, isolatedTopic, waitUntil } from './testing';
 import { Topics, type TopicDef } from '@vigil/events';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger as quiet } from './logger';
 
 describe('W3C trace context travels in Kafka headers', () => {
   const exporter = new InMemorySpanExporter();

@@ -17,7 +17,7 @@ import { Topics } from '@vigil/events';
 import type { StateChangeEvent } from '@vigil/events';
 import { KafkaBatchContext, KafkaEventTransport } from './kafka-event-transport';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger as quiet } from '@vigil/kafka';
 const seen: Array<{ versions: number[]; partition: number }> = [];
 
 @Controller()

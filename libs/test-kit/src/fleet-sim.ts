@@ -25,9 +25,25 @@ export interface RunningFleet {
   kill(): Promise<void>;
 }
 
-export function startFleet(args: string[], env: NodeJS.ProcessEnv = process.env): RunningFleet {
+export interface FleetOptions {
+  agents: number;
+  /** Agent ids are `<prefix>-<n>`: a run's own prefix keeps its agents apart from everyone else's. */
+  prefix: string;
+  intervalMs: number;
+  agentsPerConnection?: number;
+  /** Further fleet-sim arguments (see its --help). */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export function startFleet(options: FleetOptions): RunningFleet {
+  const args = [
+    ...['--agents', String(options.agents), '--prefix', options.prefix, '--interval-ms', String(options.intervalMs)],
+    ...(options.agentsPerConnection ? ['--agents-per-connection', String(options.agentsPerConnection)] : []),
+    ...(options.args ?? []),
+  ];
   const child = spawn(process.execPath, [path.join(repoRoot, 'tools/fleet-sim/dist/main.js'), ...args], {
-    env,
+    env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const events: FleetEvent[] = [];

@@ -25,7 +25,7 @@ export {
 export { silentLogger, errorsToStderr } from './loggers';
 export { percentile, summarize, type Summary } from './stats';
 export { metricLines, metricSum } from './metric-scrape';
-export { startFleet, type RunningFleet, type FleetEvent } from './fleet-sim';
+export { startFleet, type RunningFleet, type FleetEvent, type FleetOptions } from './fleet-sim';
 export { watchLiveness, type LivenessWatch, type SeenTransition } from './liveness-watch';
 export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';
 export { connectToInfra, type InfraConnection } from './connect';

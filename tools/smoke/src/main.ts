@@ -17,7 +17,9 @@ import {
   ensureTopics,
   EventProducer,
   parseBrokers,
+  silentLogger,
   type ConsumedRecord,
+  type EventsLogger,
 } from '@vigil/kafka';
 
 const HELP = `vigil-smoke: publish heartbeats and state changes, read them back, report.
@@ -32,7 +34,7 @@ Usage: node tools/smoke/dist/main.js [--agents N] [--versions M] [--timeout-ms T
 Environment: KAFKA_BROKERS (127.0.0.1:9092), SCHEMA_REGISTRY_URL (http://127.0.0.1:8081/apis/ccompat/v7)
 Exit status: 0 when every record came back in order, 1 otherwise.`;
 
-const quiet = { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => console.error(m, o) };
+const quiet: EventsLogger = { ...silentLogger, error: (o, m) => console.error(m, o) };
 
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

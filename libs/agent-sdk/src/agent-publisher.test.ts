@@ -7,7 +7,8 @@ import { after, describe, it } from 'node:test';
 import { SchemaCodec, Topics, type TopicDef } from '@vigil/events';
 import { createKafkaClient, ensureTopics, highWatermarks, readPartitionRanges } from '@vigil/kafka';
 import * as testing from '@vigil/kafka/testing';
-import { AgentConnection, AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
+import { AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
+import { AgentConnection } from './connection';
 
 import { silentLogger as quiet } from '@vigil/kafka';
 const env = testing.infraEnv();
@@ -183,7 +184,7 @@ describe('AgentPublisher (the agent SDK)', () => {
     await agents[0]!.close(1000, { deregister: false });
     await agents[1]!.close(1000);
     await connection.close();
-    const ids = agents.map((a) => (a as unknown as { options: AgentPublisherOptions }).options.agentId);
+    const ids = agents.map((a) => a.agentId);
     const beats = await heartbeatsOf(new Set(ids), from);
     assert.ok(beats.some((b) => b.agentId === ids[0]) && beats.some((b) => b.agentId === ids[1]));
     assert.deepEqual(

@@ -1,9 +1,15 @@
 // Public API of @vigil/agent-sdk: what an agent author embeds.
 export {
   AgentPublisher,
-  AgentConnection,
-  type HeartbeatReport,
   type AgentPublisherOptions,
   type PublishReceipt,
   type PublisherStats,
 } from './agent-publisher';
+export { AgentConnection, type AgentConnectionOptions } from './connection';
+export { type HeartbeatReport, type HeartbeatSettings } from './heartbeat-sender';
+export {
+  AgentSupervisor,
+  type AgentSupervisorOptions,
+  type CommandHandlers,
+  type SupervisorStats,
+} from './agent-supervisor';

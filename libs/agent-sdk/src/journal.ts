@@ -1,20 +1,8 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  truncateSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, truncateSync } from 'node:fs';
+import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { DurableFile, syncDirectory } from './durable-file';
 
 /** One journal entry: whatever the caller stores, with a sequence number assigned on append. */
 export interface JournalRecord<T> {
@@ -43,14 +31,20 @@ interface Segment {
  * An append-only, fsync'd log of records in numbered segment files, with a persisted "acked" mark.
  * Appends are batched by the caller (group commit: one write + one fdatasync per batch). Segments
  * whose records are all acked are deleted, so the disk holds only what was not yet delivered.
+ * Opening reads synchronously (once, at start); every write after that is off the event loop, and
+ * each new or deleted file is made durable with an fsync of the directory.
  */
 export class Journal<T> {
   private segments: Segment[] = [];
   private handle?: FileHandle;
   private nextSeq = 1;
   private ackedSeq = 0;
+  private readonly ackFile: DurableFile;
+  private deleting: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly options: JournalOptions) {}
+  private constructor(private readonly options: JournalOptions) {
+    this.ackFile = new DurableFile(path.join(options.dir, 'acked'));
+  }
 
   /** Opens the journal, truncating a torn tail; `replay` receives every record (acked or not). */
   static open<T>(options: JournalOptions, replay: (record: JournalRecord<T>) => void): Journal<T> {
@@ -115,16 +109,24 @@ export class Journal<T> {
     let seg = this.segments.at(-1);
     if (!seg || !this.handle || seg.bytes >= this.options.segmentBytes) {
       await this.handle?.close();
-      mkdirSync(this.options.dir, { recursive: true });
+      if (!existsSync(this.options.dir)) {
+        await mkdir(this.options.dir, { recursive: true });
+        await syncDirectory(path.dirname(this.options.dir));
+      }
       const file = path.join(this.options.dir, `${String(records[0]!.seq).padStart(12, '0')}.log`);
       seg = {
         file,
         firstSeq: records[0]!.seq,
         lastSeq: records[0]!.seq - 1,
-        bytes: existsSync(file) ? statSync(file).size : 0,
+        bytes: await stat(file).then(
+          (s) => s.size,
+          () => 0,
+        ),
       };
       if (this.segments.at(-1)?.file !== file) this.segments.push(seg);
       this.handle = await open(file, 'a');
+      // The new file's directory entry must be durable too, or a crash could lose the whole segment.
+      await syncDirectory(this.options.dir);
     }
     await this.handle.write(buffer);
     await this.handle.datasync();
@@ -132,34 +134,35 @@ export class Journal<T> {
     seg.lastSeq = records.at(-1)!.seq;
   }
 
-  /** Marks everything up to seq delivered; deletes segments that hold nothing newer. */
-  ack(seq: number, beforeDelete?: () => void): void {
+  /**
+   * Marks everything up to seq delivered: the mark is written durably, then segments that hold
+   * nothing newer are deleted, after `beforeDelete` (which must save what is derived from them).
+   * Resolves once that is done. A crash before the mark is on disk only means a resend, which
+   * consumers dedupe by event id.
+   */
+  async ack(seq: number, beforeDelete?: () => Promise<void>): Promise<void> {
     if (seq <= this.ackedSeq) return;
     this.ackedSeq = seq;
-    writeAtomically(path.join(this.options.dir, 'acked'), String(seq));
+    await this.ackFile.write(String(seq));
     const current = this.segments.at(-1);
     const done = this.segments.filter((s) => s !== current && s.lastSeq <= seq);
     if (done.length === 0) return;
-    beforeDelete?.();
-    for (const s of done) unlinkSync(s.file);
     this.segments = this.segments.filter((s) => !done.includes(s));
+    this.deleting = this.deleting
+      .catch(() => undefined)
+      .then(async () => {
+        await beforeDelete?.();
+        for (const s of done) await unlink(s.file);
+        await syncDirectory(this.options.dir);
+      });
+    await this.deleting;
   }
 
+  /** Waits for pending acknowledgements and deletions, then closes the open segment. */
   async close(): Promise<void> {
+    await this.ackFile.settled();
+    await this.deleting.catch(() => undefined);
     await this.handle?.close();
     this.handle = undefined;
   }
-}
-
-/** Write to a temp file, fsync, rename: a reader sees the old content or the new, never half. */
-export function writeAtomically(file: string, content: string): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }

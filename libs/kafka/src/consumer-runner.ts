@@ -55,6 +55,12 @@ export interface Subscription<T> {
   includeEmptyBatches?: boolean;
   /** Where a group with no committed offset starts on this topic (default: the runner's fromBeginning). */
   fromBeginning?: boolean;
+  /**
+   * Only records whose key this accepts are decoded and handed over; the others are passed over
+   * (committed with the batch, never dead-lettered). For a reader that serves some keys of a topic,
+   * e.g. a host's supervisor reading the commands of the agents it runs.
+   */
+  acceptKey?: (key: string) => boolean;
 }
 
 /** Group membership as this consumer sees it: which partitions it owns, per topic, in which generation. */
@@ -67,8 +73,14 @@ export interface GroupListener {
 export interface ConsumerRunnerOptions {
   kafka: KafkaClient;
   codec: SchemaCodec;
-  /** Writes the dead letters; it must be connected to the same cluster. */
-  producer: EventProducer;
+  /** Writes the dead letters; it must be connected to the same cluster. Not needed with deadLetters 'log'. */
+  producer?: EventProducer;
+  /**
+   * Where refused records go: 'topic' (default) writes them to `<topic>.dlq`; 'log' only logs and
+   * counts them, for readers of which there are many (one per host) and whose dead letters would be
+   * the same record written many times.
+   */
+  deadLetters?: 'topic' | 'log';
   groupId: string;
   subscriptions: Array<Subscription<never>>;
   fromBeginning?: boolean;
@@ -242,6 +254,7 @@ export class ConsumerRunner {
     const rejected: Rejected[] = [];
     const spans: Span[] = [];
     for (const message of batch.messages) {
+      if (sub.acceptKey && message.key && !sub.acceptKey(message.key.toString())) continue;
       const outcome = await this.accept(sub.topic, batch, message);
       if ('reason' in outcome) {
         rejected.push(outcome);
@@ -328,7 +341,18 @@ export class ConsumerRunner {
 
   private async deadLetter(def: TopicDef<unknown>, batch: Batch, rejected: Rejected[]): Promise<void> {
     if (rejected.length === 0) return;
+    if (this.options.deadLetters === 'log') {
+      for (const { message, reason, error } of rejected) {
+        this.options.metrics?.deadLetters.inc({ topic: batch.topic, reason });
+        this.logger.warn(
+          { topic: batch.topic, partition: batch.partition, offset: message.offset, reason, error },
+          'record refused (logged, not dead-lettered)',
+        );
+      }
+      return;
+    }
     if (!def.dlq) throw new Error(`${def.name} has no dead-letter topic`);
+    if (!this.options.producer) throw new Error('a dead-letter topic needs a producer');
     const now = Date.now();
     const letters: DeadLetter[] = rejected.map(({ message, reason, error }) => ({
       topic: batch.topic,

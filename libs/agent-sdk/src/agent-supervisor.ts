@@ -1,0 +1,131 @@
+import os from 'node:os';
+import { Topics, type BackupCommand, type HealCommand, type TopicDef } from '@vigil/events';
+import { ConsumerRunner, stderrLogger, type ConsumedRecord, type EventsLogger, type Subscription } from '@vigil/kafka';
+import type { AgentConnection } from './connection';
+
+/** What an agent does when Vigil commands it; absent handlers mean the agent does not take that command. */
+export interface CommandHandlers {
+  heal?(command: HealCommand): Promise<void> | void;
+  backup?(command: BackupCommand): Promise<void> | void;
+}
+
+export interface AgentSupervisorOptions {
+  connection: AgentConnection;
+  /** The host this supervisor serves (default: the OS host name); its group is `vigil-supervisor-<hostId>`. */
+  hostId?: string;
+  logger?: EventsLogger;
+}
+
+export interface SupervisorStats {
+  /** Commands a handler ran to completion. */
+  handled: number;
+  /** Commands whose handler threw (logged; the commander's retries decide what happens next). */
+  failed: number;
+  /** Commands for an agent of this host that has no handler for that kind. */
+  unhandled: number;
+  /** Records of the command topics that were not for this host's agents (passed over undecoded). */
+  passedOver: number;
+  /** Commands for this host that could not be decoded or validated (logged and counted). */
+  refused: number;
+}
+
+type CommandKind = keyof CommandHandlers;
+
+/**
+ * Receives the commands of the agents one host runs. Commands are keyed by agent id, and KafkaJS
+ * has no manual partition assignment, so an agent cannot read just its own: instead one supervisor
+ * per host reads the command topics in a consumer group of its own (`vigil-supervisor-<host>`),
+ * passes over other hosts' keys before decoding, and calls the handlers of the agents registered
+ * with it. An agent that died cannot heal itself; its supervisor (a separate process, or the host's
+ * agent runner) can.
+ *
+ * Delivery is at least once per host: offsets are committed after the handlers returned, so a
+ * supervisor killed mid-command runs it again on restart (handlers should be idempotent by
+ * commandId / jobId). A new supervisor group starts at the end of the topics: commands issued
+ * before it first ran were not for it. Refused records are logged and counted, not dead-lettered:
+ * every host reads every command, and a dead letter per host would repeat the same record.
+ */
+export class AgentSupervisor {
+  private readonly agents = new Map<string, CommandHandlers>();
+  private readonly runner: ConsumerRunner;
+  private readonly logger: EventsLogger;
+  private readonly counts: SupervisorStats = { handled: 0, failed: 0, unhandled: 0, passedOver: 0, refused: 0 };
+  readonly groupId: string;
+
+  constructor(options: AgentSupervisorOptions) {
+    this.logger = options.logger ?? stderrLogger;
+    this.groupId = `vigil-supervisor-${options.hostId ?? os.hostname()}`;
+    const subscription = <T extends HealCommand | BackupCommand>(topic: TopicDef<T>, kind: CommandKind) =>
+      ({
+        topic,
+        fromBeginning: false,
+        acceptKey: (agentId: string) => {
+          const ours = this.agents.has(agentId);
+          if (!ours) this.counts.passedOver += 1;
+          return ours;
+        },
+        handler: (records: Array<ConsumedRecord<T>>) => this.dispatch(kind, records),
+      }) as unknown as Subscription<never>;
+    this.runner = new ConsumerRunner({
+      kafka: options.connection.kafka,
+      codec: options.connection.codec,
+      groupId: this.groupId,
+      subscriptions: [subscription(Topics.healCommands, 'heal'), subscription(Topics.backupCommands, 'backup')],
+      deadLetters: 'log',
+      logger: this.logger,
+      metrics: {
+        recordsProcessed: { inc: () => undefined },
+        deadLetters: { inc: (_labels, n = 1) => void (this.counts.refused += n) },
+        batchFailures: { inc: () => undefined },
+        partitionPauses: { inc: () => undefined },
+      },
+    });
+  }
+
+  /** The agent's commands go to these handlers from now on; the returned function stops that. */
+  register(agentId: string, handlers: CommandHandlers): () => void {
+    this.agents.set(agentId, handlers);
+    return () => {
+      if (this.agents.get(agentId) === handlers) this.agents.delete(agentId);
+    };
+  }
+
+  /** Joins the supervisor group and starts receiving; resolves once it runs. */
+  start(): Promise<void> {
+    return this.runner.start();
+  }
+
+  /** Leaves the group after the batch in flight; what was not committed is redelivered on restart. */
+  stop(): Promise<void> {
+    return this.runner.stop();
+  }
+
+  stats(): SupervisorStats {
+    return { ...this.counts };
+  }
+
+  private async dispatch(
+    kind: CommandKind,
+    records: Array<ConsumedRecord<HealCommand | BackupCommand>>,
+  ): Promise<void> {
+    for (const { value, offset, partition } of records) {
+      const handler = this.agents.get(value.agentId)?.[kind] as ((c: typeof value) => Promise<void> | void) | undefined;
+      if (!handler) {
+        this.counts.unhandled += 1;
+        this.logger.warn({ agentId: value.agentId, kind }, 'command for an agent that takes no such command');
+        continue;
+      }
+      try {
+        await handler(value);
+        this.counts.handled += 1;
+      } catch (e) {
+        // One agent's failing handler must not hold back the commands of the others on this host.
+        this.counts.failed += 1;
+        this.logger.error(
+          { agentId: value.agentId, kind, partition, offset, err: (e as Error).message },
+          'command handler failed',
+        );
+      }
+    }
+  }
+}

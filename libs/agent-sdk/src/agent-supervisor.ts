@@ -14,6 +14,8 @@ export interface AgentSupervisorOptions {
   /** The host this supervisor serves (default: the OS host name); its group is `vigil-supervisor-<hostId>`. */
   hostId?: string;
   logger?: EventsLogger;
+  /** The command topics (default: the catalogue's); tests give private copies. */
+  topics?: { heal: TopicDef<HealCommand>; backup: TopicDef<BackupCommand> };
 }
 
 export interface SupervisorStats {
@@ -70,7 +72,10 @@ export class AgentSupervisor {
       kafka: options.connection.kafka,
       codec: options.connection.codec,
       groupId: this.groupId,
-      subscriptions: [subscription(Topics.healCommands, 'heal'), subscription(Topics.backupCommands, 'backup')],
+      subscriptions: [
+        subscription(options.topics?.heal ?? Topics.healCommands, 'heal'),
+        subscription(options.topics?.backup ?? Topics.backupCommands, 'backup'),
+      ],
       deadLetters: 'log',
       logger: this.logger,
       metrics: {

@@ -61,7 +61,7 @@ export const sampleLiveness = (): AgentLivenessChanged => ({
   host: 'host-a',
 });
 
-export const sampleHealCommand = (): HealCommand => ({
+export const sampleHealCommand = (overrides: Partial<HealCommand> = {}): HealCommand => ({
   commandId: 'cmd-1',
   agentId: 'agent-1',
   action: 'restart',
@@ -69,6 +69,7 @@ export const sampleHealCommand = (): HealCommand => ({
   reason: 'unreachable',
   issuedAt: 1_700_000_004_000,
   timeoutMs: 10000,
+  ...overrides,
 });
 
 export const sampleHealResult = (): HealResult => ({
@@ -94,7 +95,7 @@ export const sampleAlert = (): AlertEvent => ({
   endsAt: null,
 });
 
-export const sampleBackupCommand = (): BackupCommand => ({
+export const sampleBackupCommand = (overrides: Partial<BackupCommand> = {}): BackupCommand => ({
   jobId: 'job-1',
   agentId: 'agent-1',
   policyId: 'nightly',
@@ -103,6 +104,7 @@ export const sampleBackupCommand = (): BackupCommand => ({
   attempt: 1,
   requestedAt: 1_700_000_000_000,
   timeoutMs: 600000,
+  ...overrides,
 });
 
 export const sampleBackupResult = (): BackupResult => ({

@@ -1,4 +1,4 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import * as avro from 'avsc';
 import type { TopicDef } from './topics';
 import type { DeadLetterReason } from './types';
@@ -58,7 +58,7 @@ export interface SchemaCodecOptions {
  * (network, 5xx), which is transient and must not turn valid records into dead letters.
  */
 export class SchemaCodec {
-  readonly registry: SchemaRegistry;
+  private registryClient?: SchemaRegistry;
   private readonly registryUrl: string;
   private readonly compatibility: Compatibility;
   private readonly writerIds = new Map<string, Promise<number>>();
@@ -66,9 +66,23 @@ export class SchemaCodec {
   private readonly resolvers = new Map<string, avro.Resolver | null | 'mismatch'>();
 
   constructor(options: SchemaCodecOptions) {
-    this.registry = new SchemaRegistry({ host: options.registryUrl, clientId: 'vigil' });
     this.registryUrl = options.registryUrl.replace(/\/+$/, '');
     this.compatibility = options.compatibility ?? 'FULL_TRANSITIVE';
+  }
+
+  /**
+   * The registry client, loaded on first use: it is needed to read writer schemas (decoding), and
+   * a producer that only encodes (an agent) never pays for loading it and its protobuf and JSON
+   * Schema support.
+   */
+  get registry(): SchemaRegistry {
+    if (!this.registryClient) {
+      const { SchemaRegistry: Client } =
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('@kafkajs/confluent-schema-registry') as typeof import('@kafkajs/confluent-schema-registry');
+      this.registryClient = new Client({ host: this.registryUrl, clientId: 'vigil' });
+    }
+    return this.registryClient;
   }
 
   static subjectOf(topic: string): string {

@@ -29,3 +29,4 @@ export { startFleet, type RunningFleet, type FleetEvent, type FleetOptions } fro
 export { watchLiveness, type LivenessWatch, type SeenTransition } from './liveness-watch';
 export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';
 export { connectToInfra, type InfraConnection } from './connect';
+export { installSdkFromTarball, installSize, type InstalledSdk } from './sdk-install';

@@ -5,8 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { waitUntil } from '@vigil/test-kit';
-import { envWithout, repoRoot, runScript } from '@vigil/test-kit';
+import { envWithout, repoRoot, runScript, stopProcess, waitUntil } from '@vigil/test-kit';
 import { changelogOf, connect, startStateSync, waitCaughtUp, type RunningStateSync } from './state-sync-harness';
 import { stateKey } from '@vigil/redis-keys';
 
@@ -14,6 +13,8 @@ const vigilHome = process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil');
 const localKafka = existsSync(path.join(vigilHome, 'kafka', 'kafka.pid'));
 const infraEnv = envWithout(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Every agent process this file started, killed in after() whatever happened. */
+const agents: Array<ReturnType<typeof spawn>> = [];
 
 interface Durable {
   eventId: string;
@@ -38,6 +39,7 @@ function startAgent(agentId: string, dataDir: string) {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  agents.push(child);
   const durable: Durable[] = [];
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -59,14 +61,14 @@ describe(
   'Kafka down for 30 s while an agent publishes, the agent restarted during the outage',
   { skip: !localKafka && 'needs the local broker of infra/kafka.sh (it is stopped and started)' },
   () => {
-    const { kafka, redis, producer } = connect();
+    const { kafka, redis, close } = connect();
     let stateSync: RunningStateSync | undefined;
 
     after(async () => {
       runScript('infra/kafka.sh', ['up'], infraEnv); // whatever happened, leave the broker running
-      stateSync?.child.kill('SIGTERM');
-      await stateSync?.exited;
-      await producer.disconnect();
+      for (const a of agents) a.kill('SIGKILL');
+      if (stateSync) await stopProcess(stateSync.child);
+      await close();
       redis.disconnect();
     });
 

@@ -3,9 +3,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Topics, type StateChangeEvent } from '@vigil/events';
-import { waitUntil } from '@vigil/test-kit';
+import { freePort, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
-import { freePort } from '@vigil/test-kit';
 import {
   changelogOf,
   connect,
@@ -27,18 +26,17 @@ function startRedis(port: number): ChildProcess {
 }
 
 describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'needs redis-server' }, () => {
-  const { kafka, producer, redis: sharedRedis } = connect();
+  const { kafka, producer, redis: sharedRedis, close } = connect();
   let redisProcess: ChildProcess | undefined;
   let stateSync: RunningStateSync | undefined;
   /** Closed in after() too: a client left reconnecting to the killed server would keep the file from ending. */
   let privateRedis: Redis | undefined;
 
   after(async () => {
-    stateSync?.child.kill('SIGTERM');
-    await stateSync?.exited;
+    if (stateSync) await stopProcess(stateSync.child);
     redisProcess?.kill('SIGKILL');
     privateRedis?.disconnect();
-    await producer.disconnect();
+    await close();
     sharedRedis.disconnect();
   });
 

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Topics, type StateChangeEvent } from '@vigil/events';
 import { highWatermarks } from '@vigil/kafka';
-import { readRecords, waitUntil } from '@vigil/test-kit';
+import { readRecords, stopProcess, waitUntil } from '@vigil/test-kit';
 import {
   changelogOf,
   connect,
@@ -16,7 +16,7 @@ import {
 } from './state-sync-harness';
 import { checkpointKey, stateKey } from '@vigil/redis-keys';
 
-const { kafka, codec, producer, redis } = connect();
+const { kafka, codec, producer, redis, close } = connect();
 const running: RunningStateSync[] = [];
 
 async function start(env: Record<string, string> = {}, waitReady = true) {
@@ -26,10 +26,7 @@ async function start(env: Record<string, string> = {}, waitReady = true) {
 }
 
 async function stopAll() {
-  for (const s of running.splice(0)) {
-    s.child.kill('SIGTERM');
-    await s.exited;
-  }
+  await Promise.all(running.splice(0).map((s) => stopProcess(s.child)));
 }
 
 /** Redis holds the newest accepted version of every entity, and the changelog each accepted version once. */
@@ -48,7 +45,7 @@ describe('state-sync: each state change applied exactly once', () => {
   before(() => producer.connect());
   after(async () => {
     await stopAll();
-    await producer.disconnect();
+    await close();
     redis.disconnect();
   });
 

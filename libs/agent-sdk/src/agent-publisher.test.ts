@@ -51,14 +51,24 @@ const eventsOnTopic = (entities: Set<string>) => recordsOf(Topics.stateChanges, 
 /** Heartbeats since `from` (the topic is busy: other tests and benchmarks beat there too). */
 const heartbeatsOf = (agents: Set<string>, from: Map<number, bigint>) => recordsOf(Topics.heartbeats, agents, from);
 
+/** Every publisher and connection a test opened, closed in after() even when the test failed. */
+const opened: Array<{ close(timeoutMs?: number): Promise<void> }> = [];
+function open(o: AgentPublisherOptions): AgentPublisher {
+  const publisher = AgentPublisher.open(o);
+  opened.push(publisher);
+  return publisher;
+}
+
 describe('AgentPublisher (the agent SDK)', () => {
-  after(() => ensureTopics(kafka, undefined, quiet).then(() => undefined));
+  after(async () => {
+    for (const o of opened) await o.close(100);
+  });
 
   it('publishes state changes with ids and per-entity versions that continue after a restart', async () => {
     await ensureTopics(kafka, undefined, quiet);
     const opts = options();
     const entity = { id: `sdk-${randomUUID().slice(0, 8)}`, type: 'service' };
-    let agent = AgentPublisher.open(opts);
+    let agent = open(opts);
     const first = await Promise.all(
       [1, 2, 3].map((n) => agent.publishStateChange(entity, n === 1 ? 'created' : 'updated', { n })),
     );
@@ -68,7 +78,7 @@ describe('AgentPublisher (the agent SDK)', () => {
     );
     assert.ok(first.every((r) => r.accepted && r.eventId));
     await agent.close();
-    agent = AgentPublisher.open(opts);
+    agent = open(opts);
     const next = await agent.publishStateChange(entity, 'updated', { n: 4 });
     assert.equal(next.version, 4, 'a restarted agent never reuses a version');
     await agent.close();
@@ -87,7 +97,7 @@ describe('AgentPublisher (the agent SDK)', () => {
 
   it('buffers on disk while Kafka is unreachable, without throwing or busy-looping, and closes fast', async () => {
     const opts = options({ brokers: UNREACHABLE, maxBackoffMs: 2000 });
-    const agent = AgentPublisher.open(opts);
+    const agent = open(opts);
     const receipts = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         agent.publishStateChange({ id: `e${i % 10}`, type: 't' }, 'updated', { i }),
@@ -114,11 +124,11 @@ describe('AgentPublisher (the agent SDK)', () => {
   it('replays what an earlier run left undelivered, in order and with the original event ids', async () => {
     const opts = options({ brokers: UNREACHABLE });
     const entity = { id: `sdk-${randomUUID().slice(0, 8)}`, type: 'service' };
-    const offline = AgentPublisher.open(opts);
+    const offline = open(opts);
     const receipts = [];
     for (let i = 0; i < 50; i++) receipts.push(await offline.publishStateChange(entity, 'updated', { i }));
     await offline.close(100);
-    const online = AgentPublisher.open({ ...opts, brokers: env.brokers });
+    const online = open({ ...opts, brokers: env.brokers });
     await testing.waitUntil(() => online.stats().pending === 0, 30000, 'the replay');
     await online.close();
     const events = await eventsOnTopic(new Set([entity.id]));
@@ -133,9 +143,7 @@ describe('AgentPublisher (the agent SDK)', () => {
   });
 
   it('when the disk buffer is full, drops new state changes (and old heartbeats first), counting each drop', async () => {
-    const agent = AgentPublisher.open(
-      options({ brokers: UNREACHABLE, maxBufferBytes: 20_000, maxQueuedHeartbeats: 3 }),
-    );
+    const agent = open(options({ brokers: UNREACHABLE, maxBufferBytes: 20_000, maxQueuedHeartbeats: 3 }));
     for (let i = 0; i < 10; i++) agent.heartbeat('ok');
     assert.equal(agent.stats().droppedHeartbeats, 7);
     let dropped;
@@ -153,7 +161,7 @@ describe('AgentPublisher (the agent SDK)', () => {
   it('sends heartbeats every interval with what report() says, and ends with `stopping` on close (deregistration)', async () => {
     const from = await highWatermarks(kafka, Topics.heartbeats.name);
     const opts = options({ heartbeat: { intervalMs: 200, missThreshold: 3, agentVersion: '9.9.9' } });
-    const agent = AgentPublisher.open(opts);
+    const agent = open(opts);
     let n = 0;
     agent.startHeartbeats(() => ({ metrics: { n: n++ }, checks: [{ name: 'db', ok: n < 3, detail: null }] }));
     await new Promise((r) => setTimeout(r, 1100));
@@ -178,7 +186,8 @@ describe('AgentPublisher (the agent SDK)', () => {
   it('goes silent without `stopping` when closed with deregister: false; publishers can share one connection', async () => {
     const from = await highWatermarks(kafka, Topics.heartbeats.name);
     const connection = new AgentConnection({ brokers: env.brokers, registryUrl: env.registryUrl, logger: quiet });
-    const agents = [options({ connection }), options({ connection })].map((o) => AgentPublisher.open(o));
+    opened.push(connection);
+    const agents = [options({ connection }), options({ connection })].map((o) => open(o));
     for (const a of agents) a.startHeartbeats();
     await new Promise((r) => setTimeout(r, 500));
     await agents[0]!.close(1000, { deregister: false });
@@ -196,7 +205,7 @@ describe('AgentPublisher (the agent SDK)', () => {
 
   it('survives a torn journal tail (a crash mid-write): keeps every whole record, drops the torn one', async () => {
     const opts = options({ brokers: UNREACHABLE });
-    const agent = AgentPublisher.open(opts);
+    const agent = open(opts);
     for (let i = 0; i < 5; i++) await agent.publishStateChange({ id: 'e', type: 't' }, 'updated', { i });
     await agent.close(100);
     const journalDir = path.join(opts.dataDir, 'journal');
@@ -205,7 +214,7 @@ describe('AgentPublisher (the agent SDK)', () => {
       .sort()
       .at(-1)!;
     appendFileSync(path.join(journalDir, segment), Buffer.from([0, 0, 1, 0, 9, 9]));
-    const reopened = AgentPublisher.open(opts);
+    const reopened = open(opts);
     assert.equal(reopened.stats().pending, 5);
     assert.equal((await reopened.publishStateChange({ id: 'e', type: 't' }, 'updated', {})).version, 6);
     await reopened.close(100);

@@ -24,7 +24,7 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
   const groupId = `dlq-${randomUUID()}`;
   const metrics = recordingMetrics();
   const handled: Array<ConsumedRecord<StateChangeEvent>> = [];
-  let runner: ConsumerRunner;
+  let runner: ConsumerRunner | undefined;
 
   // What goes in, in order: [label, expected DLQ reason or 'valid'].
   const sent: Array<[string, string]> = [];
@@ -116,7 +116,7 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
   });
 
   after(async () => {
-    await runner.stop();
+    await runner?.stop().catch(() => undefined);
     await producer.disconnect();
   });
 

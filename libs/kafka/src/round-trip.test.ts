@@ -33,7 +33,7 @@ describe('event contracts against the real broker and registry', () => {
   const producer = new EventProducer(kafka, codec);
   const topics = cases.map(([, def]) => isolatedTopic(def, { partitions: 1 }));
   const received = new Map<string, Array<ConsumedRecord<unknown>>>();
-  let runner: ConsumerRunner;
+  let runner: ConsumerRunner | undefined;
 
   before(async () => {
     await ensureTopics(kafka, topics.flatMap((t) => [t, ...(t.dlq ? [t.dlq] : [])]) as TopicDef<unknown>[], quiet);
@@ -54,7 +54,7 @@ describe('event contracts against the real broker and registry', () => {
   });
 
   after(async () => {
-    await runner.stop();
+    await runner?.stop().catch(() => undefined);
     await producer.disconnect();
   });
 

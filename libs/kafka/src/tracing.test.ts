@@ -25,7 +25,7 @@ describe('W3C trace context travels in Kafka headers', () => {
   const producer = new EventProducer(kafka, codec);
   const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
   const received: Array<ConsumedRecord<unknown>> = [];
-  let runner: ConsumerRunner;
+  let runner: ConsumerRunner | undefined;
 
   before(async () => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -46,7 +46,7 @@ describe('W3C trace context travels in Kafka headers', () => {
   });
 
   after(async () => {
-    await runner.stop();
+    await runner?.stop().catch(() => undefined);
     await producer.disconnect();
     trace.disable();
     propagation.disable();

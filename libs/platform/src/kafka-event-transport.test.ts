@@ -43,7 +43,7 @@ describe('KafkaEventTransport: handlers declared with @EventPattern', () => {
   const producer = new EventProducer(kafka, codec);
   const groupId = `nest-${randomUUID()}`;
   const entity = `nest-entity-${randomUUID()}`;
-  let app: INestMicroservice;
+  let app: INestMicroservice | undefined;
 
   before(async () => {
     await ensureTopics(kafka, undefined, quiet);
@@ -55,7 +55,7 @@ describe('KafkaEventTransport: handlers declared with @EventPattern', () => {
   });
 
   after(async () => {
-    await app.close();
+    await app?.close().catch(() => undefined);
     await producer.disconnect();
   });
 

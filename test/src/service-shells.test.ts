@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { waitUntil } from '@vigil/test-kit';
-import { freePort, startService, type ServiceProcess } from '@vigil/test-kit';
+import { freePort, startService, stopProcess, waitUntil, type ServiceProcess } from '@vigil/test-kit';
 
 const services = ['heartbeat', 'state-sync', 'backup-orchestrator', 'notifier'] as const;
 
@@ -42,6 +41,21 @@ describe('the four services run as real processes', () => {
       }
     });
   }
+
+  it('listens on HTTP_HOST (0.0.0.0 in a container; here another loopback address) and only there', async () => {
+    const port = await freePort();
+    const proc = startService('notifier', { ...process.env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.2' });
+    try {
+      await waitUntil(
+        async () => (await fetch(`http://127.0.0.2:${port}/health/live`).catch(() => undefined))?.ok === true,
+        60000,
+        'notifier on 127.0.0.2',
+      );
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/health/live`), 'nothing answers on 127.0.0.1');
+    } finally {
+      await stopProcess(proc.child);
+    }
+  });
 
   it('refuses bad config with a message naming the variable, and exits non-zero', async () => {
     const proc = startService('notifier', { ...process.env, HTTP_PORT: 'eighty', SCHEMA_REGISTRY_URL: 'not a url' });

@@ -43,6 +43,23 @@ describe('ensureTopics', () => {
     }
   });
 
+  it('returns only once every partition has a leader that answers: an offset read right after it needs no retry', async () => {
+    // The CI failure this guards against: listOffsets right after creation answered "not the leader".
+    const topics = Array.from({ length: 3 }, () => isolatedTopic(Topics.heartbeats)) as TopicDef<unknown>[];
+    await ensureTopics(kafka, topics, quiet);
+    const fresh = createKafkaClient({ brokers: infraEnv().brokers, clientId: 'topics-test-fresh', logger: quiet });
+    const admin = fresh.admin({ retry: { retries: 0 } });
+    await admin.connect();
+    try {
+      for (const t of topics) {
+        const offsets = await admin.fetchTopicOffsets(t.name);
+        assert.equal(offsets.length, Topics.heartbeats.partitions);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('brings up the whole catalogue, each topic with its dead-letter topic, idempotently', async () => {
     await ensureTopics(kafka, undefined, quiet);
     const again = await ensureTopics(kafka, undefined, quiet);

@@ -33,12 +33,18 @@ export async function startStateSync(env: Record<string, string> = {}, waitReady
   return { ...proc, port, metric: (prefix) => metricSum(port, prefix) };
 }
 
+/** The agent of a test entity `<prefix>-e<n>` is `<prefix>-agent` (the last "-e": a run id may start with "e"). */
+export function agentOf(entityId: string): string {
+  const cut = entityId.lastIndexOf('-e');
+  return `${cut < 0 ? entityId : entityId.slice(0, cut)}-agent`;
+}
+
 export function event(entityId: string, version: number, overrides: Partial<StateChangeEvent> = {}): StateChangeEvent {
   return {
     eventId: randomUUID(),
     entityId,
     entityType: 'service',
-    agentId: `${entityId.split('-e')[0]}-agent`,
+    agentId: agentOf(entityId),
     eventType: version === 1 ? 'created' : 'updated',
     version,
     timestamp: Date.now(),

@@ -65,21 +65,17 @@ async function startListening(supervisor: AgentSupervisor, agentId: string, seen
 const real = (list: HealCommand[]) => list.filter((c) => c.reason !== 'probe');
 
 describe('AgentSupervisor: commands reach the agents of their host only', () => {
-  const hostA = recorder();
+  const failing = randomUUID();
+  const hostA = recorder(new Set([failing]));
   const a2 = { healed: [] as HealCommand[] };
   const hostB = recorder();
   let a: AgentSupervisor;
   let b: AgentSupervisor;
-  const failing = randomUUID();
-  const a1Fails = recorder(new Set([failing]));
 
   before(async () => {
     await ensureTopics(connection.kafka, [topics.heal, topics.backup] as TopicDef<unknown>[], silentLogger);
     a = new AgentSupervisor({ connection, hostId: `host-a-${run}`, topics, logger: silentLogger });
-    a.register(`a1-${run}`, {
-      heal: (c) => a1Fails.handlers.heal!(c) ?? hostA.handlers.heal!(c),
-      backup: hostA.handlers.backup,
-    });
+    a.register(`a1-${run}`, hostA.handlers);
     a.register(`a2-${run}`, { heal: (c) => void a2.healed.push(c) }); // takes no backups
     b = new AgentSupervisor({ connection, hostId: `host-b-${run}`, topics, logger: silentLogger });
     b.register(`b1-${run}`, hostB.handlers);

@@ -343,8 +343,12 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
 
       const after = await livenessSince(from, prefix);
       t.diagnostic(
-        `agents briefly suspect around the restart: ${after.filter((x) => x.to === 'suspect').length} of 100`,
+        `agents briefly suspect around the restart: ${after.filter((x) => x.to === 'suspect').length} of 100; ` +
+          `partition restores ${await hb.metricSum('vigil_heartbeat_partition_restores_total')}, ` +
+          `broker gaps ${await hb.metricSum('vigil_heartbeat_broker_gaps_total')}`,
       );
+      for (const x of after.filter((x) => x.to === 'unreachable' && !killed.includes(x.agentId)))
+        t.diagnostic(`unexpected: ${JSON.stringify(x)}; service log tail: ${hb.output().slice(-3000)}`);
       assert.deepEqual(
         after
           .filter((x) => x.to === 'unreachable')

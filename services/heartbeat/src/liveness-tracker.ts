@@ -59,6 +59,8 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private ticking = false;
   /** Set while the high watermarks cannot be read (the broker is away from this instance). */
   private brokerLostAt?: number;
+  /** When this instance last came back from a broker gap (monotonic ms). */
+  private gapEndedAt?: number;
   /** The group's committed offsets on the topic, read once per join: every restore of the join needs them. */
   private committed?: Promise<Map<number, bigint>>;
 
@@ -151,7 +153,9 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     this.release(partition);
     const [snapshot, committed] = await Promise.all([this.store.load(partition), this.committedOffset(partition)]);
     // Held until caught up, without grace: the agents kept reaching the broker during the handover.
-    this.table.adoptPartition(partition, snapshot.clockMs);
+    // Except right after a broker outage: the group rejoins once the coordinator is back (a restart
+    // moves it), and that restore would drop the gap's grace while agents are still reconnecting.
+    this.table.adoptPartition(partition, snapshot.clockMs, this.nearBrokerGap() ? this.config.GAP_GRACE_MS : 0);
     if (snapshot.clockMs > 0) this.written.add(partition);
     for (const lease of snapshot.leases) this.table.restore(lease);
     this.position.set(partition, committed);
@@ -207,6 +211,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
         );
         for (const partition of this.position.keys()) this.table.hold(partition, this.config.GAP_GRACE_MS);
         this.brokerLostAt = undefined;
+        this.gapEndedAt = performance.now();
         this.metrics.brokerGaps.inc();
       }
       for (const [partition, position] of this.position) {
@@ -233,6 +238,12 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** During a broker gap, or within a minute after it (a rejoin can follow a restart by a session timeout and more). */
+  private nearBrokerGap(): boolean {
+    if (this.brokerLostAt !== undefined) return true;
+    return this.gapEndedAt !== undefined && performance.now() - this.gapEndedAt < 60_000;
   }
 
   private watermarks(): Promise<Map<number, bigint>> {

@@ -1,4 +1,5 @@
 // Drives state-sync as real processes and checks its results in Redis and on the changelog.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { RecordHeaderNames, Topics, type StateChangeEvent } from '@vigil/events';
 import { highWatermarks, readPartitionRanges, type EventProducer } from '@vigil/kafka';
@@ -15,6 +16,15 @@ import {
 import Redis from 'ioredis';
 
 export const GROUP = 'state-sync';
+
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+/** A private Redis that keeps nothing on disk, like the machines' default one: a test may empty it at will. */
+export function startRedis(port: number): ChildProcess {
+  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+}
 
 export function connect() {
   const infra = connectToInfra('state-sync-test');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Topics, type StateChangeEvent } from '@vigil/events';
@@ -9,21 +9,14 @@ import {
   changelogOf,
   connect,
   event,
+  hasRedisServer,
   publish,
+  startRedis,
   startStateSync,
   waitCaughtUp,
   type RunningStateSync,
 } from './state-sync-harness';
 import { stateKey } from '@vigil/redis-keys';
-
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-
-/** A private Redis that keeps nothing on disk, like the machines' default one. */
-function startRedis(port: number): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-}
 
 describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'needs redis-server' }, () => {
   const { kafka, producer, redis: sharedRedis, close } = connect();

@@ -59,6 +59,7 @@ export const sampleLiveness = (): AgentLivenessChanged => ({
   lastHeartbeatAt: 1_700_000_000_000,
   reason: 'missed 3 heartbeats',
   host: 'host-a',
+  eventId: 'agent-1/healthy>unreachable@1700000003000',
 });
 
 export const sampleHealCommand = (overrides: Partial<HealCommand> = {}): HealCommand => ({

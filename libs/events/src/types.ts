@@ -52,6 +52,11 @@ export interface AgentLivenessChanged {
   lastHeartbeatAt: number | null;
   reason: string;
   host: string | null;
+  /**
+   * `<agentId>/<from>><to>@<since>`: one transition, however often it is published (heartbeat
+   * republishes its outbox after a crash), so consumers dedupe on it. "" in records older than it.
+   */
+  eventId: string;
 }
 
 export type HealAction = 'restart' | 'reregister' | 'failover';

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { SchemaCodec } from '@vigil/events';
-import { ConsumerRunner, type ConsumedRecord, type Subscription } from './consumer-runner';
+import { ConsumerRunner, PartitionNotReady, type ConsumedRecord, type Subscription } from './consumer-runner';
 import { ensureTopics } from './ensure-topics';
+import { highWatermarks } from './read-partition';
 import { createKafkaClient } from './kafka-client';
 import { EventProducer } from './producer';
 import { sampleStateChange } from '@vigil/events';
@@ -101,5 +102,64 @@ describe('consumer runner: offsets follow success', () => {
     const decoded = await codec.decode(topic.dlq!, letter!.value);
     assert.ok(decoded.ok && decoded.value.reason === 'undecodable' && decoded.value.offset === 0);
     assert.ok(handled.includes(1), 'the valid record behind it was handled');
+  });
+
+  it('holds a partition that is not ready past the session timeout without losing membership, then hands the same records over once', async () => {
+    const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
+    await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
+    await producer.sendRaw(topic.name, [{ key: 'e', value: Buffer.from('not avro at all') }]);
+    await producer.send(
+      topic,
+      [1, 2].map((v) => ({ value: sampleStateChange('e', v) })),
+    );
+    const groupId = `runner-${randomUUID()}`;
+    const metrics = recordingMetrics();
+    const joins: number[] = [];
+    const delivered: number[][] = [];
+    let preparedAt = 0;
+    // Longer than the session: a handler that blocked this long would be evicted from the group.
+    const preparation = new Promise<void>((resolve) => setTimeout(resolve, 9000)).then(() => {
+      preparedAt = Date.now();
+    });
+    const runner = new ConsumerRunner({
+      kafka,
+      codec,
+      producer,
+      groupId,
+      logger: quiet,
+      metrics,
+      sessionTimeoutMs: 6000,
+      group: { joined: (_, generation) => joins.push(generation) },
+      subscriptions: [
+        {
+          topic,
+          handler: async (records: Array<ConsumedRecord<StateChangeEvent>>) => {
+            delivered.push(records.map((r) => r.value.version));
+            if (!preparedAt) throw new PartitionNotReady(preparation, 'rebuilding');
+          },
+        },
+      ] as never,
+    });
+    runners.push(runner);
+    await runner.start();
+    await waitUntil(
+      async () => (await committedOffsets(kafka, groupId, topic.name)).get(0) === 3n,
+      60000,
+      'the commit after the partition is ready',
+    );
+    assert.deepEqual(
+      delivered,
+      [
+        [1, 2],
+        [1, 2],
+      ],
+      'handed over once while not ready, once after: the same records',
+    );
+    assert.deepEqual(joins, [1], 'the member never lost its place in the group');
+    assert.equal(metrics.count('batchFailures'), 0, 'waiting is not a failure');
+    assert.equal(metrics.count('partitionPauses'), 0, 'nor a failure pause');
+    // Dead letters are written before the commit, so the DLQ's end is final here.
+    const dlqEnd = (await highWatermarks(kafka, topic.dlq!.name)).get(0);
+    assert.equal(dlqEnd, 1n, 'the bad record is dead-lettered once, after the wait');
   });
 });

@@ -25,6 +25,23 @@ export interface ConsumedRecord<T> {
   context: Context;
 }
 
+/**
+ * Thrown by a handler whose partition needs work done before its records can be applied (state
+ * rebuilt from a changelog, say) that would hold the consumer far past its session. The runner
+ * pauses the partition, writes no dead letters and commits nothing, keeps the group membership
+ * alive meanwhile, and hands the same records over again once `until` settles. Not a failure: no
+ * retry count, no backoff.
+ */
+export class PartitionNotReady extends Error {
+  constructor(
+    readonly until: Promise<unknown>,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'PartitionNotReady';
+  }
+}
+
 /** Records a handler refuses on domain grounds; they are dead-lettered before the batch commits. */
 export interface HandlerResult<T> {
   rejected?: Array<{ record: ConsumedRecord<T>; error: string }>;
@@ -208,6 +225,10 @@ export class ConsumerRunner {
         await heartbeat();
         return;
       } catch (e) {
+        if (e instanceof PartitionNotReady) {
+          this.pauseUntil(batch.topic, batch.partition, e, pause);
+          return; // unresolved: the same records come back on resume
+        }
         // The group moved on (a rebalance, or this member was evicted while stalled): KafkaJS must
         // rejoin now; retrying the commit would only fail again. The next owner redoes the batch.
         if (REBALANCE_ERRORS.has((e as { type?: string }).type ?? '')) throw e;
@@ -230,6 +251,23 @@ export class ConsumerRunner {
         await heartbeat().catch(() => undefined);
       }
     }
+  }
+
+  private pauseUntil(topic: string, partition: number, notReady: PartitionNotReady, pause: () => () => void): void {
+    this.logger.info({ topic, partition, reason: notReady.message }, 'partition paused until it is ready');
+    const resume = pause();
+    const settled = () => {
+      if (this.running) resume();
+    };
+    // A failed preparation is the handler's to report and redo: it is asked again on resume.
+    notReady.until.then(settled, (e: Error) => {
+      this.logger.warn({ topic, partition, err: e.message }, 'partition preparation failed; retried on resume');
+      const timer = setTimeout(() => {
+        this.resumeTimers.delete(timer);
+        settled();
+      }, 1000);
+      this.resumeTimers.add(timer);
+    });
   }
 
   private pauseWithBackoff(partitionKey: string, pause: () => () => void): void {
@@ -281,6 +319,7 @@ export class ConsumerRunner {
       await this.deadLetter(sub.topic, batch, rejected);
       this.options.metrics?.recordsProcessed.inc({ topic: batch.topic }, good.length - (result?.rejected?.length ?? 0));
     } catch (e) {
+      if (e instanceof PartitionNotReady) throw e; // not an error of these records: they come back
       for (const s of spans) s.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
       throw e;
     } finally {

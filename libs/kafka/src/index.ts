@@ -22,6 +22,7 @@ export {
 } from './producer';
 export {
   ConsumerRunner,
+  PartitionNotReady,
   type ConsumedRecord,
   type BatchHandler,
   type BatchInfo,

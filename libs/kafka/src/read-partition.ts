@@ -14,19 +14,21 @@ export interface PartitionRange {
 /**
  * Reads fixed offset ranges of a topic's partitions, e.g. a changelog's tail after a checkpoint.
  * KafkaJS has no manual assignment, so this joins a throwaway group, seeks each partition to its
- * start and pauses the partitions it does not need. Commits nothing.
+ * start and pauses the partitions it does not need. Commits nothing. `idleTimeoutMs` bounds a
+ * stall, not the whole read: a read of millions of records may take minutes while it progresses.
  */
 export async function readPartitionRanges(
   kafka: KafkaClient,
   topic: string,
   ranges: PartitionRange[],
   onMessage: (partition: number, message: KafkaMessage) => void | Promise<void>,
-  timeoutMs = 60000,
+  idleTimeoutMs = 60000,
 ): Promise<void> {
   const wanted = new Map(ranges.filter((r) => r.to > r.from).map((r) => [r.partition, r]));
   if (wanted.size === 0) return;
   const consumer = kafka.consumer({ groupId: `vigil-reader-${randomUUID()}`, allowAutoTopicCreation: false });
   const done = new Set<number>();
+  let progressedAt = Date.now();
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   await consumer.connect();
@@ -43,6 +45,7 @@ export async function readPartitionRanges(
       eachBatch: async ({ batch }) => {
         const range = wanted.get(batch.partition);
         if (!range || done.has(batch.partition)) return;
+        progressedAt = Date.now();
         for (const m of batch.messages) {
           const offset = BigInt(m.offset);
           if (offset < range.from) continue;
@@ -59,12 +62,15 @@ export async function readPartitionRanges(
     await Promise.race([
       finished,
       new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`reading ${topic} ranges timed out after ${timeoutMs} ms`)),
-          timeoutMs,
+        timer = setInterval(
+          () => {
+            if (Date.now() - progressedAt > idleTimeoutMs)
+              reject(new Error(`reading ${topic} ranges stalled: nothing read for ${idleTimeoutMs} ms`));
+          },
+          Math.min(1000, idleTimeoutMs),
         );
       }),
-    ]).finally(() => clearTimeout(timer));
+    ]).finally(() => clearInterval(timer));
   } finally {
     await consumer.disconnect();
   }

@@ -30,4 +30,26 @@ describe('HealthRegistry readiness', () => {
     assert.equal(report.status, 'ok');
     assert.equal(report.holds, undefined);
   });
+
+  it('reports restoring, with how far each restore has come, until the restore ends', async () => {
+    const health = new HealthRegistry();
+    health.register('redis', async () => undefined);
+    let read = 0;
+    const done = health.restoring('changelog partitions 0,1', () => ({ read, toRead: 300 }));
+    read = 120;
+    let report = await health.report();
+    assert.equal(report.status, 'restoring');
+    assert.deepEqual(report.restoring, [{ what: 'changelog partitions 0,1', read: 120, toRead: 300 }]);
+    done();
+    report = await health.report();
+    assert.equal(report.status, 'ok');
+    assert.equal(report.restoring, undefined);
+  });
+
+  it('a failing dependency outranks a restore: unavailable', async () => {
+    const health = new HealthRegistry(50);
+    health.register('redis', async () => Promise.reject(new Error('ECONNREFUSED')));
+    health.restoring('changelog', () => ({ read: 0, toRead: 1 }));
+    assert.equal((await health.report()).status, 'unavailable');
+  });
 });

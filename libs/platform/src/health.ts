@@ -1,17 +1,28 @@
 /** A readiness check: resolves when the dependency answers, rejects with the reason otherwise. */
 export type HealthCheck = () => Promise<void>;
 
+/** How far a restore (state rebuilt from a log before serving) has come. */
+export interface RestoreProgress {
+  /** Records read so far. */
+  read: number;
+  /** Records to read in all (known when the restore started). */
+  toRead: number;
+}
+
 export interface HealthReport {
-  status: 'ok' | 'unavailable';
+  /** `restoring`: dependencies answer, but state is being rebuilt; `restoring` says how far it is. */
+  status: 'ok' | 'restoring' | 'unavailable';
   checks: Record<string, { status: 'ok' | 'down'; error?: string; latencyMs: number }>;
   /** Why the instance is not ready although its dependencies answer (shutting down, restoring partitions). */
   holds?: string[];
+  restoring?: Array<{ what: string } & RestoreProgress>;
 }
 
 /** Named readiness checks, each with a deadline so one hung dependency cannot hang /health. */
 export class HealthRegistry {
   private readonly checks = new Map<string, HealthCheck>();
   private readonly holds = new Map<symbol, string>();
+  private readonly restores = new Map<symbol, { what: string; progress: () => RestoreProgress }>();
 
   constructor(private readonly timeoutMs = 2000) {}
 
@@ -29,8 +40,19 @@ export class HealthRegistry {
     return () => void this.holds.delete(id);
   }
 
+  /**
+   * Not ready while state is rebuilt (e.g. Redis from a changelog); the report says `restoring` and
+   * how far each restore has come, so an operator can tell a long restore from a stuck one.
+   */
+  restoring(what: string, progress: () => RestoreProgress): () => void {
+    const id = Symbol(what);
+    this.restores.set(id, { what, progress });
+    return () => void this.restores.delete(id);
+  }
+
   async report(): Promise<HealthReport> {
     const holds = [...this.holds.values()];
+    const restoring = [...this.restores.values()].map((r) => ({ what: r.what, ...r.progress() }));
     const entries = await Promise.all(
       [...this.checks].map(async ([name, check]) => {
         const started = Date.now();
@@ -46,8 +68,9 @@ export class HealthRegistry {
       }),
     );
     const checks = Object.fromEntries(entries);
-    const ok = entries.every(([, r]) => r.status === 'ok') && holds.length === 0;
-    return { status: ok ? 'ok' : 'unavailable', checks, ...(holds.length ? { holds } : {}) };
+    const answering = entries.every(([, r]) => r.status === 'ok') && holds.length === 0;
+    const status = !answering ? 'unavailable' : restoring.length > 0 ? 'restoring' : 'ok';
+    return { status, checks, ...(holds.length ? { holds } : {}), ...(restoring.length ? { restoring } : {}) };
   }
 }
 

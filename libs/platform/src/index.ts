@@ -1,7 +1,7 @@
 // Public API of @vigil/platform: what every Vigil service shares.
 export { baseConfigSchema, loadConfig, ConfigError, type BaseConfig } from './config';
 export { createLogger, NestPinoLogger, type Logger } from './logger';
-export { HealthRegistry, type HealthCheck, type HealthReport } from './health';
+export { HealthRegistry, type HealthCheck, type HealthReport, type RestoreProgress } from './health';
 export { startTracing, type TracingOptions } from './tracing';
 export { ServiceResources } from './service-resources';
 export { GroupMembership } from './group-membership';
@@ -9,5 +9,10 @@ export { PlatformModule, HealthController, MetricsController } from './platform.
 export { runService, serviceMain, type ServiceDefinition, type RunningService } from './bootstrap';
 export * from './tokens';
 export { printServiceHelp } from './help';
-export { KafkaEventTransport, KafkaBatchContext, type KafkaEventTransportOptions } from './kafka-event-transport';
+export {
+  KafkaEventTransport,
+  KafkaBatchContext,
+  HandlerErrorsPassThrough,
+  type KafkaEventTransportOptions,
+} from './kafka-event-transport';
 export { createEventsMetrics } from './events-metrics';

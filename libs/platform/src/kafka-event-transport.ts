@@ -1,5 +1,6 @@
 import { BaseRpcContext, type CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { lastValueFrom } from 'rxjs';
+import { Catch, type RpcExceptionFilter } from '@nestjs/common';
+import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import {
   ConsumerRunner,
   type BatchInfo,
@@ -14,6 +15,20 @@ import { topicByName } from '@vigil/events';
 export class KafkaBatchContext extends BaseRpcContext<[BatchInfo]> {
   get batch(): BatchInfo {
     return this.args[0];
+  }
+}
+
+/**
+ * Hands a handler's error to the ConsumerRunner as it was thrown. Nest's default RPC filter logs it
+ * and replaces it with "Internal server error", which would hide the reason from the runner's log
+ * and turn a PartitionNotReady (a partition to pause, not a failure) into a failed batch. Put it on
+ * every controller with `@EventPattern`s: `@UseFilters(HandlerErrorsPassThrough)`. (Not global: the
+ * app's filters are shared with HTTP, where an error must become a response.)
+ */
+@Catch()
+export class HandlerErrorsPassThrough implements RpcExceptionFilter {
+  catch(exception: unknown): Observable<never> {
+    return throwError(() => exception);
   }
 }
 

@@ -15,8 +15,19 @@ export function createHeartbeatMetrics(registry: Registry) {
     }),
     detectionLatency: new Histogram({
       name: 'vigil_heartbeat_detection_latency_seconds',
-      help: 'Unreachable detections: broker time of detection minus last heartbeat minus interval x missThreshold',
+      help: 'Unreachable detections, until Kafka acknowledged the event: (broker time of the decision - last heartbeat - interval x missThreshold) + (ack - decision)',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+    staleBeats: new Counter({
+      name: 'vigil_heartbeat_stale_beats_total',
+      help: 'Heartbeats replayed from a backlog that were already past their threshold at its end: they revived and registered nobody',
+      registers: [registry],
+    }),
+    backlogReplayRate: new Histogram({
+      name: 'vigil_heartbeat_backlog_replay_records_per_second',
+      help: 'Rate at which a partition replayed a backlog reaching back past the thresholds (after downtime), per replay',
+      buckets: [1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000],
       registers: [registry],
     }),
     partitionLag: new Gauge({

@@ -1,11 +1,12 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseFilters } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Topics, type Heartbeat } from '@vigil/events';
 import { type ConsumedRecord } from '@vigil/kafka';
-import { KafkaBatchContext } from '@vigil/platform';
+import { HandlerErrorsPassThrough, KafkaBatchContext } from '@vigil/platform';
 import { LivenessTracker } from './liveness-tracker';
 
 @Controller()
+@UseFilters(HandlerErrorsPassThrough)
 export class HeartbeatsController {
   constructor(private readonly tracker: LivenessTracker) {}
 

@@ -1,7 +1,11 @@
 import type { AgentLivenessChanged } from '@vigil/events';
 import { leaseKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
-import type { Lease, PartitionChanges } from './detection/lease-table';
+import { livenessEventId, type Lease, type PartitionChanges } from './detection/lease-table';
+
+/** Outbox entries written before transitions had ids get the id they would have had. */
+const withEventId = (t: AgentLivenessChanged): AgentLivenessChanged =>
+  t.eventId ? t : { ...t, eventId: livenessEventId(t.agentId, t.from, t.to, t.since) };
 
 export interface PartitionSnapshot {
   leases: Lease[];
@@ -38,7 +42,7 @@ export class LeaseStore {
     return {
       leases: leases.map((l) => JSON.parse(l) as Lease),
       clockMs: Number(clock ?? 0),
-      outbox: outbox.map((o) => JSON.parse(o) as AgentLivenessChanged),
+      outbox: outbox.map((o) => withEventId(JSON.parse(o) as AgentLivenessChanged)),
     };
   }
 

@@ -7,10 +7,12 @@ import {
   type EventProducer,
   type GroupListener,
   type KafkaAdminFacade,
+  type KafkaClient,
 } from '@vigil/kafka';
 import {
   CONFIG,
   HEALTH,
+  KAFKA,
   KAFKA_ADMIN,
   LOGGER,
   MEMBERSHIP,
@@ -25,6 +27,13 @@ import type { HeartbeatConfig } from './config';
 import { LeaseTable, type Lease } from './detection/lease-table';
 import { HEARTBEAT_METRICS, type HeartbeatMetrics } from './heartbeat-metrics';
 import { LeaseStore } from './lease-store';
+import { BacklogEnds, type BacklogEnd } from './backlog-ends';
+
+/**
+ * A restored partition whose previous owner's clock is older than this (wall clock, used only to
+ * decide whether to look) may have a long backlog: read where it ends before replaying it.
+ */
+const LOOK_FOR_STALE_BEATS_AFTER_MS = 10_000;
 
 const TOPIC = Topics.heartbeats.name;
 
@@ -63,11 +72,17 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private gapEndedAt?: number;
   /** The group's committed offsets on the topic, read once per join: every restore of the join needs them. */
   private committed?: Promise<Map<number, bigint>>;
+  /** Partitions replaying a backlog that reaches far back: where it ends, and how the replay goes. */
+  private readonly backlog = new Map<number, BacklogEnd & { startedAt: number; from: bigint }>();
+  private readonly backlogEnds: BacklogEnds;
+  /** When each fresh transition was decided (monotonic ms): its detection latency runs until Kafka's ack. */
+  private readonly decidedAt = new WeakMap<AgentLivenessChanged, number>();
 
   constructor(
     private readonly store: LeaseStore,
     @Inject(PRODUCER) private readonly producer: EventProducer,
     @Inject(KAFKA_ADMIN) private readonly admin: KafkaAdminFacade,
+    @Inject(KAFKA) kafka: KafkaClient,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(HEARTBEAT_METRICS) private readonly metrics: HeartbeatMetrics,
     @Inject(METRICS) registry: Registry,
@@ -77,6 +92,9 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   ) {
     const table = new LeaseTable(undefined, { forgetUnreachableAfterMs: config.FORGET_UNREACHABLE_AFTER_MS });
     this.table = table;
+    this.backlogEnds = new BacklogEnds(kafka, TOPIC, (e) =>
+      this.logger.warn({ err: e.message }, 'could not read where the heartbeat backlog ends; replaying it without'),
+    );
     new Gauge({
       name: 'vigil_heartbeat_agents',
       help: 'Agents tracked by this instance, by liveness state',
@@ -129,6 +147,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     this.written.delete(partition);
     this.table.dropPartition(partition);
     this.position.delete(partition);
+    this.backlog.delete(partition);
     this.unpublished.delete(partition);
     this.unsaved.delete(partition);
     this.metrics.partitionLag.remove({ partition: String(partition) });
@@ -152,11 +171,13 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private async restore(partition: number): Promise<void> {
     this.release(partition);
     const [snapshot, committed] = await Promise.all([this.store.load(partition), this.committedOffset(partition)]);
-    // Held until caught up, without grace: the agents kept reaching the broker during the handover.
-    // Except right after a broker outage: the group rejoins once the coordinator is back (a restart
-    // moves it), and that restore would drop the gap's grace while agents are still reconnecting.
-    this.table.adoptPartition(partition, snapshot.clockMs, this.nearBrokerGap() ? this.config.GAP_GRACE_MS : 0);
+    // Judged while replaying, on the records' broker times: the agents kept reaching the broker
+    // during the handover or the downtime, and the log says who did. Held only right after a broker
+    // outage: the group rejoins once the coordinator is back, and agents are still reconnecting.
+    this.table.adoptPartition(partition, snapshot.clockMs);
+    if (this.nearBrokerGap()) this.table.hold(partition, this.config.GAP_GRACE_MS);
     if (snapshot.clockMs > 0) this.written.add(partition);
+    await this.findBacklogEnd(partition, committed, snapshot.clockMs);
     for (const lease of snapshot.leases) this.table.restore(lease);
     this.position.set(partition, committed);
     this.unpublished.set(partition, snapshot.outbox);
@@ -168,6 +189,25 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     await this.publishOutbox(partition);
   }
 
+  /**
+   * A backlog that reaches back further than any threshold (this service was down, or its group's
+   * offsets are behind) holds beats that were stale before the replay began: they must revive and
+   * register nobody. To tell them, the replay needs the broker time of the backlog's end.
+   */
+  private async findBacklogEnd(partition: number, committed: bigint, previousClockMs: number): Promise<void> {
+    const high = (await this.watermarks()).get(partition) ?? 0n;
+    if (committed >= high) return;
+    // Wall clock against broker time, only to skip the read after an ordinary handover.
+    if (previousClockMs > 0 && Date.now() - previousClockMs < LOOK_FOR_STALE_BEATS_AFTER_MS) return;
+    const end = await this.backlogEnds.of(partition, high);
+    if (!end) return;
+    this.backlog.set(partition, { ...end, from: committed, startedAt: performance.now() });
+    this.logger.info(
+      { partition, records: Number(high - committed), endBrokerMs: end.endBrokerMs },
+      'replaying a heartbeat backlog: beats stale at its end revive and register nobody',
+    );
+  }
+
   // --- heartbeats -------------------------------------------------------------------------------
 
   /** Applies a batch of heartbeats; resolves once the leases are in Redis and the transitions in Kafka. */
@@ -176,15 +216,35 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     await this.enqueue(partition, async () => {
       if (!this.position.has(partition)) await this.restore(partition);
       const transitions: AgentLivenessChanged[] = [];
+      const backlog = this.backlog.get(partition);
+      let stale = 0;
       for (const r of records) {
-        const change = this.table.beat(r.value, partition, r.timestamp, r.headers.traceparent?.toString());
+        const isStale =
+          backlog !== undefined &&
+          BigInt(r.offset) < backlog.endOffset &&
+          r.timestamp + r.value.intervalMs * r.value.missThreshold < backlog.endBrokerMs;
+        if (isStale) stale += 1;
+        const change = this.table.beat(r.value, partition, r.timestamp, r.headers.traceparent?.toString(), isStale);
         if (change) transitions.push(change);
       }
       this.metrics.beats.inc(records.length);
+      if (stale > 0) this.metrics.staleBeats.inc(stale);
       const next = BigInt(batch.lastOffset) + 1n;
       if (next > (this.position.get(partition) ?? 0n)) this.position.set(partition, next);
+      if (backlog && next >= backlog.endOffset) this.backlogReplayed(partition, backlog);
       await this.persist(partition, transitions);
     });
+  }
+
+  private backlogReplayed(partition: number, backlog: BacklogEnd & { startedAt: number; from: bigint }): void {
+    this.backlog.delete(partition);
+    const records = Number(backlog.endOffset - backlog.from);
+    const seconds = (performance.now() - backlog.startedAt) / 1000;
+    this.metrics.backlogReplayRate.observe(records / Math.max(seconds, 0.001));
+    this.logger.info(
+      { partition, records, seconds: Math.round(seconds * 10) / 10, recordsPerSecond: Math.round(records / seconds) },
+      'heartbeat backlog replayed',
+    );
   }
 
   // --- judging ----------------------------------------------------------------------------------
@@ -308,15 +368,9 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     const pending = this.unpublished.get(partition) ?? [];
     pending.push(...transitions);
     this.unpublished.set(partition, pending);
+    const decidedAt = performance.now();
+    for (const t of fresh) this.decidedAt.set(t, decidedAt);
     for (const t of transitions) {
-      if (t.to === 'unreachable') {
-        const lease = this.table.get(t.agentId);
-        if (lease && t.lastHeartbeatAt !== null) {
-          this.metrics.detectionLatency.observe(
-            Math.max(0, t.since - t.lastHeartbeatAt - lease.intervalMs * lease.missThreshold) / 1000,
-          );
-        }
-      }
       this.logger.info(
         { agentId: t.agentId, from: t.from, to: t.to, since: t.since, reason: t.reason, partition },
         'liveness changed',
@@ -343,8 +397,26 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
       throw e;
     }
     pending.splice(0, batch.length);
-    for (const t of batch) this.metrics.transitions.inc({ to: t.to });
+    const ackedAt = performance.now();
+    for (const t of batch) {
+      this.metrics.transitions.inc({ to: t.to });
+      this.observeDetection(t, ackedAt);
+    }
     await this.store.published(partition, batch.length);
+  }
+
+  /**
+   * How late an unreachable was, on the broker: from the moment its agent's silence passed the
+   * threshold to Kafka's ack of the event (the decision's lateness in broker time, plus the time
+   * from deciding to the ack). A transition restored from an outbox has no decision time here.
+   */
+  private observeDetection(t: AgentLivenessChanged, ackedAt: number): void {
+    const decidedAt = this.decidedAt.get(t);
+    if (t.to !== 'unreachable' || decidedAt === undefined || t.lastHeartbeatAt === null) return;
+    const lease = this.table.get(t.agentId);
+    if (!lease) return;
+    const decisionLateMs = Math.max(0, t.since - t.lastHeartbeatAt - lease.intervalMs * lease.missThreshold);
+    this.metrics.detectionLatency.observe((decisionLateMs + (ackedAt - decidedAt)) / 1000);
   }
 
   private traceOf(agentId: string): Record<string, string> {

@@ -17,6 +17,14 @@ export const stateSyncConfigSchema = baseConfigSchema.extend({
     .min(10)
     .default(10_000)
     .describe('most event ids remembered per entity; must exceed the events one entity gets in one uncommitted batch'),
+  RESTORE_SLICE_RECORDS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(5000)
+    .describe(
+      'changelog records written to Redis at a time during a restore; the checkpoint moves after each slice, so a process killed mid-restore redoes at most this many',
+    ),
   FAULT_INJECT: z
     .string()
     .regex(/^(crash-after-apply|crash-after-publish):\d+$/)

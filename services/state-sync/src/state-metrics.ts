@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function createStateSyncMetrics(registry: Registry) {
   const registers = [registry];
@@ -19,6 +19,16 @@ export function createStateSyncMetrics(registry: Registry) {
       name: 'vigil_state_changelog_recoveries_total',
       help: 'Changelog tail reads after an assignment or a failed batch, and the records they found',
       labelNames: ['what'],
+      registers,
+    }),
+    restoreRecords: new Counter({
+      name: 'vigil_state_restore_records_total',
+      help: 'Changelog records read while restoring Redis (partitions paused meanwhile)',
+      registers,
+    }),
+    restoreRemaining: new Gauge({
+      name: 'vigil_state_restore_remaining_records',
+      help: 'Changelog records still to read before the partitions being restored resume (0 when none is)',
       registers,
     }),
     batchSeconds: new Histogram({

@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { StateSyncConfig } from './config';
 import { EntitiesController } from './entities.controller';
+import { StateChangeProcessor } from './state-change-processor';
 import { StateChangesController } from './state-changes.controller';
 import { createStateSyncMetrics } from './state-metrics';
 import { StateStore } from './state-store';
@@ -17,6 +18,7 @@ import { STATE_SYNC_METRICS } from './tokens';
 @Module({
   controllers: [StateChangesController, EntitiesController],
   providers: [
+    StateChangeProcessor,
     {
       provide: StateStore,
       inject: [REDIS, CONFIG],

@@ -213,7 +213,7 @@ describe('lease table: liveness judged on broker time', () => {
 });
 
 describe('lease table: timing resumes fairly after a gap', () => {
-  it('holds judgement of a partition taken over until caught up, then gives every agent a full budget from then', () => {
+  it('judges a partition taken over on the broker times it replays: a death in the backlog is found as the replay passes it, not after catch-up', () => {
     const a = harness();
     a.beat('x');
     a.beat('y');
@@ -224,15 +224,49 @@ describe('lease table: timing resumes fairly after a gap', () => {
     b.table.adoptPartition(0, clockAtHandover);
     for (const l of leases) b.table.restore(l);
     b.advance(10_000);
-    assert.equal(b.changes.length, 0, 'nothing judged before the partition is caught up');
-    b.beat('y', {}, 0); // the backlog shows y alive (b's clock is the same fake broker as a's)
-    b.lagging = false;
-    b.advance(THRESHOLD_MS - 100);
-    assert.deepEqual(b.transitionsOf('x'), ['suspect'], 'x is counted from the catch-up, not from its old beat');
-    b.advance(200);
-    assert.deepEqual(b.transitionsOf('x'), ['suspect', 'unreachable']);
+    assert.equal(b.changes.length, 0, 'no record replayed yet: its clock stands at the handover, nobody is late');
+    b.beat('y', {}, 0); // the backlog shows y alive 10 s later, and x silent all along
+    b.advance(10);
+    assert.deepEqual(b.transitionsOf('x'), ['unreachable'], 'x is dead as of that record: found while still lagging');
+    assert.deepEqual(b.transitionsOf('y'), []);
     const dead = b.changes.find((c) => c.to === 'unreachable')!;
-    assert.equal(dead.lastHeartbeatAt, leases[0]!.lastBeatAt, 'the event still reports the real last heartbeat');
+    assert.equal(dead.lastHeartbeatAt, leases[0]!.lastBeatAt, 'the event reports the real last heartbeat');
+  });
+
+  it('a beat replayed stale (past its threshold at the partition end) revives nobody and registers nobody; a fresh one does', () => {
+    const h = harness();
+    h.beat('gone');
+    h.advance(THRESHOLD_MS + 100);
+    assert.deepEqual(h.transitionsOf('gone'), ['healthy', 'suspect', 'unreachable']);
+    const stale = (agentId: string) =>
+      h.table.beat(sampleHeartbeat(agentId, { checks: [] }), 0, h.BROKER_EPOCH + h.now, undefined, true);
+    assert.equal(stale('ghost'), undefined, 'an agent seen only in stale records is not registered');
+    assert.equal(h.table.get('ghost'), undefined);
+    assert.equal(stale('gone'), undefined, 'a known dead agent is not revived by an old beat');
+    assert.equal(h.table.get('gone')!.state, 'unreachable');
+    assert.equal(h.table.get('gone')!.lastBeatAt, h.BROKER_EPOCH + h.now, 'but its last beat moves on');
+    h.beat('gone');
+    assert.deepEqual(
+      h.transitionsOf('gone'),
+      ['healthy', 'suspect', 'unreachable', 'healthy'],
+      'a fresh beat brings it back',
+    );
+  });
+
+  it('a known healthy agent that died inside the backlog: stale beats keep timing it, one unreachable when the replay passes its death', () => {
+    const h = harness();
+    h.beat('x');
+    h.lagging = true;
+    for (let i = 0; i < 5; i++) {
+      h.advance(1000);
+      h.table.beat(sampleHeartbeat('x', { checks: [] }), 0, h.BROKER_EPOCH + h.now, undefined, true);
+    }
+    h.advance(THRESHOLD_MS + 100);
+    h.beat('other'); // a later record moves the replay's clock past x's deadline
+    h.advance(10);
+    assert.deepEqual(h.transitionsOf('x'), ['healthy', 'unreachable']);
+    const dead = h.changes.find((c) => c.to === 'unreachable')!;
+    assert.equal(dead.lastHeartbeatAt, h.BROKER_EPOCH + 5000, 'timed from its last (stale) beat');
   });
 
   it('after this instance lost the broker, the agents heard first do not make the others look dead', () => {

@@ -183,17 +183,27 @@ export class LeaseTable {
     return this.partitionOf(partition).clock;
   }
 
-  /** Applies one heartbeat, stamped by the broker; returns the transition it causes, if any. */
+  /**
+   * Applies one heartbeat, stamped by the broker; returns the transition it causes, if any.
+   *
+   * `stale`: the beat is replayed from a backlog and was already past its agent's threshold at the
+   * partition's end when the replay began (the agent was silent for longer since). It proves the
+   * agent was alive then, not now: it moves the lease's last beat on (so the death is timed from it)
+   * but changes no state, and an agent never seen before is not registered at all: a fleet that
+   * stopped long ago must not come back as a storm of healthy-then-unreachable transitions.
+   */
   beat(
     hb: Heartbeat,
     partition: number,
     logAppendTimeMs: number,
     traceparent?: string,
+    stale = false,
   ): AgentLivenessChanged | undefined {
     const p = this.partitionOf(partition);
     p.clock.observe(logAppendTimeMs);
     const existing = this.leases.get(hb.agentId);
     if (existing && logAppendTimeMs < existing.lastBeatAt) return undefined; // older than what we know
+    if (stale && !existing) return undefined;
     const lease: Lease = existing ?? {
       agentId: hb.agentId,
       partition,
@@ -257,6 +267,7 @@ export class LeaseTable {
       reason = lease.state === 'suspect' || lease.state === 'unreachable' ? 'recovered' : 'heartbeat received';
     }
     if (next === 'deregistered') return this.deregister(p, lease, logAppendTimeMs, reason);
+    if (stale) next = lease.state;
     const change = lease.state === next ? undefined : this.transition(lease, next, logAppendTimeMs, reason);
     this.schedule(p, lease);
     return change;
@@ -324,12 +335,13 @@ export class LeaseTable {
 
   /**
    * Takes a partition on, its clock resuming from the broker time its previous owner had reached.
-   * Judgement is held until the partition is caught up.
+   * Judgement goes on while the backlog is replayed: records come in broker-time order, so after
+   * those up to time T are applied, every beat before T is known and an agent silent past its
+   * threshold at T is dead at T. (Only a broker outage, when agents could not be heard, calls for
+   * a hold: `hold`.)
    */
-  adoptPartition(partition: number, clockMs: number, graceMs = 0): void {
-    const p = this.partitionOf(partition);
-    p.clock.resumeFrom(clockMs);
-    this.startHold(p, graceMs);
+  adoptPartition(partition: number, clockMs: number): void {
+    this.partitionOf(partition).clock.resumeFrom(clockMs);
   }
 
   private startHold(p: PartitionState, graceMs: number): void {
@@ -444,6 +456,7 @@ export class LeaseTable {
       lastHeartbeatAt: l.lastBeatAt,
       reason,
       host: l.host,
+      eventId: livenessEventId(l.agentId, l.state, to, at),
     };
     l.state = to;
     l.since = at;
@@ -467,6 +480,15 @@ export class LeaseTable {
     }
     return p;
   }
+}
+
+/**
+ * A transition's id, derived from what it is rather than drawn at random: the same transition
+ * recomputed after a crash (the same records replayed onto the same restored leases) gets the
+ * same id as the one the crashed process may already have published.
+ */
+export function livenessEventId(agentId: string, from: LivenessState, to: LivenessState, since: number): string {
+  return `${agentId}/${from}>${to}@${since}`;
 }
 
 function failedChecks(hb: Heartbeat): string[] {

@@ -1,0 +1,239 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { RecordHeaderNames, Topics, type SchemaCodec, type StateChangeEvent } from '@vigil/events';
+import {
+  PartitionNotReady,
+  type BatchInfo,
+  type ConsumedRecord,
+  type EventProducer,
+  type GroupListener,
+  type KafkaAdminFacade,
+  type KafkaClient,
+} from '@vigil/kafka';
+import {
+  CODEC,
+  CONFIG,
+  HEALTH,
+  KAFKA,
+  KAFKA_ADMIN,
+  LOGGER,
+  MEMBERSHIP,
+  PRODUCER,
+  type GroupMembership,
+  type HealthRegistry,
+  type Logger,
+} from '@vigil/platform';
+import { ChangelogRestore } from './changelog-restore';
+import type { StateSyncConfig } from './config';
+import { FaultInjector } from './fault-injection';
+import type { StateSyncMetrics } from './state-metrics';
+import { StateStore } from './state-store';
+import { STATE_SYNC_METRICS } from './tokens';
+
+/** A partition's changelog read: pending until Redis reflects everything before the partition's end. */
+interface Restore {
+  promise: Promise<void>;
+  done: boolean;
+}
+
+/**
+ * Applies StateChangeEvents to Redis and publishes each accepted change once to the changelog.
+ *
+ * Exactly once, with two systems: the changelog record of entity E always goes to the changelog
+ * partition equal to E's input partition, and E's Redis hash keeps `published`, the newest version
+ * the changelog is known to hold. Offsets are committed only after Redis and the changelog have a
+ * batch, so after a crash the uncommitted events come back: the version gate refuses to apply them
+ * twice, and an event that was applied but is newer than `published` is published now. A crash
+ * after the changelog acked but before the marker moved is covered by reading the changelog
+ * partition from its checkpoint (every record before it is reflected in the markers) whenever this
+ * instance takes a partition over or a batch failed.
+ *
+ * That read is a restore phase, not part of a batch: with an empty Redis it is the whole changelog,
+ * which takes far longer than a consumer's session. It starts as soon as partitions are assigned
+ * (as Kafka Streams restores its stores before processing); a batch that comes before it ends
+ * pauses its partition (PartitionNotReady) and is applied once the restore is done.
+ */
+@Injectable()
+export class StateChangeProcessor implements OnModuleInit, GroupListener {
+  private generation = -1;
+  private readonly restores = new Map<number, Restore>();
+  /** Restores of an earlier generation still running: a new one for the partition waits for it. */
+  private readonly stillRunning = new Map<number, Promise<void>>();
+  private assigned = new Set<number>();
+  private batches = 0;
+  private clusterId?: Promise<string>;
+  private readonly faults: FaultInjector;
+  private readonly restore: ChangelogRestore;
+  /** Not ready before the first assignment: until then nobody knows which partitions need a restore. */
+  private readonly unassigned: () => void;
+
+  constructor(
+    private readonly store: StateStore,
+    @Inject(PRODUCER) private readonly producer: EventProducer,
+    @Inject(CODEC) codec: SchemaCodec,
+    @Inject(KAFKA) kafka: KafkaClient,
+    @Inject(KAFKA_ADMIN) private readonly admin: KafkaAdminFacade,
+    @Inject(HEALTH) health: HealthRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(STATE_SYNC_METRICS) private readonly metrics: StateSyncMetrics,
+    @Inject(MEMBERSHIP) private readonly membership: GroupMembership,
+    @Inject(CONFIG) config: StateSyncConfig,
+  ) {
+    this.unassigned = health.hold('waiting for a partition assignment');
+    this.faults = new FaultInjector(config.FAULT_INJECT, logger);
+    this.restore = new ChangelogRestore({
+      store,
+      kafka,
+      codec,
+      admin,
+      health,
+      metrics,
+      logger,
+      clusterId: () => this.kafkaClusterId(),
+      sliceRecords: config.RESTORE_SLICE_RECORDS,
+    });
+  }
+
+  onModuleInit(): void {
+    this.membership.subscribe(this);
+  }
+
+  joined(assignment: Record<string, number[]>, generation: number): void {
+    const mine = assignment[Topics.stateChanges.name] ?? [];
+    this.assigned = new Set(mine);
+    this.newGeneration(generation);
+    if (mine.length > 0) this.startRestore(mine);
+    this.unassigned();
+  }
+
+  /** A rebalance: another owner may have published since; every partition's tail is read again. */
+  private newGeneration(generation: number): void {
+    if (generation === this.generation) return;
+    this.generation = generation;
+    for (const [p, r] of this.restores)
+      if (!r.done)
+        this.stillRunning.set(
+          p,
+          r.promise.catch(() => undefined),
+        );
+    this.restores.clear();
+  }
+
+  /** One batch of one partition; resolves once Redis and the changelog have it (then it may commit). */
+  async process(records: Array<ConsumedRecord<StateChangeEvent>>, batch: BatchInfo): Promise<void> {
+    const { partition, generation, assignment } = batch;
+    const timer = this.metrics.batchSeconds.startTimer();
+    try {
+      this.newGeneration(generation);
+      this.awaitRestored(partition, assignment);
+      // The restore wrote this partition's checkpoint; if it is gone, Redis lost data since (a
+      // restart without persistence, a failover): fail the batch, and the retry rebuilds.
+      if (!(await this.store.hasCheckpoint(partition))) {
+        this.metrics.recoveries.inc({ what: 'redis_lost' });
+        throw new Error(`Redis lost state-sync's data for partition ${partition}; rebuilding from the changelog`);
+      }
+      await this.applyAndPublish(records, partition);
+    } catch (e) {
+      // What this attempt published is unknown now: read the changelog tail again before retrying.
+      if (!(e instanceof PartitionNotReady)) this.restores.delete(partition);
+      throw e;
+    } finally {
+      timer();
+    }
+  }
+
+  /**
+   * Returns when the partition's restore is done; otherwise starts one (for every assigned partition
+   * that needs it: one read serves them all) and throws PartitionNotReady, which pauses the partition
+   * until it ends.
+   */
+  private awaitRestored(partition: number, assignment: number[]): void {
+    const restore = this.restores.get(partition) ?? this.startRestore([partition, ...assignment]);
+    if (!restore.done) throw new PartitionNotReady(restore.promise, `restoring changelog partition ${partition}`);
+  }
+
+  /** One changelog read for those of these partitions that have none under way or done. */
+  private startRestore(partitions: number[]): Restore {
+    const pending = [...new Set(partitions)].filter((p) => !this.restores.has(p)).sort((a, b) => a - b);
+    // Two reads of one partition at once would move its checkpoint back and forth: wait for the
+    // earlier one (it stops at its next slice if the partition left this instance).
+    const earlier = pending.flatMap((p) => this.stillRunning.get(p) ?? []);
+    const owned = () => pending.every((p) => this.assigned.has(p));
+    const started: Restore = {
+      promise: Promise.all(earlier).then(() => this.restore.run(pending, owned)),
+      done: false,
+    };
+    started.promise.then(
+      () => {
+        started.done = true;
+        for (const p of pending)
+          if (this.stillRunning.get(p) && this.restores.get(p) === started) this.stillRunning.delete(p);
+      },
+      (e: Error) => {
+        this.logger.warn({ partitions: pending, err: e.message }, 'changelog restore failed; retried');
+        for (const p of pending) if (this.restores.get(p) === started) this.restores.delete(p);
+      },
+    );
+    for (const p of pending) this.restores.set(p, started);
+    return started;
+  }
+
+  private async applyAndPublish(records: Array<ConsumedRecord<StateChangeEvent>>, partition: number) {
+    const events = records.map((r) => r.value);
+    this.batches += 1;
+    const results = await this.store.apply(events);
+    const toPublish: Array<{ record: ConsumedRecord<StateChangeEvent>; recovered: boolean }> = [];
+    const queued = new Set<string>();
+    results.forEach((r, i) => {
+      const record = records[i]!;
+      const e = record.value;
+      this.metrics.events.inc({ outcome: r.outcome });
+      const key = `${e.entityId}@${e.version}`;
+      if (r.outcome === 'applied' && !queued.has(key)) {
+        toPublish.push({ record, recovered: false });
+        queued.add(key);
+      } else if (r.outcome === 'duplicate' && e.version > r.publishedVersion && !queued.has(key)) {
+        // Applied by an earlier attempt whose changelog record never made it.
+        toPublish.push({ record, recovered: true });
+        queued.add(key);
+      } else if (r.outcome !== 'applied') {
+        this.logger.debug(
+          { entityId: e.entityId, version: e.version, eventId: e.eventId, outcome: r.outcome, stored: r.storedVersion },
+          'state change not applied',
+        );
+      }
+    });
+    if (toPublish.length === 0) return;
+    this.faults.reached('crash-after-apply', this.batches);
+
+    const metadata = await this.producer.send(
+      Topics.stateChangelog,
+      toPublish.map(({ record }) => ({
+        value: record.value,
+        partition,
+        tombstone: record.value.eventType === 'deleted',
+        context: record.context,
+        headers: {
+          [RecordHeaderNames.version]: String(record.value.version),
+          [RecordHeaderNames.eventId]: record.value.eventId,
+          [RecordHeaderNames.agentId]: record.value.agentId,
+        },
+      })),
+    );
+    this.faults.reached('crash-after-publish', this.batches);
+    const last = metadata.filter((m) => m.partition === partition && m.lastOffset !== undefined).at(-1)?.lastOffset;
+    const clusterId = await this.kafkaClusterId();
+    await this.store.recordPublished(
+      toPublish.map(({ record }) => record.value),
+      last === undefined ? undefined : { partition, offset: BigInt(last) + 1n, clusterId },
+    );
+    for (const { recovered } of toPublish)
+      this.metrics.changelogPublished.inc({ kind: recovered ? 'recovered' : 'new' });
+  }
+
+  /** The broker cluster's id, which tags checkpoints so that one from another cluster is never trusted. */
+  private kafkaClusterId(): Promise<string> {
+    this.clusterId ??= this.admin.clusterId();
+    this.clusterId.catch(() => (this.clusterId = undefined));
+    return this.clusterId;
+  }
+}

@@ -10,6 +10,7 @@ import { createKafkaClient, ensureTopics, parseBrokers } from '@vigil/kafka';
 import { leaseKeys } from '@vigil/redis-keys';
 import {
   errorsToStderr,
+  histogramQuantile,
   percentile,
   repoRoot,
   startFleet,
@@ -24,11 +25,13 @@ import { writeReport } from './report';
 
 const HELP = `heartbeat-detection: detection latency at N agents, and RSS with M tracked agents.
 
-Usage: node bench/dist/heartbeat-detection.js [--agents N] [--rounds R] [--kill K] [--tracked M]
+Usage: node bench/dist/heartbeat-detection.js [--agents N] [--rounds R] [--kill K] [--tracked M] [--name S]
   --agents N     agents at 1 s for the latency phase (default 10000)
   --rounds R     kill rounds (default 5), K agents each (--kill, default 40), 6 s apart
   --tracked M    agents for the memory phase, beating every 10 s (default 100000; 0 skips it)
-Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/heartbeat-detection.json.
+  --name S       report name (default heartbeat-detection); e.g. a correlated outage, 30% at once:
+                 --agents 10000 --rounds 1 --kill 3000 --tracked 0 --name heartbeat-correlated-outage
+Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/<name>.json.
 Detection latency = when the unreachable event was read minus the agent's last heartbeat minus
 3 intervals (all clocks are this machine's); the service's own broker-time figure is reported too.`;
 
@@ -58,6 +61,7 @@ async function main() {
       rounds: { type: 'string', default: '5' },
       kill: { type: 'string', default: '40' },
       tracked: { type: 'string', default: '100000' },
+      name: { type: 'string', default: 'heartbeat-detection' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -155,6 +159,14 @@ async function main() {
   // Explain outliers: a judgement hold after a broker gap, or a rebalance (restores), delays detections.
   const brokerGaps = await hb.metricSum('vigil_heartbeat_broker_gaps_total');
   const restores = (await hb.metricSum('vigil_heartbeat_partition_restores_total')) - restoresBefore;
+  // The service's own view: from the moment the silence passed the threshold to Kafka's ack.
+  const metricName = 'vigil_heartbeat_detection_latency_seconds';
+  const serviceMetricMs = {
+    count: await hb.metricSum(`${metricName}_count`),
+    mean: Math.round(((await hb.metricSum(`${metricName}_sum`)) / (await hb.metricSum(`${metricName}_count`))) * 1000),
+    p50: Math.round((await histogramQuantile(hb.port, metricName, 0.5)) * 1000),
+    p99: Math.round((await histogramQuantile(hb.port, metricName, 0.99)) * 1000),
+  };
   const duplicates = [...victims].filter(
     (a) => (seen.get(a) ?? []).filter((t) => t.to === 'unreachable').length !== 1,
   ).length;
@@ -170,6 +182,7 @@ async function main() {
     detections: endToEnd.length,
     endToEndMs: summary(endToEnd),
     serviceBrokerTimeMs: summary(brokerTime),
+    serviceMetricUntilAckMs: serviceMetricMs,
     targetP99Ms: 250,
     falseSuspectsOrDeaths: falseDeaths,
     victimsWithOtherThanOneUnreachable: duplicates,
@@ -249,7 +262,7 @@ async function main() {
     }
   }
   redis.disconnect();
-  writeReport('heartbeat-detection', { detection, memory });
+  writeReport(values.name!, { detection, memory });
 }
 
 main().then(

@@ -24,7 +24,7 @@ export {
 } from './processes';
 export { silentLogger, errorsToStderr } from './loggers';
 export { percentile, summarize, type Summary } from './stats';
-export { metricLines, metricSum } from './metric-scrape';
+export { metricLines, metricSum, histogramQuantile } from './metric-scrape';
 export { startFleet, type RunningFleet, type FleetEvent, type FleetOptions } from './fleet-sim';
 export { watchLiveness, type LivenessWatch, type SeenTransition } from './liveness-watch';
 export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';

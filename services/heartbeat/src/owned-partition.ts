@@ -1,0 +1,288 @@
+import { Topics, type AgentLivenessChanged, type Heartbeat } from '@vigil/events';
+import { extractTraceContext, type BatchInfo, type ConsumedRecord, type EventProducer } from '@vigil/kafka';
+import type { Logger } from '@vigil/platform';
+import type { BacklogEnd, BacklogEnds } from './backlog-ends';
+import type { LeaseTable } from './detection/lease-table';
+import type { HeartbeatMetrics } from './heartbeat-metrics';
+import type { LeaseStore } from './lease-store';
+
+/**
+ * A restored partition whose previous owner's clock is older than this (wall clock, used only to
+ * decide whether to look) may have a long backlog: read where it ends before replaying it.
+ */
+const LOOK_FOR_STALE_BEATS_AFTER_MS = 10_000;
+
+/** What every owned partition shares: the instance's table, stores and clients. */
+export interface PartitionDeps {
+  table: LeaseTable;
+  store: LeaseStore;
+  producer: EventProducer;
+  backlogEnds: BacklogEnds;
+  metrics: HeartbeatMetrics;
+  logger: Logger;
+  /** Where the group's consumer resumes on a partition (its committed offset, or the end for a new group). */
+  committedOffset(partition: number): Promise<bigint>;
+  highWatermark(partition: number): Promise<bigint>;
+  /** Extra time agents get after a broker outage this instance saw, if it is recent; else undefined. */
+  gapGraceMs(): number | undefined;
+}
+
+type Backlog = BacklogEnd & { startedAt: number; from: bigint };
+
+/**
+ * One heartbeat partition this instance owns: its position, its slice of the lease table (clock,
+ * heap, leases), its outbox and what could not be saved yet. Apply, judge, persist and restore run
+ * strictly one after another on its queue, so the table, Redis and the liveness topic see one
+ * sequence. Releasing the partition is dropping the object (after its queue drained).
+ *
+ * Order of a write: leases, clock and new transitions go to Redis in one transaction (the
+ * transitions into the outbox), then to Kafka, then the outbox is trimmed. A crash in between
+ * leaves them in the outbox for the next owner: a transition is never lost; it is published twice
+ * only if the crash falls between Kafka's ack and the trim, with the same event id.
+ */
+export class OwnedPartition {
+  /** Next offset to apply; undefined until restored. */
+  private position?: bigint;
+  private queue: Promise<void>;
+  private judgeQueued = false;
+  /** Transitions in Redis's outbox, not yet acknowledged by Kafka. */
+  private outbox: AgentLivenessChanged[] = [];
+  /** Transitions decided whose Redis write failed; the next write carries them. */
+  private unsaved: AgentLivenessChanged[] = [];
+  /** This instance wrote the partition's clock to Redis (so a missing one means Redis lost data). */
+  private written = false;
+  /** A backlog reaching back past the thresholds: where it ends, and how its replay goes. */
+  private backlog?: Backlog;
+  /** When each fresh transition was decided (monotonic ms): its detection latency runs until Kafka's ack. */
+  private readonly decidedAt = new WeakMap<AgentLivenessChanged, number>();
+  private released = false;
+
+  constructor(
+    readonly partition: number,
+    private readonly deps: PartitionDeps,
+    /** The queue of this partition's previous object (released, maybe still writing). */
+    after: Promise<void> = Promise.resolve(),
+  ) {
+    this.queue = after;
+  }
+
+  get restored(): boolean {
+    return this.position !== undefined;
+  }
+
+  /** Next offset to apply (undefined before the restore). */
+  get nextOffset(): bigint | undefined {
+    return this.position;
+  }
+
+  /** Settles when everything queued so far has run. */
+  drained(): Promise<void> {
+    return this.queue;
+  }
+
+  /** Runs fn after everything queued on the partition; a failure does not stop later work. */
+  enqueue(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() => (this.released ? undefined : fn()));
+    this.queue = run.catch((e: Error) => {
+      this.deps.logger.warn(
+        { partition: this.partition, err: e.message },
+        'heartbeat partition work failed; it is retried',
+      );
+    });
+    return run;
+  }
+
+  /** Drops the partition's leases (it moved to another instance); queued after the work in flight. */
+  release(): Promise<void> {
+    return this.enqueue(async () => {
+      this.deps.table.dropPartition(this.partition);
+      this.deps.metrics.partitionLag.remove({ partition: String(this.partition) });
+      this.released = true;
+    });
+  }
+
+  /** Loads leases and clock from Redis and publishes what the last owner left in the outbox. */
+  async restore(): Promise<void> {
+    const { table, store, metrics, logger } = this.deps;
+    table.dropPartition(this.partition);
+    const [snapshot, committed] = await Promise.all([
+      store.load(this.partition),
+      this.deps.committedOffset(this.partition),
+    ]);
+    // Judged while replaying, on the records' broker times: the agents kept reaching the broker
+    // during the handover or the downtime, and the log says who did. Held only right after a broker
+    // outage: the group rejoins once the coordinator is back, and agents are still reconnecting.
+    table.adoptPartition(this.partition, snapshot.clockMs);
+    const grace = this.deps.gapGraceMs();
+    if (grace !== undefined) table.hold(this.partition, grace);
+    this.written = snapshot.clockMs > 0;
+    this.backlog = await this.findBacklogEnd(committed, snapshot.clockMs);
+    for (const lease of snapshot.leases) table.restore(lease);
+    this.position = committed;
+    this.outbox = snapshot.outbox;
+    this.unsaved = [];
+    metrics.restores.inc();
+    logger.info(
+      {
+        partition: this.partition,
+        leases: snapshot.leases.length,
+        clockMs: snapshot.clockMs,
+        outbox: snapshot.outbox.length,
+      },
+      'leases restored',
+    );
+    await this.publishOutbox();
+  }
+
+  /**
+   * A backlog that reaches back further than any threshold (this service was down, or its group's
+   * offsets are behind) holds beats that were stale before the replay began: they must revive and
+   * register nobody. To tell them, the replay needs the broker time of the backlog's end.
+   */
+  private async findBacklogEnd(committed: bigint, previousClockMs: number): Promise<Backlog | undefined> {
+    const high = await this.deps.highWatermark(this.partition);
+    if (committed >= high) return undefined;
+    // Wall clock against broker time, only to skip the read after an ordinary handover.
+    if (previousClockMs > 0 && Date.now() - previousClockMs < LOOK_FOR_STALE_BEATS_AFTER_MS) return undefined;
+    const end = await this.deps.backlogEnds.of(this.partition, high);
+    if (!end) return undefined;
+    this.deps.logger.info(
+      { partition: this.partition, records: Number(high - committed), endBrokerMs: end.endBrokerMs },
+      'replaying a heartbeat backlog: beats stale at its end revive and register nobody',
+    );
+    return { ...end, from: committed, startedAt: performance.now() };
+  }
+
+  /** Applies a batch of heartbeats; resolves once the leases are in Redis and the transitions in Kafka. */
+  apply(records: Array<ConsumedRecord<Heartbeat>>, batch: BatchInfo): Promise<void> {
+    return this.enqueue(async () => {
+      if (!this.restored) await this.restore();
+      const transitions: AgentLivenessChanged[] = [];
+      const backlog = this.backlog;
+      let stale = 0;
+      for (const r of records) {
+        const isStale =
+          backlog !== undefined &&
+          BigInt(r.offset) < backlog.endOffset &&
+          r.timestamp + r.value.intervalMs * r.value.missThreshold < backlog.endBrokerMs;
+        if (isStale) stale += 1;
+        const traceparent = r.headers.traceparent?.toString();
+        const change = this.deps.table.beat(r.value, this.partition, r.timestamp, traceparent, isStale);
+        if (change) transitions.push(change);
+      }
+      this.deps.metrics.beats.inc(records.length);
+      if (stale > 0) this.deps.metrics.staleBeats.inc(stale);
+      const next = BigInt(batch.lastOffset) + 1n;
+      if (next > (this.position ?? 0n)) this.position = next;
+      if (backlog && next >= backlog.endOffset) this.backlogReplayed(backlog);
+      await this.persist(transitions);
+    });
+  }
+
+  private backlogReplayed(backlog: Backlog): void {
+    this.backlog = undefined;
+    const records = Number(backlog.endOffset - backlog.from);
+    const seconds = Math.max((performance.now() - backlog.startedAt) / 1000, 0.001);
+    this.deps.metrics.backlogReplayRate.observe(records / seconds);
+    this.deps.logger.info(
+      {
+        partition: this.partition,
+        records,
+        seconds: Math.round(seconds * 10) / 10,
+        recordsPerSecond: Math.round(records / seconds),
+      },
+      'heartbeat backlog replayed',
+    );
+  }
+
+  /** Queues a judgement at the partition's clock, unless one is queued already. */
+  scheduleJudgement(judging: () => boolean): void {
+    if (this.judgeQueued) return;
+    this.judgeQueued = true;
+    void this.enqueue(async () => {
+      this.judgeQueued = false;
+      if (!judging() || !this.restored) return;
+      await this.persist(this.deps.table.judge(this.partition));
+    });
+  }
+
+  private async persist(fresh: AgentLivenessChanged[]): Promise<void> {
+    const { table, store, metrics, logger } = this.deps;
+    const transitions = [...this.unsaved, ...fresh];
+    this.unsaved = [];
+    const changes = table.takeChanges(this.partition);
+    const clockMs = table.clock(this.partition).now();
+    try {
+      const { clockWritten, clockWasMissing } = await store.save(this.partition, changes, clockMs, transitions);
+      if (clockWasMissing && this.written) {
+        // Redis lost this partition's keys since our last write: write every lease again, also
+        // those of agents that no longer beat (the dead ones would be forgotten otherwise).
+        logger.warn(
+          { partition: this.partition },
+          'lease keys were missing in Redis; rewriting every lease of the partition',
+        );
+        metrics.redisLosses.inc();
+        await store.save(this.partition, table.everything(this.partition), clockMs, []);
+      }
+      // Only a clock that reached Redis makes its later absence a loss (a write with nothing in it,
+      // or before the first heartbeat, leaves Redis untouched).
+      if (clockWritten) this.written = true;
+    } catch (e) {
+      // Keep both for the next attempt: the leases stay dirty, the transitions wait to be written.
+      table.markDirty(this.partition, changes);
+      this.unsaved = transitions;
+      metrics.persistFailures.inc();
+      throw e;
+    }
+    this.outbox.push(...transitions);
+    const decidedAt = performance.now();
+    for (const t of fresh) this.decidedAt.set(t, decidedAt);
+    for (const t of transitions) {
+      logger.info(
+        { agentId: t.agentId, from: t.from, to: t.to, since: t.since, reason: t.reason, partition: this.partition },
+        'liveness changed',
+      );
+    }
+    await this.publishOutbox();
+  }
+
+  private async publishOutbox(): Promise<void> {
+    if (this.outbox.length === 0) return;
+    const batch = this.outbox.slice();
+    try {
+      await this.deps.producer.send(
+        Topics.liveness,
+        batch.map((t) => ({ value: t, key: t.agentId, context: extractTraceContext(this.traceOf(t.agentId)) })),
+      );
+    } catch (e) {
+      this.deps.metrics.persistFailures.inc();
+      throw e;
+    }
+    this.outbox.splice(0, batch.length);
+    const ackedAt = performance.now();
+    for (const t of batch) {
+      this.deps.metrics.transitions.inc({ to: t.to });
+      this.observeDetection(t, ackedAt);
+    }
+    await this.deps.store.published(this.partition, batch.length);
+  }
+
+  /**
+   * How late an unreachable was, on the broker: from the moment its agent's silence passed the
+   * threshold to Kafka's ack of the event (the decision's lateness in broker time, plus the time
+   * from deciding to the ack). A transition restored from an outbox has no decision time here.
+   */
+  private observeDetection(t: AgentLivenessChanged, ackedAt: number): void {
+    const decidedAt = this.decidedAt.get(t);
+    if (t.to !== 'unreachable' || decidedAt === undefined || t.lastHeartbeatAt === null) return;
+    const lease = this.deps.table.get(t.agentId);
+    if (!lease) return;
+    const decisionLateMs = Math.max(0, t.since - t.lastHeartbeatAt - lease.intervalMs * lease.missThreshold);
+    this.deps.metrics.detectionLatency.observe((decisionLateMs + (ackedAt - decidedAt)) / 1000);
+  }
+
+  private traceOf(agentId: string): Record<string, string> {
+    const tp = this.deps.table.get(agentId)?.traceparent;
+    return tp ? { traceparent: tp } : {};
+  }
+}

@@ -78,7 +78,9 @@ export const Topics = {
     key: (v) => v.entityId,
     partitions: 12,
     // The source of truth for entity state: compaction keeps the newest record per entity forever.
-    config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
+    // Segments roll hourly (not weekly, the default): only closed segments are compacted, and a
+    // rebuild of Redis reads what compaction left, so it costs the entities, not their history.
+    config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000', 'segment.ms': String(3600 * 1000) },
   }),
   liveness: topic<AgentLivenessChanged>({
     name: 'vigil.agent.liveness',

@@ -15,7 +15,10 @@ export async function metricSum(port: number, prefix: string): Promise<number> {
  */
 export async function histogramQuantile(port: number, name: string, q: number): Promise<number> {
   const buckets = (await metricLines(port, `${name}_bucket{`))
-    .map((l) => ({ le: Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')), n: Number(l.split(' ').at(-1)) }))
+    .map((l) => ({
+      le: Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')),
+      n: Number(l.split(' ').at(-1)),
+    }))
     .sort((a, b) => a.le - b.le);
   const total = buckets.at(-1)?.n ?? 0;
   if (total === 0) return NaN;

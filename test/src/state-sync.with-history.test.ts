@@ -76,6 +76,7 @@ describe(
     before(async () => {
       redisPort = await freePort();
       redis = new Redis(`redis://127.0.0.1:${redisPort}`, { maxRetriesPerRequest: null, lazyConnect: true });
+      redis.on('error', () => undefined); // refused while the private Redis restarts: it retries
       await ensureTopics(kafka, allTopics(), silentLogger); // on a new broker, before any service made them
       // The history: every entity at versions 1..3, written to the changelog as state-sync writes it.
       const started = Date.now();

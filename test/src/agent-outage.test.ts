@@ -73,7 +73,7 @@ describe(
     });
 
     it('delivers every durable event once Kafka is back, in order per entity, none applied twice', async () => {
-      stateSync = await startStateSync();
+      stateSync = await startStateSync({ LOG_LEVEL: 'info' });
       const agentId = `outage-${randomUUID().slice(0, 8)}`;
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-outage-'));
       const first = startAgent(agentId, dataDir);
@@ -110,7 +110,7 @@ describe(
       const { code } = await second.exited;
       assert.equal(code, 0);
 
-      await waitCaughtUp(kafka, 180000);
+      await waitCaughtUp(kafka, 180000, stateSync);
       const durable = [...first.durable, ...second.durable];
       // A sanity bound, not a rate: at 40/s for ~30 s about 1,200 are expected; a loaded CI machine may do fewer.
       assert.ok(outageDurable > 300, `the agent kept accepting changes during the outage (${outageDurable})`);

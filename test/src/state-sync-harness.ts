@@ -73,17 +73,33 @@ export async function publish(producer: EventProducer, events: StateChangeEvent[
   }
 }
 
-/** Waits until the state-sync group has committed everything now on the input topic. */
-export async function waitCaughtUp(kafka: ReturnType<typeof connect>['kafka'], timeoutMs = 120000): Promise<void> {
+/**
+ * Waits until the state-sync group has committed everything now on the input topic. On a timeout
+ * the error names the partitions behind and, given a service, ends with its log's tail.
+ */
+export async function waitCaughtUp(
+  kafka: ReturnType<typeof connect>['kafka'],
+  timeoutMs = 120000,
+  service?: { output(): string },
+): Promise<void> {
   const ends = await highWatermarks(kafka, Topics.stateChanges.name);
-  await waitUntil(
-    async () => {
-      const committed = await committedOffsets(kafka, GROUP, Topics.stateChanges.name);
-      return [...ends].every(([p, end]) => end === 0n || (committed.get(p) ?? -1n) >= end);
-    },
-    timeoutMs,
-    'state-sync to commit everything on the input topic',
-  );
+  let behind: string[] = [];
+  try {
+    await waitUntil(
+      async () => {
+        const committed = await committedOffsets(kafka, GROUP, Topics.stateChanges.name);
+        behind = [...ends]
+          .filter(([p, end]) => end > 0n && (committed.get(p) ?? -1n) < end)
+          .map(([p, end]) => `${p}: ${committed.get(p) ?? -1n}/${end}`);
+        return behind.length === 0;
+      },
+      timeoutMs,
+      'state-sync to commit everything on the input topic',
+    );
+  } catch (e) {
+    const tail = service ? `\n--- state-sync log (tail) ---\n${service.output().slice(-8000)}` : '';
+    throw new Error(`${(e as Error).message}; behind: ${behind.join(', ')}${tail}`);
+  }
 }
 
 /** Every changelog record of these entities: versions in log order, per entity. */

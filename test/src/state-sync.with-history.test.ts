@@ -55,7 +55,7 @@ describe(
   'state-sync rebuilding Redis from a changelog of 300k records',
   { skip: !hasRedisServer && 'needs redis-server' },
   () => {
-    const { kafka, producer, close } = connect();
+    const { kafka, producer, redis: sharedRedis, close } = connect();
     const run = randomUUID().slice(0, 8);
     const id = (e: number) => `hist-${run}-e${e}`;
     let redisPort = 0;
@@ -103,6 +103,7 @@ describe(
       for (const s of services) await stopProcess(s.child, 5000);
       redisProcess?.kill('SIGKILL');
       redis?.disconnect();
+      sharedRedis.disconnect(); // left connected, it would keep this file's process alive
       await close();
     });
 

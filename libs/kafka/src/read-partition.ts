@@ -72,7 +72,13 @@ export async function readPartitionRanges(
       }),
     ]).finally(() => clearInterval(timer));
   } finally {
-    await consumer.disconnect();
+    // Bounded: leaving the throwaway group can hang while the broker is away, and a read that never
+    // returns would hold up whoever waits for it (a partition paused until its restore ends).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      consumer.disconnect().catch(() => undefined),
+      new Promise((r) => (timer = setTimeout(r, 10_000))),
+    ]).finally(() => clearTimeout(timer));
   }
 }
 

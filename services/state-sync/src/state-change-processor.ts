@@ -156,10 +156,13 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     const pending = [...new Set(partitions)].filter((p) => !this.restores.has(p)).sort((a, b) => a - b);
     // Two reads of one partition at once would move its checkpoint back and forth: wait for the
     // earlier one (it stops at its next slice if the partition left this instance).
+    // Waited for a bounded time only: two reads at once cost work but never correctness (each moves a
+    // checkpoint only past what it restored), a restore that never ends would pause them forever.
     const earlier = pending.flatMap((p) => this.stillRunning.get(p) ?? []);
+    const waited = Promise.race([Promise.all(earlier), new Promise((r) => setTimeout(r, 30_000).unref())]);
     const owned = () => pending.every((p) => this.assigned.has(p));
     const started: Restore = {
-      promise: Promise.all(earlier).then(() => this.restore.run(pending, owned)),
+      promise: waited.then(() => this.restore.run(pending, owned)),
       done: false,
     };
     started.promise.then(

@@ -109,12 +109,8 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
   private newGeneration(generation: number): void {
     if (generation === this.generation) return;
     this.generation = generation;
-    for (const [p, r] of this.restores)
-      if (!r.done)
-        this.stillRunning.set(
-          p,
-          r.promise.catch(() => undefined),
-        );
+    const unfinished = [...this.restores].filter(([, r]) => !r.done);
+    for (const [p, r] of unfinished) this.stillRunning.set(p, settled(r.promise));
     this.restores.clear();
   }
 
@@ -240,3 +236,10 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     return this.clusterId;
   }
 }
+
+/** Resolves when p settles, whichever way. */
+const settled = (p: Promise<unknown>): Promise<void> =>
+  p.then(
+    () => undefined,
+    () => undefined,
+  );

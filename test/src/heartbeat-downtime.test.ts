@@ -97,11 +97,14 @@ describe('heartbeat after downtime with a backlog', { timeout: 330_000 }, () => 
 
     const after = watch.seen.slice(seenBefore).filter((x) => mine(x.agentId));
     for (const a of killed) {
-      const dead = after.filter((x) => x.agentId === a);
-      assert.deepEqual(
-        dead.map((x) => x.to),
-        ['unreachable'],
-        `${a}: exactly one transition after the restart, unreachable`,
+      const seen = after.filter((x) => x.agentId === a).map((x) => x.to);
+      // Suspect first is fine: the replay's clock may stop between the two deadlines at a batch's end.
+      assert.ok(
+        seen.length > 0 &&
+          seen.length <= 2 &&
+          seen.at(-1) === 'unreachable' &&
+          seen.slice(0, -1).every((s) => s === 'suspect'),
+        `${a}: unreachable exactly once after the restart (at most a suspect before it), saw ${seen.join(', ')}`,
       );
     }
     const ghosts = watch.seen.filter((x) => x.agentId.startsWith(old));

@@ -109,12 +109,14 @@ export class OwnedPartition {
       store.load(this.partition),
       this.deps.committedOffset(this.partition),
     ]);
-    // Judged while replaying, on the records' broker times: the agents kept reaching the broker
-    // during the handover or the downtime, and the log says who did. Held only right after a broker
-    // outage: the group rejoins once the coordinator is back, and agents are still reconnecting.
+    // Held until caught up, then silence counts from the catch-up. Judging while replaying, on the
+    // records' times, finds deaths in a backlog sooner, but a backlog can span a broker outage this
+    // instance never saw (its rejoin comes before it notices), and the first record after the outage
+    // would make every agent not yet reconnected look dead: a CI run showed exactly that. Until
+    // outages inside a backlog are recognised, a takeover holds. Right after an outage this instance
+    // saw, agents also get the gap's grace.
     table.adoptPartition(this.partition, snapshot.clockMs);
-    const grace = this.deps.gapGraceMs();
-    if (grace !== undefined) table.hold(this.partition, grace);
+    table.hold(this.partition, this.deps.gapGraceMs() ?? 0);
     this.written = snapshot.clockMs > 0;
     this.backlog = await this.findBacklogEnd(committed, snapshot.clockMs);
     for (const lease of snapshot.leases) table.restore(lease);

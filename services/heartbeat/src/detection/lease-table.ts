@@ -335,10 +335,9 @@ export class LeaseTable {
 
   /**
    * Takes a partition on, its clock resuming from the broker time its previous owner had reached.
-   * Judgement goes on while the backlog is replayed: records come in broker-time order, so after
-   * those up to time T are applied, every beat before T is known and an agent silent past its
-   * threshold at T is dead at T. (Only a broker outage, when agents could not be heard, calls for
-   * a hold: `hold`.)
+   * It does not hold judgement by itself: records come in broker-time order, so judging while a
+   * backlog is replayed is sound unless the backlog spans a broker outage. The service therefore
+   * calls `hold` after every takeover until such outages inside a backlog are recognised.
    */
   adoptPartition(partition: number, clockMs: number): void {
     this.partitionOf(partition).clock.resumeFrom(clockMs);

@@ -11,6 +11,7 @@ export {
 export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
 export { readPartitionRanges, highWatermarks, type PartitionRange } from './read-partition';
 export { KafkaAdminFacade, type PartitionOffsets } from './admin';
+export { CoalescedSends } from './coalesced-sends';
 export { withRetries, isRetriableKafkaError } from './retries';
 export {
   EventProducer,

@@ -1,5 +1,5 @@
-import { Topics, type AgentLivenessChanged, type Heartbeat } from '@vigil/events';
-import { extractTraceContext, type BatchInfo, type ConsumedRecord, type EventProducer } from '@vigil/kafka';
+import { type AgentLivenessChanged, type Heartbeat } from '@vigil/events';
+import { extractTraceContext, type BatchInfo, type ConsumedRecord, type OutgoingRecord } from '@vigil/kafka';
 import type { Logger } from '@vigil/platform';
 import type { BacklogEnd, BacklogEnds } from './backlog-ends';
 import type { LeaseTable } from './detection/lease-table';
@@ -16,7 +16,8 @@ const LOOK_FOR_STALE_BEATS_AFTER_MS = 10_000;
 export interface PartitionDeps {
   table: LeaseTable;
   store: LeaseStore;
-  producer: EventProducer;
+  /** Publishes liveness events; concurrent calls share produce requests (CoalescedSends). */
+  publish(records: Array<OutgoingRecord<AgentLivenessChanged>>): Promise<void>;
   backlogEnds: BacklogEnds;
   metrics: HeartbeatMetrics;
   logger: Logger;
@@ -252,8 +253,7 @@ export class OwnedPartition {
     if (this.outbox.length === 0) return;
     const batch = this.outbox.slice();
     try {
-      await this.deps.producer.send(
-        Topics.liveness,
+      await this.deps.publish(
         batch.map((t) => ({ value: t, key: t.agentId, context: extractTraceContext(this.traceOf(t.agentId)) })),
       );
     } catch (e) {

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import type { AlertSeverity, HealAction } from '@vigil/events';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** What the notifier reacts to: liveness states that need action. */
+export const CAUSES = ['unreachable', 'degraded'] as const;
+export type Cause = (typeof CAUSES)[number];
+
+const action = z.enum(['restart', 'reregister', 'failover']);
+const severity = z.enum(['info', 'warning', 'critical']);
+
+export const policySchema = z
+  .object({
+    heal: z
+      .object({
+        /** Cause -> heal action; a cause with no action (or null) is alerted at once. */
+        actions: z
+          .object({ unreachable: action.nullable().default('restart'), degraded: action.nullable().default('restart') })
+          .strict()
+          .default({}),
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+        /** A heal whose result has not arrived by then counts as failed. */
+        timeoutMs: z.number().int().min(100).default(10_000),
+        /** After a heal reported success, how long the agent has to be healthy again before it counts as failed. */
+        verifyMs: z.number().int().min(100).default(15_000),
+        backoff: z
+          .object({
+            initialMs: z.number().int().min(0).default(1_000),
+            factor: z.number().min(1).max(10).default(2),
+            maxMs: z.number().int().min(0).default(30_000),
+            /** Each delay is drawn from [d x (1 - jitter), d x (1 + jitter)], so a rack's heals do not retry in lockstep. */
+            jitter: z.number().min(0).max(1).default(0.2),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    alerts: z
+      .object({
+        severity: z
+          .object({ unreachable: severity.default('critical'), degraded: severity.default('warning') })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type NotifierPolicy = z.infer<typeof policySchema>;
+export type { AlertSeverity, HealAction };
+
+export class PolicyError extends Error {}
+
+/** The defaults, as a file with nothing in it would give. */
+export const defaultPolicy = (): NotifierPolicy => policySchema.parse({});
+
+/**
+ * Reads and validates a policy file (YAML or JSON; JSON is YAML). A bad file is an error naming the
+ * path, the field and the reason: the service refuses to start on it rather than guess.
+ */
+export function loadPolicy(path: string | undefined): NotifierPolicy {
+  if (!path) return defaultPolicy();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new PolicyError(`policy file ${path}: cannot read it: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (e) {
+    throw new PolicyError(`policy file ${path}: not YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || '(top level)';
+    throw new PolicyError(`policy file ${path}: field ${field}: ${issue.message}`);
+  }
+  return parsed.data;
+}

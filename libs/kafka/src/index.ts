@@ -16,6 +16,7 @@ export { withRetries, isRetriableKafkaError } from './retries';
 export {
   EventProducer,
   chunkBySize,
+  partitionOfKey,
   type OutgoingRecord,
   type RawRecord,
   type EventProducerOptions,

@@ -1,5 +1,5 @@
 import { context as otelContext, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { CompressionTypes, Partitioners, type Message, type RecordMetadata } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Message, type PartitionMetadata, type RecordMetadata } from 'kafkajs';
 import type { SchemaCodec } from '@vigil/events';
 import type { KafkaClient, KafkaProducer } from './kafka-client';
 import type { TopicDef } from '@vigil/events';
@@ -177,4 +177,28 @@ export class EventProducer {
     }
     return out;
   }
+}
+
+const keyPartitioner = Partitioners.DefaultPartitioner();
+const fakeMetadata = new Map<number, PartitionMetadata[]>();
+
+/**
+ * The partition a key lands on among `partitions`, as EventProducer (and the Java client: murmur2)
+ * places it. For work sharded like a topic, where the record's own partition cannot be trusted to
+ * match (a producer in another language, another topic keyed the same way).
+ */
+export function partitionOfKey(key: string, partitions: number): number {
+  let metadata = fakeMetadata.get(partitions);
+  if (!metadata) {
+    metadata = Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      offlineReplicas: [],
+    }));
+    fakeMetadata.set(partitions, metadata);
+  }
+  return keyPartitioner({ topic: '', partitionMetadata: metadata, message: { key, value: null } });
 }

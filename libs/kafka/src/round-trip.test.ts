@@ -6,7 +6,7 @@ import { SchemaCodec, EventValidationError } from '@vigil/events';
 import { ConsumerRunner, type ConsumedRecord } from './consumer-runner';
 import { ensureTopics } from './ensure-topics';
 import { createKafkaClient } from './kafka-client';
-import { EventProducer } from './producer';
+import { EventProducer, partitionOfKey } from './producer';
 import * as samples from '@vigil/events';
 import { infraEnv, isolatedTopic, plain, waitUntil } from './testing';
 import { Topics, type TopicDef } from '@vigil/events';
@@ -104,5 +104,15 @@ describe('large sends against the real broker', () => {
       values.map((value) => ({ value, partition: 0 })),
     );
     assert.equal(metadata.at(-1)!.lastOffset, '2999');
+  });
+
+  it('places a key on the partition partitionOfKey names (work sharded like a topic relies on it)', async () => {
+    const topic = isolatedTopic(Topics.liveness, { partitions: 6 });
+    await ensureTopics(kafka, [topic] as TopicDef<unknown>[], quiet);
+    for (let i = 0; i < 24; i++) {
+      const key = `agent-${i}-${randomUUID()}`;
+      const [md] = await producer.sendRaw(topic.name, [{ key, value: 'x' }]);
+      assert.equal(md!.partition, partitionOfKey(key, 6), key);
+    }
   });
 });

@@ -26,6 +26,7 @@ export { silentLogger, errorsToStderr } from './loggers';
 export { percentile, summarize, type Summary } from './stats';
 export { metricLines, metricSum, histogramQuantile } from './metric-scrape';
 export { startFleet, type RunningFleet, type FleetEvent, type FleetOptions } from './fleet-sim';
+export { watchTopic, type TopicWatch, type Seen } from './topic-watch';
 export { watchLiveness, type LivenessWatch, type SeenTransition } from './liveness-watch';
 export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';
 export { connectToInfra, type InfraConnection } from './connect';

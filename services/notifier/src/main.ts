@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 import { serviceMain } from '@vigil/platform';
+import { notifierConfigSchema } from './config';
 import { NotifierModule } from './notifier.module';
 
 serviceMain({
   name: 'notifier',
-  summary: 'Emits heal commands and alert events: deduped, grouped, resolved',
+  summary:
+    'Heals unreachable or degraded agents (bounded retries with backoff), then alerts once; resolves when the cause clears',
   defaultPort: 3004,
   module: NotifierModule,
+  configSchema: notifierConfigSchema,
+  consumerGroup: (config) => config.CONSUMER_GROUP,
 });

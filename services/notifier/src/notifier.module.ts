@@ -1,9 +1,36 @@
 import { Module } from '@nestjs/common';
+import { CONFIG, METRICS, REDIS } from '@vigil/platform';
+import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { NotifierConfig } from './config';
+import { IncidentProcessor } from './incident-processor';
+import { IncidentStore } from './incident-store';
+import { IncidentsController } from './incidents.controller';
+import { NotifierEventsController } from './notifier-events.controller';
+import { createNotifierMetrics, NOTIFIER_METRICS } from './notifier-metrics';
+import { NOTIFIER_POLICY } from './notifier-policy.provider';
+import { loadPolicy } from './policy';
 
 /**
- * Emits heal commands and alert events: deduped, grouped, resolved.
- * A shell for now: health, metrics, config and graceful shutdown come from @vigil/platform;
- * the service's handlers arrive with its own issue.
+ * Turns liveness into action: a heal command for an agent that became unreachable or degraded,
+ * retried with backoff, then one alert when healing is exhausted, resolved when the agent is back.
+ * Incidents, timers and an outbox live in Redis, sharded like the liveness topic.
  */
-@Module({})
+@Module({
+  controllers: [NotifierEventsController, IncidentsController],
+  providers: [
+    IncidentProcessor,
+    {
+      provide: IncidentStore,
+      inject: [REDIS, CONFIG],
+      useFactory: (redis: Redis, config: NotifierConfig) => new IncidentStore(redis, config.CONSUMER_GROUP),
+    },
+    {
+      provide: NOTIFIER_POLICY,
+      inject: [CONFIG],
+      useFactory: (c: NotifierConfig) => loadPolicy(c.NOTIFIER_POLICY_FILE),
+    },
+    { provide: NOTIFIER_METRICS, inject: [METRICS], useFactory: (r: Registry) => createNotifierMetrics(r) },
+  ],
+})
 export class NotifierModule {}

@@ -1,0 +1,236 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Topics, type AgentLivenessChanged, type HealResult } from '@vigil/events';
+import { partitionOfKey, type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
+import {
+  CONFIG,
+  HEALTH,
+  LOGGER,
+  MEMBERSHIP,
+  METRICS,
+  PRODUCER,
+  type GroupMembership,
+  type HealthRegistry,
+  type Logger,
+} from '@vigil/platform';
+import { Gauge, type Registry } from 'prom-client';
+import type { NotifierConfig } from './config';
+import { IncidentRules, type Incident, type Step } from './incident';
+import { IncidentStore, outboxEntries, type OutboxEntry } from './incident-store';
+import { NOTIFIER_METRICS, type NotifierMetrics } from './notifier-metrics';
+import { NOTIFIER_POLICY } from './notifier-policy.provider';
+import type { NotifierPolicy } from './policy';
+
+/** Liveness and heal results are both keyed by agent id over this many partitions: a shard is one. */
+export const SHARDS = Topics.liveness.partitions;
+const MAX_WRITE_ATTEMPTS = 20;
+const SWEEP_BATCH = 500;
+
+/**
+ * Applies liveness events, heal results and due timers to incidents, and publishes what they
+ * decide. Per shard, work runs one step after another in this instance; across instances (heal
+ * results may be consumed by another member than the shard's liveness partition) an incident write
+ * only lands on the revision it read, so no decision is taken on a stale record.
+ *
+ * Order of a step: read, decide, write the incident with its due time and its outbox entries in one
+ * script, then publish, then trim the outbox. Offsets are committed after the batch's steps, so a
+ * crash anywhere redoes the batch: steps already written are no-ops the second time (an older
+ * liveness event, a result for a command no longer in flight), and what they left in the outbox is
+ * published by the shard's sweep. Timers live in Redis only: the owner of a shard's liveness
+ * partition sweeps them, whoever that is after a restart or rebalance.
+ */
+@Injectable()
+export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplicationShutdown {
+  private readonly rules: IncidentRules;
+  private readonly queues = new Map<number, Promise<void>>();
+  private owned = new Set<number>();
+  private timer?: NodeJS.Timeout;
+  private sweeping = false;
+  private stopped = false;
+  /** Ready once this instance knows its shards: before that it sweeps nothing. */
+  private readonly unassigned: () => void;
+
+  constructor(
+    private readonly store: IncidentStore,
+    @Inject(NOTIFIER_POLICY) policy: NotifierPolicy,
+    @Inject(PRODUCER) private readonly producer: EventProducer,
+    @Inject(NOTIFIER_METRICS) private readonly metrics: NotifierMetrics,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(MEMBERSHIP) private readonly membership: GroupMembership,
+    @Inject(CONFIG) private readonly config: NotifierConfig,
+    @Inject(HEALTH) health: HealthRegistry,
+    @Inject(METRICS) registry: Registry,
+  ) {
+    this.rules = new IncidentRules(policy);
+    this.unassigned = health.hold('waiting for the first partition assignment');
+    const owned = () => this.owned.size;
+    new Gauge({
+      name: 'vigil_notifier_shards_owned',
+      help: 'Liveness partitions (shards of incidents and timers) this instance owns',
+      registers: [registry],
+      collect() {
+        this.set(owned());
+      },
+    });
+  }
+
+  onModuleInit(): void {
+    this.membership.subscribe(this);
+    this.timer = setInterval(() => void this.sweep(), this.config.SWEEP_INTERVAL_MS);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.allSettled(this.queues.values());
+  }
+
+  rebalancing(): void {
+    this.owned = new Set();
+  }
+
+  joined(assignment: Record<string, number[]>): void {
+    this.owned = new Set(assignment[Topics.liveness.name] ?? []);
+    this.unassigned();
+    this.logger.info({ shards: [...this.owned].sort((a, b) => a - b) }, 'notifier shards assigned');
+  }
+
+  onLiveness(records: Array<ConsumedRecord<AgentLivenessChanged>>): Promise<void> {
+    return this.apply(records, (r) => (i, now) => this.rules.onLiveness(i, r, now));
+  }
+
+  onHealResults(records: Array<ConsumedRecord<HealResult>>): Promise<void> {
+    return this.apply(records, (r) => (i, now) => this.rules.onHealResult(i, r, now));
+  }
+
+  /**
+   * Applies records in order, each on its agent's shard (from the key, not the record's partition:
+   * a producer in another language may place keys differently), and publishes what they decided.
+   */
+  private async apply<T extends { agentId: string }>(
+    records: Array<ConsumedRecord<T>>,
+    decide: (value: T) => (i: Incident, now: number) => Step,
+  ): Promise<void> {
+    const byShard = new Map<number, T[]>();
+    for (const r of records) {
+      const shard = partitionOfKey(r.value.agentId, SHARDS);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), r.value]);
+    }
+    await Promise.all(
+      [...byShard].map(([shard, values]) =>
+        this.onShard(shard, async () => {
+          const out: Array<{ raw: string; entry: OutboxEntry }> = [];
+          for (const v of values) out.push(...(await this.step(shard, v.agentId, decide(v))));
+          await this.publish(shard, out);
+        }),
+      ),
+    );
+  }
+
+  /** Due retries and timeouts of the shards this instance owns, and outbox entries left behind. */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      await Promise.all(
+        [...this.owned].map((shard) =>
+          this.onShard(shard, async () => {
+            const now = Date.now();
+            const out: Array<{ raw: string; entry: OutboxEntry }> = [];
+            for (const agentId of await this.store.due(shard, now, SWEEP_BATCH)) {
+              out.push(...(await this.step(shard, agentId, (i, at) => this.rules.onDue(i, at))));
+            }
+            await this.publish(shard, out);
+            const left = (await this.store.outbox(shard)).filter(
+              (o) => now - o.entry.at > this.config.OUTBOX_REPUBLISH_AFTER_MS,
+            );
+            if (left.length > 0) {
+              this.logger.warn({ shard, entries: left.length }, 'publishing outbox entries a stopped writer left');
+              this.metrics.republished.inc(left.length);
+              await this.publish(shard, left);
+            }
+          }),
+        ),
+      );
+    } catch (e) {
+      this.logger.warn({ err: (e as Error).message }, 'sweep failed; retried on the next one');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Runs `work` after everything queued on the shard; its failure is the caller's, not the queue's. */
+  private onShard(shard: number, work: () => Promise<void>): Promise<void> {
+    const run = (this.queues.get(shard) ?? Promise.resolve()).then(work);
+    this.queues.set(
+      shard,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  /** One decision on one incident, written with its outbox entries; returns the entries to publish. */
+  private async step(
+    shard: number,
+    agentId: string,
+    decide: (i: Incident, now: number) => Step,
+  ): Promise<Array<{ raw: string; entry: OutboxEntry }>> {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const read = await this.store.load(shard, agentId);
+      const now = Date.now();
+      const s = decide(read, now);
+      if (s.noop) return [];
+      const entries = outboxEntries(s.heals, s.alerts, now).map((entry) => ({ raw: JSON.stringify(entry), entry }));
+      if (
+        await this.store.write(
+          shard,
+          read,
+          s.incident,
+          entries.map((e) => e.raw),
+        )
+      ) {
+        this.observe(read, s);
+        return entries;
+      }
+      this.metrics.conflicts.inc();
+    }
+    throw new Error(`incident of ${agentId} kept changing under ${MAX_WRITE_ATTEMPTS} writes; batch redone`);
+  }
+
+  private observe(before: Incident, s: Step): void {
+    const i = s.incident;
+    for (const a of i.attempts) {
+      const was = before.openedBy === i.openedBy ? before.attempts.find((b) => b.commandId === a.commandId) : undefined;
+      if (!was) this.metrics.heals.inc({ action: a.action, outcome: 'issued' });
+      if (a.outcome && a.outcome !== was?.outcome) this.metrics.heals.inc({ action: a.action, outcome: a.outcome });
+    }
+    for (const h of s.heals) {
+      this.logger.info(
+        { agentId: h.agentId, attempt: h.attempt, action: h.action, commandId: h.commandId },
+        'heal issued',
+      );
+    }
+    for (const a of s.alerts) {
+      this.logger.info(
+        { agentId: a.agentId, fingerprint: a.fingerprint, status: a.status, summary: a.summary },
+        'alert',
+      );
+    }
+    if (s.escalatedAfterMs !== undefined) this.metrics.timeToAlert.observe(s.escalatedAfterMs / 1000);
+  }
+
+  /** Publishes entries (heals and alerts, in their order) and trims them from the outbox. */
+  private async publish(shard: number, out: Array<{ raw: string; entry: OutboxEntry }>): Promise<void> {
+    if (out.length === 0) return;
+    const heals = out.flatMap((o) => (o.entry.kind === 'heal' ? [{ value: o.entry.value }] : []));
+    const alerts = out.flatMap((o) => (o.entry.kind === 'alert' ? [{ value: o.entry.value }] : []));
+    await Promise.all([
+      heals.length > 0 ? this.producer.send(Topics.healCommands, heals) : undefined,
+      alerts.length > 0 ? this.producer.send(Topics.alerts, alerts) : undefined,
+    ]);
+    for (const a of alerts) this.metrics.alerts.inc({ status: a.value.status });
+    await this.store.published(
+      shard,
+      out.map((o) => o.raw),
+    );
+  }
+}

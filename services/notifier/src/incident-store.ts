@@ -1,0 +1,119 @@
+import type { AlertEvent, HealCommand } from '@vigil/events';
+import { notifierKeys } from '@vigil/redis-keys';
+import type Redis from 'ioredis';
+import { newIncident, type Incident } from './incident';
+
+/**
+ * Writes an incident if nobody wrote it since it was read, with its due time and what must be
+ * published because of the change, in one step: a crash after it leaves the records in the outbox
+ * for whoever sweeps the shard next; a crash before it leaves nothing done.
+ *   KEYS[1] incidents hash   KEYS[2] due sorted set   KEYS[3] outbox list
+ *   ARGV[1] agent id   ARGV[2] revision read (0: no record)   ARGV[3] new record (JSON)
+ *   ARGV[4] due, ms since epoch ('' = nothing due)   ARGV[5..] outbox entries (JSON)
+ * Returns 1 when written, 0 when the stored revision is another (the caller reads again and redoes).
+ */
+const WRITE_INCIDENT = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local rev = 0
+if cur then rev = cjson.decode(cur).rev end
+if tostring(rev) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+for i = 5, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+return 1
+`;
+
+/** A record to publish, as the outbox keeps it. `id` makes each entry unique (and removable alone). */
+export type OutboxEntry =
+  | { id: string; at: number; kind: 'heal'; value: HealCommand }
+  | { id: string; at: number; kind: 'alert'; value: AlertEvent };
+
+export const outboxEntries = (heals: HealCommand[], alerts: AlertEvent[], at: number): OutboxEntry[] => [
+  ...heals.map((value): OutboxEntry => ({ id: value.commandId, at, kind: 'heal', value })),
+  ...alerts.map((value): OutboxEntry => ({
+    id: `${value.fingerprint}/${value.status}@${value.endsAt ?? value.startsAt}`,
+    at,
+    kind: 'alert',
+    value,
+  })),
+];
+
+type RedisWithScript = Redis & {
+  writeIncident(incidents: string, due: string, outbox: string, ...args: string[]): Promise<number>;
+};
+
+/** The notifier's incidents, timers and outbox, per shard, in Redis. */
+export class IncidentStore {
+  private readonly redis: RedisWithScript;
+
+  constructor(
+    redis: Redis,
+    private readonly group: string,
+  ) {
+    this.redis = redis as RedisWithScript;
+    if (!('writeIncident' in redis)) redis.defineCommand('writeIncident', { numberOfKeys: 3, lua: WRITE_INCIDENT });
+  }
+
+  async load(shard: number, agentId: string): Promise<Incident> {
+    const raw = await this.redis.hget(notifierKeys(this.group, shard).incidents, agentId);
+    return raw ? (JSON.parse(raw) as Incident) : newIncident(agentId);
+  }
+
+  /** Stores `next` (its revision is set here) if the stored one is still `read`; false otherwise. */
+  async write(shard: number, read: Incident, next: Incident, outbox: string[]): Promise<boolean> {
+    const k = notifierKeys(this.group, shard);
+    const stored: Incident = { ...next, rev: read.rev + 1 };
+    const written = await this.redis.writeIncident(
+      k.incidents,
+      k.due,
+      k.outbox,
+      next.agentId,
+      String(read.rev),
+      JSON.stringify(stored),
+      next.dueAt === undefined ? '' : String(next.dueAt),
+      ...outbox,
+    );
+    return written === 1;
+  }
+
+  /** Agents whose incident needs attention by `now`, oldest first. */
+  due(shard: number, now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(notifierKeys(this.group, shard).due, 0, now, 'LIMIT', 0, limit);
+  }
+
+  async outbox(shard: number): Promise<Array<{ raw: string; entry: OutboxEntry }>> {
+    const raw = await this.redis.lrange(notifierKeys(this.group, shard).outbox, 0, -1);
+    return raw.map((r) => ({ raw: r, entry: JSON.parse(r) as OutboxEntry }));
+  }
+
+  /** Removes published entries, each by its exact text, so entries written meanwhile stay. */
+  async published(shard: number, raws: string[]): Promise<void> {
+    if (raws.length === 0) return;
+    const key = notifierKeys(this.group, shard).outbox;
+    const pipeline = this.redis.pipeline();
+    for (const raw of raws) pipeline.lrem(key, 1, raw);
+    await pipeline.exec();
+  }
+
+  /** Every incident of the given shards (the HTTP views' source). */
+  async all(shards: number): Promise<Incident[]> {
+    const pipeline = this.redis.pipeline();
+    for (let s = 0; s < shards; s++) pipeline.hvals(notifierKeys(this.group, s).incidents);
+    const out: Incident[] = [];
+    for (const [err, values] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      for (const v of values as string[]) out.push(JSON.parse(v) as Incident);
+    }
+    return out;
+  }
+
+  async find(agentId: string, shards: number): Promise<Incident | undefined> {
+    const pipeline = this.redis.pipeline();
+    for (let s = 0; s < shards; s++) pipeline.hget(notifierKeys(this.group, s).incidents, agentId);
+    for (const [err, value] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      if (typeof value === 'string') return JSON.parse(value) as Incident;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,24 @@
+import { Controller, UseFilters } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
+import { Topics, type AgentLivenessChanged, type HealResult } from '@vigil/events';
+import { type ConsumedRecord } from '@vigil/kafka';
+import { HandlerErrorsPassThrough } from '@vigil/platform';
+import { IncidentProcessor } from './incident-processor';
+
+@Controller()
+@UseFilters(HandlerErrorsPassThrough)
+export class NotifierEventsController {
+  constructor(private readonly incidents: IncidentProcessor) {}
+
+  // A new group starts at the end: a week of liveness history would heal and alert about agents
+  // long gone. An existing group resumes where it committed (events already handled are no-ops).
+  @EventPattern(Topics.liveness.name, { fromBeginning: false })
+  async onLiveness(@Payload() records: Array<ConsumedRecord<AgentLivenessChanged>>) {
+    await this.incidents.onLiveness(records);
+  }
+
+  @EventPattern(Topics.healResults.name, { fromBeginning: false })
+  async onHealResults(@Payload() records: Array<ConsumedRecord<HealResult>>) {
+    await this.incidents.onHealResults(records);
+  }
+}

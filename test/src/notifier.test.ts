@@ -1,0 +1,294 @@
+// The notifier as a real process against the real broker, registry and Redis: liveness events in
+// (as heartbeat publishes them), heal commands out, this test playing the supervisor that answers
+// them with heal results, alerts out. Processes are stopped and SIGKILLed for real.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Topics, type AgentLivenessChanged, type AlertEvent, type HealCommand, type HealResult } from '@vigil/events';
+import {
+  connectToInfra,
+  freePort,
+  metricSum,
+  startService,
+  stopProcess,
+  waitHttpOk,
+  waitUntil,
+  watchTopic,
+  type ServiceProcess,
+  type TopicWatch,
+} from '@vigil/test-kit';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = randomUUID().slice(0, 8);
+const dir = mkdtempSync(path.join(tmpdir(), 'vigil-notifier-'));
+const policyFile = path.join(dir, 'policy.yaml');
+// Fast on purpose: heals time out after 2 s, retries wait 500 ms then 1 s (no jitter, so the
+// growing gaps are what the test sees), degraded agents are alerted at once.
+writeFileSync(
+  policyFile,
+  `heal:
+  actions: { unreachable: restart, degraded: null }
+  maxAttempts: 3
+  timeoutMs: 2000
+  verifyMs: 3000
+  backoff: { initialMs: 500, factor: 2, maxMs: 5000, jitter: 0 }
+alerts:
+  severity: { unreachable: critical, degraded: warning }
+`,
+);
+
+interface RunningNotifier extends ServiceProcess {
+  port: number;
+}
+
+async function startNotifier(group: string, env: Record<string, string> = {}): Promise<RunningNotifier> {
+  const port = await freePort();
+  const proc = startService('notifier', {
+    ...process.env,
+    HTTP_PORT: String(port),
+    LOG_LEVEL: 'info',
+    CONSUMER_GROUP: group,
+    NOTIFIER_POLICY_FILE: policyFile,
+    SWEEP_INTERVAL_MS: '100',
+    OUTBOX_REPUBLISH_AFTER_MS: '1000',
+    ...env,
+  });
+  await waitUntil(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`notifier exited early: ${proc.output().slice(-2000)}`);
+      return (await metricSum(port, 'vigil_notifier_shards_owned').catch(() => 0)) === Topics.liveness.partitions;
+    },
+    60_000,
+    'the notifier to own every shard',
+  );
+  await waitHttpOk(port, '/health/ready', 30_000, 'notifier readiness');
+  return { ...proc, port };
+}
+
+describe('notifier: heal first, then alert once, resolve when the cause clears', { timeout: 300_000 }, () => {
+  const { kafka, codec, producer, close } = connectToInfra('notifier-test');
+  const group = `notifier-test-${run}`;
+  let notifier: RunningNotifier;
+  let heals: TopicWatch<HealCommand>;
+  let alerts: TopicWatch<AlertEvent>;
+  /** agent id -> how the supervisor answers attempt n (true: heal succeeds); no entry: fails. */
+  const answers = new Map<string, (attempt: number) => boolean | 'silent'>();
+  const mine = (agentId: string | null) => !!agentId?.startsWith(`nt${run}`);
+
+  const since = new Map<string, number>();
+  /** Publishes a liveness transition as heartbeat would, each one newer than the agent's last. */
+  const liveness = async (
+    agentId: string,
+    to: AgentLivenessChanged['to'],
+    from: AgentLivenessChanged['from'] = 'healthy',
+  ) => {
+    const at = Math.max(Date.now(), (since.get(agentId) ?? 0) + 1);
+    since.set(agentId, at);
+    await producer.send(Topics.liveness, [
+      {
+        value: {
+          agentId,
+          from,
+          to,
+          since: at,
+          lastHeartbeatAt: at - 3000,
+          reason: `test: ${to}`,
+          host: 'test-host',
+          eventId: `${agentId}/${from}>${to}@${at}`,
+        },
+      },
+    ]);
+  };
+  const healsOf = (agentId: string) => heals.values((h) => h.agentId === agentId);
+  const alertsOf = (agentId: string) => alerts.values((a) => a.agentId === agentId);
+
+  before(async () => {
+    heals = await watchTopic(
+      kafka,
+      codec,
+      Topics.healCommands,
+      (h) => mine(h.agentId),
+      async (h) => {
+        // The supervisor: a killed agent cannot heal itself; whatever hosts it answers.
+        const answer = (answers.get(h.agentId) ?? (() => false))(h.attempt);
+        if (answer === 'silent') return;
+        const result: HealResult = {
+          commandId: h.commandId,
+          agentId: h.agentId,
+          action: h.action,
+          attempt: h.attempt,
+          success: answer,
+          error: answer ? null : 'restart failed: process exited with 1',
+          completedAt: Date.now(),
+        };
+        await producer.send(Topics.healResults, [{ value: result }]);
+      },
+    );
+    alerts = await watchTopic(kafka, codec, Topics.alerts, (a) => mine(a.agentId));
+    notifier = await startNotifier(group);
+  });
+  let extra: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of extra) await c().catch(() => undefined);
+    extra = [];
+  });
+  after(async () => {
+    await stopProcess(notifier.child);
+    await heals.stop();
+    await alerts.stop();
+    await close();
+  });
+
+  it('heals an agent that stays down three times with growing gaps, then fires exactly one alert; back, exactly one resolved', async () => {
+    const agent = `nt${run}-down`;
+    await liveness(agent, 'unreachable');
+    await waitUntil(() => alertsOf(agent).length >= 1, 30_000, 'the alert after three failed heals');
+    await sleep(1500); // room for a second alert, if one were coming
+    const attempts = healsOf(agent);
+    assert.deepEqual(
+      attempts.map((h) => h.attempt),
+      [1, 2, 3],
+    );
+    const gaps = [attempts[1]!.issuedAt - attempts[0]!.issuedAt, attempts[2]!.issuedAt - attempts[1]!.issuedAt];
+    assert.ok(gaps[1]! > gaps[0]!, `gaps grow: ${gaps.join(', ')} ms`);
+    assert.ok(gaps[0]! >= 500, `the first retry waits its backoff: ${gaps[0]} ms`);
+    const fired = alertsOf(agent);
+    assert.equal(fired.length, 1);
+    assert.equal(fired[0]!.status, 'firing');
+    assert.equal(fired[0]!.labels.cause, 'unreachable');
+    const open = (await (await fetch(`http://127.0.0.1:${notifier.port}/alerts?agent=${agent}`)).json()) as {
+      alerts: AlertEvent[];
+    };
+    assert.equal(open.alerts.length, 1);
+
+    await liveness(agent, 'healthy', 'unreachable');
+    await waitUntil(() => alertsOf(agent).length >= 2, 15_000, 'the resolved alert');
+    await sleep(1000);
+    const all = alertsOf(agent);
+    assert.deepEqual(
+      all.map((a) => a.status),
+      ['firing', 'resolved'],
+    );
+    assert.equal(all[1]!.fingerprint, all[0]!.fingerprint);
+    const history = (await (await fetch(`http://127.0.0.1:${notifier.port}/agents/${agent}/heals`)).json()) as {
+      phase: string;
+      attempts: Array<{ outcome: string }>;
+    };
+    assert.equal(history.phase, 'closed');
+    assert.deepEqual(
+      history.attempts.map((a) => a.outcome),
+      ['failed', 'failed', 'failed'],
+    );
+  });
+
+  it('raises no alert when the second heal works and the agent comes back', async () => {
+    const agent = `nt${run}-second`;
+    answers.set(agent, (attempt) => {
+      // The heal works: the supervisor restarted it, and the agent beats again.
+      if (attempt === 2) setTimeout(() => void liveness(agent, 'healthy', 'unreachable'), 200);
+      return attempt === 2;
+    });
+    await liveness(agent, 'unreachable');
+    await waitUntil(() => healsOf(agent).length >= 2, 15_000, 'the second heal');
+    await waitUntil(
+      async () =>
+        ((await (await fetch(`http://127.0.0.1:${notifier.port}/agents/${agent}/heals`)).json()) as { phase: string })
+          .phase === 'closed',
+      15_000,
+      'the incident to close',
+    );
+    await sleep(4000); // past verifyMs: a heal that did not hold would have turned into a third attempt
+    assert.equal(healsOf(agent).length, 2);
+    assert.deepEqual(alertsOf(agent), []);
+  });
+
+  it('fires one alert for a cause reported a hundred times, duplicates included, and resolves it once', async () => {
+    const agent = `nt${run}-repeat`;
+    for (let i = 0; i < 100; i++) await liveness(agent, 'degraded');
+    // The same event twice (heartbeat republishing its outbox after a crash).
+    const at = since.get(agent)!;
+    const dup: AgentLivenessChanged = {
+      agentId: agent,
+      from: 'healthy',
+      to: 'degraded',
+      since: at,
+      lastHeartbeatAt: at - 3000,
+      reason: 'dup',
+      host: null,
+      eventId: `${agent}/healthy>degraded@${at}`,
+    };
+    await producer.send(Topics.liveness, [{ value: dup }, { value: dup }]);
+    await waitUntil(() => alertsOf(agent).length >= 1, 15_000, 'the alert');
+    await sleep(1500);
+    assert.equal(alertsOf(agent).length, 1);
+    assert.equal(alertsOf(agent)[0]!.severity, 'warning');
+    assert.deepEqual(healsOf(agent), [], 'no heal applies to degraded in this policy');
+    await liveness(agent, 'healthy', 'degraded');
+    await waitUntil(() => alertsOf(agent).length >= 2, 15_000, 'the resolved alert');
+    await sleep(1000);
+    assert.deepEqual(
+      alertsOf(agent).map((a) => a.status),
+      ['firing', 'resolved'],
+    );
+  });
+
+  it('continues a heal sequence across a SIGKILL between attempts: each attempt once, one alert', async () => {
+    const agent = `nt${run}-killed`;
+    // Attempt 2 gets no answer: it times out (2 s) while the notifier is dead, so the timeout, the
+    // backoff and attempt 3 are all up to the restarted process and the timers it finds in Redis.
+    answers.set(agent, (attempt) => (attempt === 2 ? 'silent' : false));
+    await liveness(agent, 'unreachable');
+    await waitUntil(() => healsOf(agent).length >= 2, 15_000, 'the second heal');
+    notifier.child.kill('SIGKILL');
+    await notifier.exited;
+    await sleep(2500);
+    notifier = await startNotifier(group);
+    await waitUntil(() => alertsOf(agent).length >= 1, 30_000, 'the alert after the restart');
+    await sleep(1500);
+    const byAttempt = new Map<number, Set<string>>();
+    for (const h of healsOf(agent)) byAttempt.set(h.attempt, (byAttempt.get(h.attempt) ?? new Set()).add(h.commandId));
+    assert.deepEqual([...byAttempt.keys()], [1, 2, 3]);
+    for (const ids of byAttempt.values()) assert.equal(ids.size, 1, 'a republished command keeps its id');
+    assert.equal(alertsOf(agent).length, 1);
+  });
+
+  it('dead-letters a malformed liveness record with its reason and goes on with the valid ones behind it', async () => {
+    const garbageKey = `nt${run}-garbage`;
+    const dlq = await watchTopic(
+      kafka,
+      codec,
+      Topics.liveness.dlq!,
+      (d) => d.consumerGroup === group && d.key?.toString() === garbageKey,
+    );
+    extra.push(() => dlq.stop());
+    await producer.sendRaw(Topics.liveness.name, [{ key: garbageKey, value: Buffer.from('not avro at all') }]);
+    const agent = `nt${run}-after-garbage`;
+    answers.set(agent, () => true);
+    await liveness(agent, 'unreachable');
+    await waitUntil(() => healsOf(agent).length >= 1, 15_000, 'the heal behind the malformed record');
+    await waitUntil(() => dlq.seen.length >= 1, 15_000, 'the dead letter');
+    assert.ok(dlq.seen[0]!.value.error.length > 0, 'the dead letter says why');
+    assert.ok((await metricSum(notifier.port, 'vigil_consumer_dead_letters_total')) >= 1);
+  });
+
+  it('refuses to start on a bad policy file, naming the file, the field and the reason', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'heal:\n  maxAttempts: -1\n');
+    const proc = startService('notifier', {
+      ...process.env,
+      HTTP_PORT: String(await freePort()),
+      CONSUMER_GROUP: `notifier-bad-${run}`,
+      NOTIFIER_POLICY_FILE: bad,
+    });
+    extra.push(() => stopProcess(proc.child));
+    const { code } = await proc.exited;
+    assert.equal(code, 1);
+    assert.match(
+      proc.output(),
+      new RegExp(`policy file ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field heal\\.maxAttempts: `),
+    );
+  });
+});

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -25,20 +26,65 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = randomUUID().slice(0, 8);
 const dir = mkdtempSync(path.join(tmpdir(), 'vigil-notifier-'));
 const policyFile = path.join(dir, 'policy.yaml');
+/** A webhook receiver on a fixed port that can go down (stop listening) and come back. */
+class Receiver {
+  readonly got: Array<{ key: string; body: WebhookBody }> = [];
+  private server?: Server;
+  constructor(readonly port: number) {}
+  async up(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        this.got.push({ key: String(req.headers['idempotency-key']), body: JSON.parse(body) as WebhookBody });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
+  }
+  async down(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+  }
+  /** Distinct notifications (a retry after a lost answer may repeat one; its key is the same). */
+  keys(): Set<string> {
+    return new Set(this.got.map((g) => g.key));
+  }
+  of(agentId: string) {
+    return this.got.filter((g) => g.body.alerts[0]!.labels.agent === agentId);
+  }
+}
+
+interface WebhookBody {
+  version: string;
+  status: string;
+  receiver: string;
+  alerts: Array<{ status: string; labels: Record<string, string>; fingerprint: string; endsAt: string }>;
+}
+
 // Fast on purpose: heals time out after 2 s, retries wait 500 ms then 1 s (no jitter, so the
-// growing gaps are what the test sees), degraded agents are alerted at once.
-writeFileSync(
-  policyFile,
-  `heal:
+// growing gaps are what the test sees), degraded agents are alerted at once; webhooks retry every
+// 200 ms to 1 s; the "broken" receiver (nothing listens there) gives up after 3 tries.
+function writePolicy(receiverPort: number, brokenPort: number): void {
+  writeFileSync(
+    policyFile,
+    `heal:
   actions: { unreachable: restart, degraded: null }
   maxAttempts: 3
   timeoutMs: 2000
   verifyMs: 3000
   backoff: { initialMs: 500, factor: 2, maxMs: 5000, jitter: 0 }
+receivers:
+  - { name: ops, url: "http://127.0.0.1:${receiverPort}/hook", timeoutMs: 1000 }
+  - { name: broken, url: "http://127.0.0.1:${brokenPort}/hook", timeoutMs: 500, maxAttempts: 3 }
+delivery:
+  maxAttempts: 1000
+  backoff: { initialMs: 200, factor: 2, maxMs: 1000, jitter: 0.1 }
 alerts:
   severity: { unreachable: critical, degraded: warning }
 `,
-);
+  );
+}
 
 interface RunningNotifier extends ServiceProcess {
   port: number;
@@ -105,7 +151,12 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
   const healsOf = (agentId: string) => heals.values((h) => h.agentId === agentId);
   const alertsOf = (agentId: string) => alerts.values((a) => a.agentId === agentId);
 
+  let receiver: Receiver;
+
   before(async () => {
+    receiver = new Receiver(await freePort());
+    await receiver.up();
+    writePolicy(receiver.port, await freePort());
     heals = await watchTopic(
       kafka,
       codec,
@@ -137,6 +188,7 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
   });
   after(async () => {
     await stopProcess(notifier.child);
+    await receiver.down();
     await heals.stop();
     await alerts.stop();
     await close();
@@ -182,6 +234,50 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
       history.attempts.map((a) => a.outcome),
       ['failed', 'failed', 'failed'],
     );
+
+    // The webhook receiver got both, as Alertmanager would send them.
+    await waitUntil(() => new Set(receiver.of(agent).map((g) => g.key)).size >= 2, 15_000, 'two notifications');
+    const sent = receiver.of(agent);
+    assert.deepEqual([...new Set(sent.map((g) => g.body.status))], ['firing', 'resolved']);
+    assert.equal(sent[0]!.body.version, '4');
+    assert.equal(sent[0]!.body.receiver, 'ops');
+    assert.equal(sent[0]!.body.alerts[0]!.fingerprint, fired[0]!.fingerprint);
+    assert.equal(sent[0]!.body.alerts[0]!.endsAt, '0001-01-01T00:00:00Z');
+  });
+
+  it('delivers every notification once a receiver that was down for 20 s is back; gives up on a dead one with a dead letter', async () => {
+    const dlq = await watchTopic(
+      kafka,
+      codec,
+      Topics.alerts.dlq!,
+      (d) => d.consumerGroup === group && d.error.startsWith('webhook receiver broken'),
+    );
+    extra.push(() => dlq.stop());
+    await receiver.down();
+    const agents = [0, 1, 2].map((n) => `nt${run}-while-down-${n}`);
+    for (const a of agents) await liveness(a, 'degraded');
+    await waitUntil(() => agents.every((a) => alertsOf(a).length >= 1), 15_000, 'three alerts');
+    await liveness(agents[0]!, 'healthy', 'degraded');
+    await waitUntil(() => alertsOf(agents[0]!).length >= 2, 15_000, 'the resolved alert');
+    await sleep(20_000);
+    assert.ok((await metricSum(notifier.port, 'vigil_notifier_deliveries_pending')) >= 4);
+    await receiver.up();
+    await waitUntil(
+      () => agents.flatMap((a) => receiver.of(a).map((g) => g.key)).length >= 4,
+      15_000,
+      'all four notifications after the receiver came back',
+    );
+    await sleep(1000);
+    const keys = new Set(agents.flatMap((a) => receiver.of(a).map((g) => g.key)));
+    assert.equal(keys.size, 4, [...keys].join(', '));
+    assert.ok(
+      receiver.of(agents[0]!).some((g) => g.body.status === 'resolved'),
+      'the resolution too',
+    );
+    // The receiver nobody listens on gave up after 3 tries, each notification with a dead letter.
+    await waitUntil(() => dlq.seen.length >= 4, 15_000, 'dead letters for the broken receiver');
+    assert.match(dlq.seen[0]!.value.error, /3 attempts failed; last: /);
+    assert.equal(dlq.seen[0]!.value.reason, 'rejected');
   });
 
   it('raises no alert when the second heal works and the agent comes back', async () => {

@@ -11,3 +11,14 @@ export const notifierKeys = (group: string, shard: number) => ({
   /** List: records written with a state change and not yet acknowledged by Kafka. */
   outbox: `vigil:{nt:${group}:${shard}}:outbox`,
 });
+
+/**
+ * Webhook deliveries not yet acknowledged by their receiver, sharded like vigil.alerts (keyed by
+ * fingerprint): the owner of an alerts partition sends what is due on its shard.
+ */
+export const deliveryKeys = (group: string, shard: number) => ({
+  /** Hash: delivery id -> the pending delivery (JSON: receiver, alert, attempts, last error). */
+  pending: `vigil:{nd:${group}:${shard}}:pending`,
+  /** Sorted set: delivery id scored by when to try it next (ms since epoch). */
+  due: `vigil:{nd:${group}:${shard}}:due`,
+});

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AgentLivenessChanged, AlertEvent, HealCommand, HealResult } from '@vigil/events';
+import { backoffDelay } from './backoff';
 import { CAUSES, type Cause, type NotifierPolicy } from './policy';
 
 /**
@@ -82,11 +83,9 @@ export class IncidentRules {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Delay before attempt `next` (2, 3, ...): exponential, capped, jittered. */
+  /** Delay before attempt `next` (2, 3, ...). */
   backoffMs(next: number): number {
-    const b = this.policy.heal.backoff;
-    const base = Math.min(b.maxMs, b.initialMs * b.factor ** (next - 2));
-    return Math.round(base * (1 - b.jitter + 2 * b.jitter * this.random()));
+    return backoffDelay(this.policy.heal.backoff, next - 1, this.random);
   }
 
   onLiveness(current: Incident, e: AgentLivenessChanged, now: number): Step {

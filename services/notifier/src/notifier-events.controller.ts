@@ -1,14 +1,18 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { Topics, type AgentLivenessChanged, type HealResult } from '@vigil/events';
+import { Topics, type AgentLivenessChanged, type AlertEvent, type HealResult } from '@vigil/events';
 import { type ConsumedRecord } from '@vigil/kafka';
 import { HandlerErrorsPassThrough } from '@vigil/platform';
+import { WebhookDelivery } from './delivery/webhook-delivery';
 import { IncidentProcessor } from './incident-processor';
 
 @Controller()
 @UseFilters(HandlerErrorsPassThrough)
 export class NotifierEventsController {
-  constructor(private readonly incidents: IncidentProcessor) {}
+  constructor(
+    private readonly incidents: IncidentProcessor,
+    private readonly delivery: WebhookDelivery,
+  ) {}
 
   // A new group starts at the end: a week of liveness history would heal and alert about agents
   // long gone. An existing group resumes where it committed (events already handled are no-ops).
@@ -20,5 +24,12 @@ export class NotifierEventsController {
   @EventPattern(Topics.healResults.name, { fromBeginning: false })
   async onHealResults(@Payload() records: Array<ConsumedRecord<HealResult>>) {
     await this.incidents.onHealResults(records);
+  }
+
+  // The notifier reads its own alerts back to deliver them: a webhook that is down then delays
+  // nothing but its own notifications, and what is queued survives a restart.
+  @EventPattern(Topics.alerts.name, { fromBeginning: false })
+  async onAlerts(@Payload() records: Array<ConsumedRecord<AlertEvent>>) {
+    await this.delivery.onAlerts(records);
   }
 }

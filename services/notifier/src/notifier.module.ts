@@ -3,6 +3,8 @@ import { CONFIG, METRICS, REDIS } from '@vigil/platform';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { NotifierConfig } from './config';
+import { DeliveryStore } from './delivery/delivery-store';
+import { WebhookDelivery } from './delivery/webhook-delivery';
 import { IncidentProcessor } from './incident-processor';
 import { IncidentStore } from './incident-store';
 import { IncidentsController } from './incidents.controller';
@@ -20,6 +22,12 @@ import { loadPolicy } from './policy';
   controllers: [NotifierEventsController, IncidentsController],
   providers: [
     IncidentProcessor,
+    WebhookDelivery,
+    {
+      provide: DeliveryStore,
+      inject: [REDIS, CONFIG],
+      useFactory: (redis: Redis, config: NotifierConfig) => new DeliveryStore(redis, config.CONSUMER_GROUP),
+    },
     {
       provide: IncidentStore,
       inject: [REDIS, CONFIG],

@@ -37,6 +37,42 @@ export const policySchema = z
       })
       .strict()
       .default({}),
+    /** Webhook receivers: each gets every alert, as Alertmanager's webhook JSON (version 4). */
+    receivers: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            url: z.string().url(),
+            /** A request that takes longer failed (and is retried). */
+            timeoutMs: z.number().int().min(100).default(5_000),
+            /** Overrides delivery.maxAttempts for this receiver. */
+            maxAttempts: z.number().int().min(1).optional(),
+          })
+          .strict(),
+      )
+      .default([])
+      .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'receiver names must be unique'),
+    delivery: z
+      .object({
+        /** After this many failed sends a notification goes to vigil.alerts.dlq with the last error. */
+        maxAttempts: z.number().int().min(1).default(20),
+        backoff: z
+          .object({
+            initialMs: z.number().int().min(0).default(1_000),
+            factor: z.number().min(1).max(10).default(2),
+            maxMs: z.number().int().min(0).default(60_000),
+            jitter: z.number().min(0).max(1).default(0.2),
+          })
+          .strict()
+          .default({}),
+        /** Requests in flight per receiver: a slow receiver holds only its own. */
+        concurrencyPerReceiver: z.number().int().min(1).max(256).default(8),
+        /** The `externalURL` of the payload: where a person finds the notifier (its /alerts). */
+        externalUrl: z.string().default(''),
+      })
+      .strict()
+      .default({}),
     alerts: z
       .object({
         severity: z

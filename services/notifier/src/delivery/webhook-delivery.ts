@@ -1,0 +1,212 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Topics, type AlertEvent, type DeadLetter } from '@vigil/events';
+import { type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
+import { CONFIG, LOGGER, MEMBERSHIP, METRICS, PRODUCER, type GroupMembership, type Logger } from '@vigil/platform';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { backoffDelay } from '../backoff';
+import type { NotifierConfig } from '../config';
+import { NOTIFIER_POLICY } from '../notifier-policy.provider';
+import type { NotifierPolicy } from '../policy';
+import { DeliveryStore, type PendingDelivery } from './delivery-store';
+import { idempotencyKey, webhookPayload } from './alertmanager-payload';
+
+const SWEEP_BATCH = 200;
+
+/**
+ * Delivers every alert event to every configured webhook receiver, at least once. Reading
+ * vigil.alerts queues one delivery per receiver in Redis (before the offset is committed); sweeps
+ * of the shards this instance owns send what is due, without waiting on each other: a receiver
+ * that is slow or down holds only its own requests (`concurrencyPerReceiver`), never consuming nor
+ * the other receivers. A failed send is retried with backoff; after `maxAttempts` the notification
+ * goes to vigil.alerts.dlq with the last error. Every request carries an `Idempotency-Key` header,
+ * the same on every retry, so a receiver can drop what it already has.
+ */
+@Injectable()
+export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicationShutdown {
+  private owned = new Set<number>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly perReceiver = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private sweeping = false;
+  private stopped = false;
+  private readonly notifications: Counter<'receiver' | 'outcome'>;
+
+  constructor(
+    private readonly store: DeliveryStore,
+    @Inject(NOTIFIER_POLICY) private readonly policy: NotifierPolicy,
+    @Inject(PRODUCER) private readonly producer: EventProducer,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(MEMBERSHIP) private readonly membership: GroupMembership,
+    @Inject(CONFIG) private readonly config: NotifierConfig,
+    @Inject(METRICS) registry: Registry,
+  ) {
+    this.notifications = new Counter({
+      name: 'vigil_notifier_notifications_total',
+      help: 'Webhook notification attempts, by receiver and outcome (sent, failed: retried, dead_lettered: given up)',
+      labelNames: ['receiver', 'outcome'] as const,
+      registers: [registry],
+    });
+    const pending = () => this.store.countPending(Topics.alerts.partitions);
+    new Gauge({
+      name: 'vigil_notifier_deliveries_pending',
+      help: 'Webhook notifications queued in Redis and not yet acknowledged by their receiver (all shards)',
+      registers: [registry],
+      async collect() {
+        this.set(await pending().catch(() => NaN));
+      },
+    });
+  }
+
+  onModuleInit(): void {
+    this.membership.subscribe(this);
+    this.timer = setInterval(() => void this.sweep(), this.config.SWEEP_INTERVAL_MS);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    // Each request is bounded by its receiver's timeout; what is unsent stays queued in Redis.
+    await Promise.allSettled(this.inFlight.values());
+  }
+
+  rebalancing(): void {
+    this.owned = new Set();
+  }
+
+  joined(assignment: Record<string, number[]>): void {
+    this.owned = new Set(assignment[Topics.alerts.name] ?? []);
+  }
+
+  /** Queues the alerts' notifications; resolves once they are in Redis. */
+  async onAlerts(records: Array<ConsumedRecord<AlertEvent>>): Promise<void> {
+    if (this.policy.receivers.length === 0 || records.length === 0) return;
+    const now = Date.now();
+    const byShard = new Map<number, PendingDelivery[]>();
+    for (const r of records) {
+      for (const receiver of this.policy.receivers) {
+        const d: PendingDelivery = {
+          id: idempotencyKey(r.value, receiver.name),
+          receiver: receiver.name,
+          alert: r.value,
+          source: { topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp },
+          attempts: 0,
+          queuedAt: now,
+        };
+        byShard.set(r.partition, [...(byShard.get(r.partition) ?? []), d]);
+      }
+    }
+    await Promise.all([...byShard].map(([shard, ds]) => this.store.enqueue(shard, ds, now)));
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      const now = Date.now();
+      for (const shard of this.owned) {
+        for (const d of await this.store.due(shard, now, SWEEP_BATCH)) {
+          if (this.inFlight.has(d.id)) continue;
+          const busy = this.perReceiver.get(d.receiver) ?? 0;
+          if (busy >= this.policy.delivery.concurrencyPerReceiver) continue;
+          this.perReceiver.set(d.receiver, busy + 1);
+          const sending = this.deliver(shard, d).finally(() => {
+            this.inFlight.delete(d.id);
+            this.perReceiver.set(d.receiver, (this.perReceiver.get(d.receiver) ?? 1) - 1);
+          });
+          this.inFlight.set(d.id, sending);
+        }
+      }
+    } catch (e) {
+      this.logger.warn({ err: (e as Error).message }, 'delivery sweep failed; retried on the next one');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async deliver(shard: number, d: PendingDelivery): Promise<void> {
+    const receiver = this.policy.receivers.find((r) => r.name === d.receiver);
+    try {
+      if (!receiver) {
+        // The receiver left the policy since the notification was queued: nobody to send it to.
+        await this.store.done(shard, d.id);
+        return;
+      }
+      const error = await this.post(receiver.url, receiver.timeoutMs, d);
+      if (error === undefined) {
+        await this.store.done(shard, d.id);
+        this.notifications.inc({ receiver: d.receiver, outcome: 'sent' });
+        this.logger.info(
+          { receiver: d.receiver, fingerprint: d.alert.fingerprint, status: d.alert.status, attempts: d.attempts + 1 },
+          'notification delivered',
+        );
+        return;
+      }
+      const failed: PendingDelivery = { ...d, attempts: d.attempts + 1, lastError: error };
+      if (failed.attempts >= (receiver.maxAttempts ?? this.policy.delivery.maxAttempts)) {
+        await this.deadLetter(failed);
+        await this.store.done(shard, d.id);
+        this.notifications.inc({ receiver: d.receiver, outcome: 'dead_lettered' });
+        this.logger.error(
+          { receiver: d.receiver, fingerprint: d.alert.fingerprint, attempts: failed.attempts, err: error },
+          'notification given up; dead-lettered',
+        );
+        return;
+      }
+      const delay = backoffDelay(this.policy.delivery.backoff, failed.attempts);
+      await this.store.retryAt(shard, failed, Date.now() + delay);
+      this.notifications.inc({ receiver: d.receiver, outcome: 'failed' });
+      this.logger.warn(
+        {
+          receiver: d.receiver,
+          fingerprint: d.alert.fingerprint,
+          attempts: failed.attempts,
+          retryInMs: delay,
+          err: error,
+        },
+        'notification failed; retrying',
+      );
+    } catch (e) {
+      // Redis or Kafka away: the delivery stays due and the next sweep tries again.
+      this.logger.warn({ receiver: d.receiver, err: (e as Error).message }, 'delivery bookkeeping failed');
+    }
+  }
+
+  /** POSTs the notification; undefined on a 2xx, else why not. */
+  private async post(url: string, timeoutMs: number, d: PendingDelivery): Promise<string | undefined> {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': d.id },
+        body: JSON.stringify(webhookPayload(d.alert, d.receiver, this.policy.delivery.externalUrl)),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return res.ok ? undefined : `HTTP ${res.status} ${res.statusText}`.trim();
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string; message?: string } };
+      if (err.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+      return err.cause?.code ?? err.cause?.message ?? err.message;
+    }
+  }
+
+  private async deadLetter(d: PendingDelivery): Promise<void> {
+    const letter: DeadLetter = {
+      topic: d.source.topic,
+      partition: d.source.partition,
+      offset: Number(d.source.offset),
+      key: Buffer.from(d.alert.fingerprint),
+      // The notification as it was sent (JSON), not the record's Avro bytes.
+      value: Buffer.from(JSON.stringify(webhookPayload(d.alert, d.receiver, this.policy.delivery.externalUrl))),
+      headers: { 'idempotency-key': Buffer.from(d.id) },
+      timestamp: d.source.timestamp,
+      reason: 'rejected',
+      error: `webhook receiver ${d.receiver}: ${d.attempts} attempts failed; last: ${d.lastError}`,
+      consumerGroup: this.config.CONSUMER_GROUP,
+      failedAt: Date.now(),
+    };
+    // One dead letter per record and receiver: the key names both.
+    await this.producer.send(Topics.alerts.dlq!, [
+      { value: letter, key: `${d.source.topic}/${d.source.partition}/${d.source.offset}/${d.receiver}` },
+    ]);
+  }
+}

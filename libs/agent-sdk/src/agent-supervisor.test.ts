@@ -8,16 +8,21 @@ import {
   Topics,
   type BackupCommand,
   type HealCommand,
+  type HealResult,
   type TopicDef,
 } from '@vigil/events';
 import { ensureTopics, silentLogger } from '@vigil/kafka';
-import { infraEnv, isolatedTopic, waitUntil } from '@vigil/kafka/testing';
+import { infraEnv, isolatedTopic, readRecords, waitUntil } from '@vigil/kafka/testing';
 import { AgentSupervisor, type CommandHandlers } from './agent-supervisor';
 import { AgentConnection } from './connection';
 
 const env = infraEnv();
 const run = randomUUID().slice(0, 8);
-const topics = { heal: isolatedTopic(Topics.healCommands), backup: isolatedTopic(Topics.backupCommands) };
+const topics = {
+  heal: isolatedTopic(Topics.healCommands),
+  backup: isolatedTopic(Topics.backupCommands),
+  healResults: isolatedTopic(Topics.healResults),
+};
 const connection = new AgentConnection({ brokers: env.brokers, registryUrl: env.registryUrl, logger: silentLogger });
 const supervisors: AgentSupervisor[] = [];
 
@@ -66,14 +71,19 @@ const real = (list: HealCommand[]) => list.filter((c) => c.reason !== 'probe');
 
 describe('AgentSupervisor: commands reach the agents of their host only', () => {
   const failing = randomUUID();
-  const hostA = recorder(new Set([failing]));
+  const failOn = new Set([failing]);
+  const hostA = recorder(failOn);
   const a2 = { healed: [] as HealCommand[] };
   const hostB = recorder();
   let a: AgentSupervisor;
   let b: AgentSupervisor;
 
   before(async () => {
-    await ensureTopics(connection.kafka, [topics.heal, topics.backup] as TopicDef<unknown>[], silentLogger);
+    await ensureTopics(
+      connection.kafka,
+      [topics.heal, topics.backup, topics.healResults] as TopicDef<unknown>[],
+      silentLogger,
+    );
     a = new AgentSupervisor({ connection, hostId: `host-a-${run}`, topics, logger: silentLogger });
     a.register(`a1-${run}`, hostA.handlers);
     a.register(`a2-${run}`, { heal: (c) => void a2.healed.push(c) }); // takes no backups
@@ -129,6 +139,45 @@ describe('AgentSupervisor: commands reach the agents of their host only', () => 
     await waitUntil(() => a2.healed.length === 2, 30000, 'the command after the failing one');
     await waitUntil(() => a.stats().unhandled > before.unhandled, 30000, 'the unhandled backup to be counted');
     assert.equal(a.stats().failed, before.failed + 1);
+  });
+
+  it('answers every heal with a HealResult: success when the handler returns, its error when it throws; a repeated command is answered, not run again', async () => {
+    const ok = heal(`a1-${run}`);
+    const failing2 = randomUUID();
+    failOn.add(failing2);
+    const bad = heal(`a1-${run}`, { commandId: failing2, attempt: 2 });
+    const ran = real(hostA.healed).length;
+    await send(topics.heal, [ok, bad, ok]);
+    await waitUntil(() => real(hostA.healed).length >= ran + 2, 30000, 'the heals');
+    const decoded = async () => {
+      const out: HealResult[] = [];
+      for (const m of await readRecords(connection.kafka, topics.healResults.name, 1)) {
+        const d = await connection.codec.decode(topics.healResults, m.value);
+        if (d.ok) out.push(d.value);
+      }
+      return out;
+    };
+    let mine: HealResult[] = [];
+    await waitUntil(
+      async () =>
+        (mine = (await decoded()).filter((r) => r.commandId === ok.commandId || r.commandId === failing2)).length >= 3,
+      30000,
+      'three results',
+    );
+    const okResults = mine.filter((r) => r.commandId === ok.commandId);
+    assert.equal(okResults.length, 2, 'the repeated command is answered too');
+    assert.ok(okResults.every((r) => r.success && r.error === null));
+    assert.deepEqual(okResults[0], okResults[1], 'with the same result');
+    const badResult = mine.find((r) => r.commandId === failing2)!;
+    assert.equal(badResult.success, false);
+    assert.equal(badResult.error, 'restart failed');
+    assert.equal(badResult.attempt, 2);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(
+      real(hostA.healed).filter((c) => c.commandId === ok.commandId).length,
+      1,
+      'the repeated command did not run twice',
+    );
   });
 
   it('refuses a command it cannot decode (logged and counted, not dead-lettered by every host) and goes on', async () => {

@@ -1,11 +1,22 @@
 import os from 'node:os';
-import { Topics, type BackupCommand, type HealCommand, type TopicDef } from '@vigil/events';
+import { Topics, type BackupCommand, type HealCommand, type HealResult, type TopicDef } from '@vigil/events';
 import { ConsumerRunner, stderrLogger, type ConsumedRecord, type EventsLogger, type Subscription } from '@vigil/kafka';
 import type { AgentConnection } from './connection';
 
+/** How a heal went, as the handler tells it; a handler that throws failed with its message. */
+export interface HealOutcome {
+  success: boolean;
+  error?: string;
+}
+
 /** What an agent does when Vigil commands it; absent handlers mean the agent does not take that command. */
 export interface CommandHandlers {
-  heal?(command: HealCommand): Promise<void> | void;
+  /**
+   * Heals the agent (restart, re-register, fail over, as `command.action` says). The supervisor
+   * publishes the `HealResult`: success when it resolves (with nothing or `{ success: true }`),
+   * failure when it resolves `{ success: false, error }` or throws.
+   */
+  heal?(command: HealCommand): Promise<HealOutcome | void> | HealOutcome | void;
   backup?(command: BackupCommand): Promise<void> | void;
 }
 
@@ -15,8 +26,11 @@ export interface AgentSupervisorOptions {
   hostId?: string;
   logger?: EventsLogger;
   /** The command topics (default: the catalogue's); tests give private copies. */
-  topics?: { heal: TopicDef<HealCommand>; backup: TopicDef<BackupCommand> };
+  topics?: { heal: TopicDef<HealCommand>; backup: TopicDef<BackupCommand>; healResults?: TopicDef<HealResult> };
 }
+
+/** Results remembered to answer a redelivered command without running it again. */
+const REMEMBERED_RESULTS = 10_000;
 
 export interface SupervisorStats {
   /** Commands a handler ran to completion. */
@@ -53,9 +67,15 @@ export class AgentSupervisor {
   private readonly logger: EventsLogger;
   private readonly counts: SupervisorStats = { handled: 0, failed: 0, unhandled: 0, passedOver: 0, refused: 0 };
   readonly groupId: string;
+  private readonly connection: AgentConnection;
+  private readonly healResults: TopicDef<HealResult>;
+  /** commandId -> its result, oldest first (a Map keeps insertion order). */
+  private readonly results = new Map<string, HealResult>();
 
   constructor(options: AgentSupervisorOptions) {
     this.logger = options.logger ?? stderrLogger;
+    this.connection = options.connection;
+    this.healResults = options.topics?.healResults ?? Topics.healResults;
     this.groupId = `vigil-supervisor-${options.hostId ?? os.hostname()}`;
     const subscription = <T extends HealCommand | BackupCommand>(topic: TopicDef<T>, kind: CommandKind) =>
       ({
@@ -114,10 +134,15 @@ export class AgentSupervisor {
     records: Array<ConsumedRecord<HealCommand | BackupCommand>>,
   ): Promise<void> {
     for (const { value, offset, partition } of records) {
-      const handler = this.agents.get(value.agentId)?.[kind] as ((c: typeof value) => Promise<void> | void) | undefined;
+      const handler = this.agents.get(value.agentId)?.[kind] as
+        ((c: typeof value) => Promise<HealOutcome | void> | HealOutcome | void) | undefined;
       if (!handler) {
         this.counts.unhandled += 1;
         this.logger.warn({ agentId: value.agentId, kind }, 'command for an agent that takes no such command');
+        continue;
+      }
+      if (kind === 'heal') {
+        await this.heal(value as HealCommand, handler);
         continue;
       }
       try {
@@ -132,5 +157,40 @@ export class AgentSupervisor {
         );
       }
     }
+  }
+
+  /**
+   * Runs a heal and publishes its result (before the command's offset is committed). A command seen
+   * before (redelivered after a crash of this supervisor, or republished by the notifier) is
+   * answered with the result it had, not run twice.
+   */
+  private async heal(
+    command: HealCommand,
+    handler: (c: HealCommand) => Promise<HealOutcome | void> | HealOutcome | void,
+  ) {
+    let result = this.results.get(command.commandId);
+    if (!result) {
+      let outcome: HealOutcome;
+      try {
+        outcome = (await handler(command)) ?? { success: true };
+      } catch (e) {
+        outcome = { success: false, error: (e as Error).message };
+      }
+      if (outcome.success) this.counts.handled += 1;
+      else this.counts.failed += 1;
+      result = {
+        commandId: command.commandId,
+        agentId: command.agentId,
+        action: command.action,
+        attempt: command.attempt,
+        success: outcome.success,
+        error: outcome.success ? null : (outcome.error ?? 'heal failed'),
+        completedAt: Date.now(),
+      };
+      this.results.set(command.commandId, result);
+      if (this.results.size > REMEMBERED_RESULTS) this.results.delete(this.results.keys().next().value!);
+    }
+    // A result that cannot be sent fails the batch: it is redelivered and answered from memory.
+    await this.connection.producer.send(this.healResults, [{ value: result }]);
   }
 }

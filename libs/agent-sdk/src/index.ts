@@ -11,5 +11,6 @@ export {
   AgentSupervisor,
   type AgentSupervisorOptions,
   type CommandHandlers,
+  type HealOutcome,
   type SupervisorStats,
 } from './agent-supervisor';

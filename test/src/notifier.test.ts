@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -14,11 +13,12 @@ import {
   freePort,
   metricSum,
   startService,
+  startNotifier,
   stopProcess,
-  waitHttpOk,
   waitUntil,
   watchTopic,
-  type ServiceProcess,
+  WebhookReceiver,
+  type RunningNotifier,
   type TopicWatch,
 } from '@vigil/test-kit';
 
@@ -26,42 +26,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = randomUUID().slice(0, 8);
 const dir = mkdtempSync(path.join(tmpdir(), 'vigil-notifier-'));
 const policyFile = path.join(dir, 'policy.yaml');
-/** A webhook receiver on a fixed port that can go down (stop listening) and come back. */
-class Receiver {
-  readonly got: Array<{ key: string; body: WebhookBody }> = [];
-  private server?: Server;
-  constructor(readonly port: number) {}
-  async up(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        this.got.push({ key: String(req.headers['idempotency-key']), body: JSON.parse(body) as WebhookBody });
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
-  }
-  async down(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((r) => this.server?.close(r));
-  }
-  /** Distinct notifications (a retry after a lost answer may repeat one; its key is the same). */
-  keys(): Set<string> {
-    return new Set(this.got.map((g) => g.key));
-  }
-  of(agentId: string) {
-    return this.got.filter((g) => g.body.alerts[0]!.labels.agent === agentId);
-  }
-}
-
-interface WebhookBody {
-  version: string;
-  status: string;
-  receiver: string;
-  alerts: Array<{ status: string; labels: Record<string, string>; fingerprint: string; endsAt: string }>;
-}
-
 // Fast on purpose: heals time out after 2 s, retries wait 500 ms then 1 s (no jitter, so the
 // growing gaps are what the test sees), degraded agents are alerted at once; webhooks retry every
 // 200 ms to 1 s; the "broken" receiver (nothing listens there) gives up after 3 tries.
@@ -86,33 +50,11 @@ alerts:
   );
 }
 
-interface RunningNotifier extends ServiceProcess {
-  port: number;
-}
-
-async function startNotifier(group: string, env: Record<string, string> = {}): Promise<RunningNotifier> {
-  const port = await freePort();
-  const proc = startService('notifier', {
-    ...process.env,
-    HTTP_PORT: String(port),
-    LOG_LEVEL: 'info',
-    CONSUMER_GROUP: group,
-    NOTIFIER_POLICY_FILE: policyFile,
-    SWEEP_INTERVAL_MS: '100',
-    OUTBOX_REPUBLISH_AFTER_MS: '1000',
-    ...env,
-  });
-  await waitUntil(
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`notifier exited early: ${proc.output().slice(-2000)}`);
-      return (await metricSum(port, 'vigil_notifier_shards_owned').catch(() => 0)) === Topics.liveness.partitions;
-    },
-    60_000,
-    'the notifier to own every shard',
-  );
-  await waitHttpOk(port, '/health/ready', 30_000, 'notifier readiness');
-  return { ...proc, port };
-}
+const notifierEnv = {
+  NOTIFIER_POLICY_FILE: policyFile,
+  SWEEP_INTERVAL_MS: '100',
+  OUTBOX_REPUBLISH_AFTER_MS: '1000',
+};
 
 describe('notifier: heal first, then alert once, resolve when the cause clears', { timeout: 300_000 }, () => {
   const { kafka, codec, producer, close } = connectToInfra('notifier-test');
@@ -151,10 +93,10 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
   const healsOf = (agentId: string) => heals.values((h) => h.agentId === agentId);
   const alertsOf = (agentId: string) => alerts.values((a) => a.agentId === agentId);
 
-  let receiver: Receiver;
+  let receiver: WebhookReceiver;
 
   before(async () => {
-    receiver = new Receiver(await freePort());
+    receiver = new WebhookReceiver(await freePort());
     await receiver.up();
     writePolicy(receiver.port, await freePort());
     heals = await watchTopic(
@@ -179,7 +121,7 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
       },
     );
     alerts = await watchTopic(kafka, codec, Topics.alerts, (a) => mine(a.agentId));
-    notifier = await startNotifier(group);
+    notifier = await startNotifier(group, notifierEnv);
   });
   let extra: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
@@ -341,7 +283,7 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
     notifier.child.kill('SIGKILL');
     await notifier.exited;
     await sleep(2500);
-    notifier = await startNotifier(group);
+    notifier = await startNotifier(group, notifierEnv);
     await waitUntil(() => alertsOf(agent).length >= 1, 30_000, 'the alert after the restart');
     await sleep(1500);
     const byAttempt = new Map<number, Set<string>>();

@@ -28,6 +28,8 @@ export { metricLines, metricSum, histogramQuantile } from './metric-scrape';
 export { startFleet, type RunningFleet, type FleetEvent, type FleetOptions } from './fleet-sim';
 export { watchTopic, type TopicWatch, type Seen } from './topic-watch';
 export { watchLiveness, type LivenessWatch, type SeenTransition } from './liveness-watch';
+export { startNotifier, type RunningNotifier } from './notifier-service';
+export { WebhookReceiver, type WebhookBody } from './webhook-receiver';
 export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';
 export { connectToInfra, type InfraConnection } from './connect';
 export { installSdkFromTarball, installSize, type InstalledSdk } from './sdk-install';

@@ -1,7 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentConnection, AgentPublisher, type HeartbeatReport } from '@vigil/agent-sdk';
+import {
+  AgentConnection,
+  AgentPublisher,
+  AgentSupervisor,
+  type HealOutcome,
+  type HeartbeatReport,
+} from '@vigil/agent-sdk';
+import type { HealCommand } from '@vigil/events';
 import type { HealthCheck } from '@vigil/events';
 import type { EventsLogger } from '@vigil/kafka';
 
@@ -18,6 +25,14 @@ export interface FleetOptions {
   dataDir?: string;
   /** Agents per shared Kafka connection. */
   agentsPerConnection: number;
+  /** Agents per simulated host (the `host` of their registration; default 10). */
+  agentsPerHost?: number;
+  /**
+   * Answer heal commands as a host supervisor would: after `latencyMs`, a heal succeeds with
+   * probability `success` (a killed agent restarts, a degraded one passes its checks again).
+   * Without it nobody answers (the notifier's heals time out).
+   */
+  heal?: { success: number; latencyMs: number };
   logger: EventsLogger;
 }
 
@@ -57,6 +72,7 @@ export class Fleet {
   private stateTimer?: NodeJS.Timeout;
   private stateChanges = 0;
   private stateRefused = 0;
+  private supervisor?: AgentSupervisor;
 
   constructor(
     private readonly options: FleetOptions,
@@ -95,6 +111,7 @@ export class Fleet {
       }
     }
     onProgress?.(agents);
+    if (this.options.heal) await this.startSupervisor(this.options.heal);
     if (this.options.stateChangeRate > 0) {
       const every = Math.max(10, Math.floor(1000 / this.options.stateChangeRate));
       const perTick = Math.max(1, Math.round((this.options.stateChangeRate * every) / 1000));
@@ -217,6 +234,7 @@ export class Fleet {
    */
   async close(deregister: boolean): Promise<void> {
     clearInterval(this.stateTimer);
+    await this.supervisor?.stop().catch(() => undefined);
     const live = this.agents.filter((a) => a.mode !== 'stopped');
     for (const a of live) this.silence(a, a.mode);
     const beating = live.filter((a) => a.mode !== 'killed');
@@ -235,7 +253,7 @@ export class Fleet {
       agentId: id,
       dataDir: path.join(this.dataDir, id),
       connection: this.connections[Math.floor(index / this.options.agentsPerConnection)]!,
-      host: `sim-host-${Math.floor(index / 10)}`,
+      host: `sim-host-${Math.floor(index / (this.options.agentsPerHost ?? 10))}`,
       heartbeat: {
         intervalMs: this.options.intervalMs,
         missThreshold: this.options.missThreshold,
@@ -248,6 +266,34 @@ export class Fleet {
       now: () => Date.now() + (agent()?.skewMs ?? 0),
       logger: this.options.logger,
     });
+  }
+
+  /**
+   * One supervisor for the whole simulated fleet (one consumer group, not one per simulated host:
+   * a thousand groups would load the broker more than the agents do); it answers for every agent.
+   */
+  private async startSupervisor(heal: { success: number; latencyMs: number }): Promise<void> {
+    this.supervisor = new AgentSupervisor({
+      connection: this.connections[0]!,
+      hostId: `fleet-sim-${this.options.prefix}`,
+      logger: this.options.logger,
+    });
+    for (const a of this.agents) this.supervisor.register(a.id, { heal: (c) => this.simulateHeal(a, c, heal) });
+    await this.supervisor.start();
+  }
+
+  private async simulateHeal(
+    a: SimAgent,
+    c: HealCommand,
+    heal: { success: number; latencyMs: number },
+  ): Promise<HealOutcome> {
+    await new Promise((r) => setTimeout(r, heal.latencyMs));
+    const success = Math.random() < heal.success;
+    this.emit({ event: 'heal', at: Date.now(), agents: [a.id], action: c.action, attempt: c.attempt, success });
+    if (!success) return { success: false, error: `simulated ${c.action} failed` };
+    if (a.mode === 'killed' || a.mode === 'frozen' || a.mode === 'flapping') this.revive([a]);
+    a.failedCheck = undefined;
+    return { success: true };
   }
 
   private beat(a: SimAgent, mode: AgentMode = 'beating'): void {

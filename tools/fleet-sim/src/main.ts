@@ -17,6 +17,10 @@ Usage: node tools/fleet-sim/dist/main.js [options]
   --start-period-ms MS      grace period after start (default 0)
   --state-change-rate R     state changes per second across the fleet (default 0)
   --agents-per-connection C agents sharing one Kafka connection (default 500)
+  --agents-per-host H       agents per simulated host, their registration's host (default 10)
+  --heal-success P          answer heal commands: a heal succeeds with probability P (0..1) and
+                            restarts a killed agent; without it nobody answers heals
+  --heal-latency-ms MS      how long a simulated heal takes (default 500)
   --duration-s S            stop after S seconds (default: run until quit or SIGTERM)
   --at "<s> <command>"      run a command S seconds after start; repeatable
   --no-deregister           on exit, let agents go silent instead of stopping cleanly
@@ -51,6 +55,9 @@ async function main(): Promise<number> {
         'start-period-ms': { type: 'string', default: '0' },
         'state-change-rate': { type: 'string', default: '0' },
         'agents-per-connection': { type: 'string', default: '500' },
+        'agents-per-host': { type: 'string', default: '10' },
+        'heal-success': { type: 'string' },
+        'heal-latency-ms': { type: 'string', default: '500' },
         'duration-s': { type: 'string' },
         at: { type: 'string', multiple: true, default: [] },
         'no-deregister': { type: 'boolean', default: false },
@@ -75,6 +82,17 @@ async function main(): Promise<number> {
       if (rank >= (ranks[level] ?? 2)) process.stderr.write(`${JSON.stringify({ level: lvl, msg: m, ...o })}\n`);
     };
   const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  let heal: { success: number; latencyMs: number } | undefined;
+  if (values['heal-success'] !== undefined) {
+    const success = Number(values['heal-success']);
+    if (!(success >= 0 && success <= 1)) {
+      process.stderr.write(
+        `fleet-sim: --heal-success must be a probability in [0, 1], got "${values['heal-success']}"\n`,
+      );
+      return 2;
+    }
+    heal = { success, latencyMs: positiveInt('heal-latency-ms', values['heal-latency-ms'], 0) };
+  }
   const fleet = new Fleet(
     {
       agents: positiveInt('agents', values.agents),
@@ -84,6 +102,8 @@ async function main(): Promise<number> {
       startPeriodMs: positiveInt('start-period-ms', values['start-period-ms'], 0),
       stateChangeRate: positiveInt('state-change-rate', values['state-change-rate'], 0),
       agentsPerConnection: positiveInt('agents-per-connection', values['agents-per-connection']),
+      agentsPerHost: positiveInt('agents-per-host', values['agents-per-host']),
+      heal,
       brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
       registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
       dataDir: values['data-dir'],

@@ -1,0 +1,39 @@
+import { Topics } from '@vigil/events';
+import { waitUntil } from '@vigil/kafka/testing';
+import { metricSum } from './metric-scrape';
+import { freePort, startService, waitHttpOk, type ServiceProcess } from './processes';
+
+export interface RunningNotifier extends ServiceProcess {
+  port: number;
+  get<T>(path: string): Promise<T>;
+}
+
+/**
+ * Starts services/notifier in consumer group `group` on a free port; resolves once it owns every
+ * shard and is ready (a new group starts at the end of the liveness topic: events published before
+ * that are not its).
+ */
+export async function startNotifier(group: string, env: Record<string, string> = {}): Promise<RunningNotifier> {
+  const port = await freePort();
+  const proc = startService('notifier', {
+    ...process.env,
+    HTTP_PORT: String(port),
+    LOG_LEVEL: 'info',
+    CONSUMER_GROUP: group,
+    ...env,
+  });
+  await waitUntil(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`notifier exited early: ${proc.output().slice(-2000)}`);
+      return (await metricSum(port, 'vigil_notifier_shards_owned').catch(() => 0)) === Topics.liveness.partitions;
+    },
+    60_000,
+    'the notifier to own every shard',
+  );
+  await waitHttpOk(port, '/health/ready', 30_000, 'notifier readiness');
+  return {
+    ...proc,
+    port,
+    get: async <T>(path: string) => (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as T,
+  };
+}

@@ -2,12 +2,13 @@
 # The main job on local defaults: installs everything, brings up Kafka, the registry and Redis,
 # starts the four services, runs the smoke publisher against them, then a simulated fleet
 # (FLEET_AGENTS agents, default 200, through the real agent SDK) whose commands you type
-# (kill 5, revive 5, freeze 3 10000, degrade 2, stop 1, status, quit; see --help of tools/fleet-sim),
+# (kill 5, revive 5, freeze 3 10000, degrade 2, stop 1, status, quit; see --help of tools/fleet-sim)
+# and whose supervisor answers the notifier's heals (FLEET_HEAL_SUCCESS, default 0.5, of them work),
 # until quit, Ctrl-C or SIGTERM, when it stops everything gracefully, with the infra it started.
 # Usage: infra/start.sh [--once] [--help]
 #   --once   short scripted run: 3 of the fleet are killed and must be reported unreachable
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 once=0; [ "${1:-}" = --once ] && once=1
 cd "$REPO_DIR"
 
@@ -65,7 +66,11 @@ if [ "$once" = 1 ]; then
   log "the killed agents ($killed) were found unreachable"
   exit 0
 fi
+heal_success=${FLEET_HEAL_SUCCESS:-0.5}
 log "fleet: $agents agents; type commands (kill 5, revive 5, degrade 2, stop 1, status, quit)"
+log "the notifier heals what dies: the fleet's supervisor restarts an agent with probability $heal_success (FLEET_HEAL_SUCCESS); after 3 failed heals it alerts"
 log "fleet view: curl -s '$fleet_view?format=table'   (add &state=unreachable,suspect)"
+log "open alerts: curl -s http://127.0.0.1:${PORTS[notifier]}/alerts   heals of one agent: .../agents/<id>/heals"
 with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
+  --heal-success "$heal_success" \
   > >(tee "$LOGS/fleet-sim.jsonl") || true

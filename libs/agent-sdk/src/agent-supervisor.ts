@@ -129,33 +129,45 @@ export class AgentSupervisor {
     return { ...this.counts };
   }
 
+  /**
+   * Runs a batch's commands: one agent's in order, different agents' side by side (a heal takes
+   * seconds; a rack's worth of them one after another would outlast every command's timeout).
+   */
   private async dispatch(
     kind: CommandKind,
     records: Array<ConsumedRecord<HealCommand | BackupCommand>>,
   ): Promise<void> {
-    for (const { value, offset, partition } of records) {
-      const handler = this.agents.get(value.agentId)?.[kind] as
-        ((c: typeof value) => Promise<HealOutcome | void> | HealOutcome | void) | undefined;
-      if (!handler) {
-        this.counts.unhandled += 1;
-        this.logger.warn({ agentId: value.agentId, kind }, 'command for an agent that takes no such command');
-        continue;
-      }
-      if (kind === 'heal') {
-        await this.heal(value as HealCommand, handler);
-        continue;
-      }
-      try {
-        await handler(value);
-        this.counts.handled += 1;
-      } catch (e) {
-        // One agent's failing handler must not hold back the commands of the others on this host.
-        this.counts.failed += 1;
-        this.logger.error(
-          { agentId: value.agentId, kind, partition, offset, err: (e as Error).message },
-          'command handler failed',
-        );
-      }
+    const byAgent = new Map<string, Array<ConsumedRecord<HealCommand | BackupCommand>>>();
+    for (const r of records) byAgent.set(r.value.agentId, [...(byAgent.get(r.value.agentId) ?? []), r]);
+    await Promise.all(
+      [...byAgent.values()].map(async (mine) => {
+        for (const r of mine) await this.run(kind, r);
+      }),
+    );
+  }
+
+  private async run(kind: CommandKind, { value, offset, partition }: ConsumedRecord<HealCommand | BackupCommand>) {
+    const handler = this.agents.get(value.agentId)?.[kind] as
+      ((c: typeof value) => Promise<HealOutcome | void> | HealOutcome | void) | undefined;
+    if (!handler) {
+      this.counts.unhandled += 1;
+      this.logger.warn({ agentId: value.agentId, kind }, 'command for an agent that takes no such command');
+      return;
+    }
+    if (kind === 'heal') {
+      await this.heal(value as HealCommand, handler);
+      return;
+    }
+    try {
+      await handler(value);
+      this.counts.handled += 1;
+    } catch (e) {
+      // One agent's failing handler must not hold back the commands of the others on this host.
+      this.counts.failed += 1;
+      this.logger.error(
+        { agentId: value.agentId, kind, partition, offset, err: (e as Error).message },
+        'command handler failed',
+      );
     }
   }
 

@@ -7,7 +7,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Topics, type AgentLivenessChanged, type AlertEvent, type HealCommand, type HealResult } from '@vigil/events';
+import {
+  Topics,
+  type AgentLivenessChanged,
+  type AlertEvent,
+  type HealCommand,
+  type HealResult,
+  type StateChangeEvent,
+} from '@vigil/events';
 import {
   connectToInfra,
   freePort,
@@ -44,6 +51,8 @@ receivers:
 delivery:
   maxAttempts: 1000
   backoff: { initialMs: 200, factor: 2, maxMs: 1000, jitter: 0.1 }
+stateRules:
+  - { name: ServiceFailed, entityType: service, field: status, equals: failed, severity: critical }
 alerts:
   severity: { unreachable: critical, degraded: warning }
 `,
@@ -273,6 +282,43 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
     );
   });
 
+  it('raises one alert while the newest version of an entity matches a state rule, and resolves it once when a later one does not', async () => {
+    const entityId = `nt${run}-svc`;
+    const agent = `nt${run}-state-agent`;
+    // What state-sync writes to the changelog: each accepted version once, in order per entity.
+    const version = (v: number, status: string, eventType: StateChangeEvent['eventType'] = 'updated') =>
+      producer.send(Topics.stateChangelog, [
+        {
+          value: {
+            eventId: randomUUID(),
+            entityId,
+            entityType: 'service',
+            agentId: agent,
+            eventType,
+            version: v,
+            timestamp: Date.now(),
+            payload: JSON.stringify({ status, pid: 100 + v }),
+            checksum: null,
+          },
+        },
+      ]);
+    await version(1, 'running', 'created');
+    await version(2, 'failed');
+    await waitUntil(() => alertsOf(agent).length >= 1, 15_000, 'the state rule alert');
+    await version(3, 'failed'); // still failed: no second alert
+    await sleep(1000);
+    assert.equal(alertsOf(agent).length, 1);
+    assert.equal(alertsOf(agent)[0]!.alertName, 'ServiceFailed');
+    assert.equal(alertsOf(agent)[0]!.labels.entity, entityId);
+    await version(4, 'running');
+    await waitUntil(() => alertsOf(agent).length >= 2, 15_000, 'the resolution');
+    await sleep(1000);
+    assert.deepEqual(
+      alertsOf(agent).map((a) => a.status),
+      ['firing', 'resolved'],
+    );
+  });
+
   it('continues a heal sequence across a SIGKILL between attempts: each attempt once, one alert', async () => {
     const agent = `nt${run}-killed`;
     // Attempt 2 gets no answer: it times out (2 s) while the notifier is dead, so the timeout, the
@@ -328,5 +374,40 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
       proc.output(),
       new RegExp(`policy file ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field heal\\.maxAttempts: `),
     );
+  });
+
+  it('two instances share the shards; one SIGKILLed mid-sequence, the other continues every sequence: each attempt once, one alert each', async () => {
+    // This group alone acts on these agents: the suite's main notifier stops for good here.
+    await stopProcess(notifier.child);
+    const pair = `notifier-pair-${run}`;
+    const first = await startNotifier(pair, notifierEnv, { ownAll: false });
+    const second = await startNotifier(pair, notifierEnv, { ownAll: false });
+    extra.push(() => stopProcess(second.child));
+    await waitUntil(
+      async () =>
+        (await metricSum(first.port, 'vigil_notifier_shards_owned')) > 0 &&
+        (await metricSum(second.port, 'vigil_notifier_shards_owned')) > 0 &&
+        (await metricSum(first.port, 'vigil_notifier_shards_owned')) +
+          (await metricSum(second.port, 'vigil_notifier_shards_owned')) ===
+          Topics.liveness.partitions,
+      60_000,
+      'both instances to own shards',
+    );
+    const agents = Array.from({ length: 12 }, (_, n) => `nt${run}-pair-${n}`);
+    for (const a of agents) answers.set(a, (attempt) => (attempt === 2 ? 'silent' : false));
+    for (const a of agents) await liveness(a, 'unreachable');
+    await waitUntil(() => agents.every((a) => healsOf(a).length >= 1), 15_000, 'a first heal for each');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await waitUntil(() => agents.every((a) => alertsOf(a).length >= 1), 90_000, 'an alert for each after the takeover');
+    await sleep(2000);
+    for (const a of agents) {
+      const byAttempt = new Map<number, Set<string>>();
+      for (const h of healsOf(a)) byAttempt.set(h.attempt, (byAttempt.get(h.attempt) ?? new Set()).add(h.commandId));
+      assert.deepEqual([...byAttempt.keys()], [1, 2, 3], a);
+      for (const ids of byAttempt.values()) assert.equal(ids.size, 1, `${a}: one command per attempt`);
+      assert.equal(alertsOf(a).length, 1, `${a}: one alert`);
+    }
+    notifier = second;
   });
 });

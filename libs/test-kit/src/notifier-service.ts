@@ -10,10 +10,14 @@ export interface RunningNotifier extends ServiceProcess {
 
 /**
  * Starts services/notifier in consumer group `group` on a free port; resolves once it owns every
- * shard and is ready (a new group starts at the end of the liveness topic: events published before
+ * shard (with `ownAll: false`, some: it shares the group) and is ready (a new group starts at the end of the liveness topic: events published before
  * that are not its).
  */
-export async function startNotifier(group: string, env: Record<string, string> = {}): Promise<RunningNotifier> {
+export async function startNotifier(
+  group: string,
+  env: Record<string, string> = {},
+  options: { ownAll?: boolean } = { ownAll: true },
+): Promise<RunningNotifier> {
   const port = await freePort();
   const proc = startService('notifier', {
     ...process.env,
@@ -25,7 +29,8 @@ export async function startNotifier(group: string, env: Record<string, string> =
   await waitUntil(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`notifier exited early: ${proc.output().slice(-2000)}`);
-      return (await metricSum(port, 'vigil_notifier_shards_owned').catch(() => 0)) === Topics.liveness.partitions;
+      const owned = await metricSum(port, 'vigil_notifier_shards_owned').catch(() => 0);
+      return options.ownAll === false ? owned > 0 : owned === Topics.liveness.partitions;
     },
     60_000,
     'the notifier to own every shard',

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Topics, type AgentLivenessChanged, type HealResult } from '@vigil/events';
+import { Topics, type AgentLivenessChanged, type HealResult, type StateChangeEvent } from '@vigil/events';
 import { partitionOfKey, type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
 import {
   CONFIG,
@@ -19,10 +19,19 @@ import { IncidentStore, outboxEntries, type OutboxEntry } from './incident-store
 import { NOTIFIER_METRICS, type NotifierMetrics } from './notifier-metrics';
 import { NOTIFIER_POLICY } from './notifier-policy.provider';
 import type { NotifierPolicy } from './policy';
+import { ruleKey, StateRules } from './state-rules';
 
 /** Liveness and heal results are both keyed by agent id over this many partitions: a shard is one. */
 export const SHARDS = Topics.liveness.partitions;
 const MAX_WRITE_ATTEMPTS = 20;
+const shardOf = (key: string) => partitionOfKey(key, SHARDS);
+
+/** One decision to take: on which incident, and how. */
+interface Work {
+  shard: number;
+  key: string;
+  decide: (i: Incident, now: number) => Step;
+}
 const SWEEP_BATCH = 500;
 
 /**
@@ -41,6 +50,7 @@ const SWEEP_BATCH = 500;
 @Injectable()
 export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplicationShutdown {
   private readonly rules: IncidentRules;
+  private readonly stateRules: StateRules;
   private readonly queues = new Map<number, Promise<void>>();
   private owned = new Set<number>();
   private timer?: NodeJS.Timeout;
@@ -61,6 +71,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     @Inject(METRICS) registry: Registry,
   ) {
     this.rules = new IncidentRules(policy);
+    this.stateRules = new StateRules(policy.stateRules);
     this.unassigned = health.hold('waiting for the first partition assignment');
     const owned = () => this.owned.size;
     new Gauge({
@@ -95,31 +106,50 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
   }
 
   onLiveness(records: Array<ConsumedRecord<AgentLivenessChanged>>): Promise<void> {
-    return this.apply(records, (r) => (i, now) => this.rules.onLiveness(i, r, now));
+    return this.run(
+      records.map(({ value }) => ({
+        shard: shardOf(value.agentId),
+        key: value.agentId,
+        decide: (i: Incident, now: number) => this.rules.onLiveness(i, value, now),
+      })),
+    );
   }
 
   onHealResults(records: Array<ConsumedRecord<HealResult>>): Promise<void> {
-    return this.apply(records, (r) => (i, now) => this.rules.onHealResult(i, r, now));
+    return this.run(
+      records.map(({ value }) => ({
+        shard: shardOf(value.agentId),
+        key: value.agentId,
+        decide: (i: Incident, now: number) => this.rules.onHealResult(i, value, now),
+      })),
+    );
+  }
+
+  /** Accepted state changes (the changelog) against the state rules of their entity type. */
+  onStateChanges(records: Array<ConsumedRecord<StateChangeEvent>>): Promise<void> {
+    return this.run(
+      records.flatMap(({ value }) =>
+        this.stateRules.forType(value.entityType).map((rule) => ({
+          shard: shardOf(value.entityId),
+          key: ruleKey(rule, value.entityId),
+          decide: (i: Incident, now: number) => this.stateRules.onChange(i, rule, value, now),
+        })),
+      ),
+    );
   }
 
   /**
-   * Applies records in order, each on its agent's shard (from the key, not the record's partition:
-   * a producer in another language may place keys differently), and publishes what they decided.
+   * Takes decisions in order, each on its shard (from the key, not the record's partition: a
+   * producer in another language may place keys differently), and publishes what they decided.
    */
-  private async apply<T extends { agentId: string }>(
-    records: Array<ConsumedRecord<T>>,
-    decide: (value: T) => (i: Incident, now: number) => Step,
-  ): Promise<void> {
-    const byShard = new Map<number, T[]>();
-    for (const r of records) {
-      const shard = partitionOfKey(r.value.agentId, SHARDS);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), r.value]);
-    }
+  private async run(work: Work[]): Promise<void> {
+    const byShard = new Map<number, Work[]>();
+    for (const w of work) byShard.set(w.shard, [...(byShard.get(w.shard) ?? []), w]);
     await Promise.all(
-      [...byShard].map(([shard, values]) =>
+      [...byShard].map(([shard, mine]) =>
         this.onShard(shard, async () => {
           const out: Array<{ raw: string; entry: OutboxEntry }> = [];
-          for (const v of values) out.push(...(await this.step(shard, v.agentId, decide(v))));
+          for (const w of mine) out.push(...(await this.step(shard, w.key, w.decide)));
           await this.publish(shard, out);
         }),
       ),
@@ -136,8 +166,8 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
           this.onShard(shard, async () => {
             const now = Date.now();
             const out: Array<{ raw: string; entry: OutboxEntry }> = [];
-            for (const agentId of await this.store.due(shard, now, SWEEP_BATCH)) {
-              out.push(...(await this.step(shard, agentId, (i, at) => this.rules.onDue(i, at))));
+            for (const key of await this.store.due(shard, now, SWEEP_BATCH)) {
+              out.push(...(await this.step(shard, key, (i, at) => this.rules.onDue(i, at))));
             }
             await this.publish(shard, out);
             const left = (await this.store.outbox(shard)).filter(
@@ -171,11 +201,11 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
   /** One decision on one incident, written with its outbox entries; returns the entries to publish. */
   private async step(
     shard: number,
-    agentId: string,
+    key: string,
     decide: (i: Incident, now: number) => Step,
   ): Promise<Array<{ raw: string; entry: OutboxEntry }>> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const read = await this.store.load(shard, agentId);
+      const read = await this.store.load(shard, key);
       const now = Date.now();
       const s = decide(read, now);
       if (s.noop) return [];
@@ -193,7 +223,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       }
       this.metrics.conflicts.inc();
     }
-    throw new Error(`incident of ${agentId} kept changing under ${MAX_WRITE_ATTEMPTS} writes; batch redone`);
+    throw new Error(`incident ${key} kept changing under ${MAX_WRITE_ATTEMPTS} writes; batch redone`);
   }
 
   private observe(before: Incident, s: Step): void {

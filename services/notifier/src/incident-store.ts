@@ -8,7 +8,7 @@ import { newIncident, type Incident } from './incident';
  * published because of the change, in one step: a crash after it leaves the records in the outbox
  * for whoever sweeps the shard next; a crash before it leaves nothing done.
  *   KEYS[1] incidents hash   KEYS[2] due sorted set   KEYS[3] outbox list
- *   ARGV[1] agent id   ARGV[2] revision read (0: no record)   ARGV[3] new record (JSON)
+ *   ARGV[1] incident key   ARGV[2] revision read (0: no record)   ARGV[3] new record (JSON)
  *   ARGV[4] due, ms since epoch ('' = nothing due)   ARGV[5..] outbox entries (JSON)
  * Returns 1 when written, 0 when the stored revision is another (the caller reads again and redoes).
  */
@@ -54,9 +54,9 @@ export class IncidentStore {
     if (!('writeIncident' in redis)) redis.defineCommand('writeIncident', { numberOfKeys: 3, lua: WRITE_INCIDENT });
   }
 
-  async load(shard: number, agentId: string): Promise<Incident> {
-    const raw = await this.redis.hget(notifierKeys(this.group, shard).incidents, agentId);
-    return raw ? (JSON.parse(raw) as Incident) : newIncident(agentId);
+  async load(shard: number, key: string): Promise<Incident> {
+    const raw = await this.redis.hget(notifierKeys(this.group, shard).incidents, key);
+    return raw ? (JSON.parse(raw) as Incident) : newIncident(key);
   }
 
   /** Stores `next` (its revision is set here) if the stored one is still `read`; false otherwise. */
@@ -67,7 +67,7 @@ export class IncidentStore {
       k.incidents,
       k.due,
       k.outbox,
-      next.agentId,
+      next.key,
       String(read.rev),
       JSON.stringify(stored),
       next.dueAt === undefined ? '' : String(next.dueAt),
@@ -107,9 +107,9 @@ export class IncidentStore {
     return out;
   }
 
-  async find(agentId: string, shards: number): Promise<Incident | undefined> {
+  async find(key: string, shards: number): Promise<Incident | undefined> {
     const pipeline = this.redis.pipeline();
-    for (let s = 0; s < shards; s++) pipeline.hget(notifierKeys(this.group, s).incidents, agentId);
+    for (let s = 0; s < shards; s++) pipeline.hget(notifierKeys(this.group, s).incidents, key);
     for (const [err, value] of (await pipeline.exec()) ?? []) {
       if (err) throw err;
       if (typeof value === 'string') return JSON.parse(value) as Incident;

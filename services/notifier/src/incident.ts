@@ -29,7 +29,8 @@ export interface HealAttempt {
 }
 
 export interface Incident {
-  agentId: string;
+  /** What it is about: an agent id (liveness), or `rule/<rule>/<entity id>` (a state rule). */
+  key: string;
   /** Bumped by every write; a write whose expected revision is not the stored one is retried. */
   rev: number;
   phase: Phase;
@@ -56,8 +57,8 @@ export interface Step {
   escalatedAfterMs?: number;
 }
 
-export const newIncident = (agentId: string): Incident => ({
-  agentId,
+export const newIncident = (key: string): Incident => ({
+  key,
   rev: 0,
   phase: 'closed',
   lastSince: 0,
@@ -160,7 +161,7 @@ export class IncidentRules {
       // Deterministic: a command republished after a crash has the same id, so the supervisor
       // runs it once and its result matches.
       commandId: `${i.openedBy}#${attempt}`,
-      agentId: i.agentId,
+      agentId: i.key,
       action,
       attempt,
       reason: i.cause === 'unreachable' ? 'agent unreachable' : 'agent degraded',
@@ -192,7 +193,7 @@ export class IncidentRules {
     const cause = i.cause!;
     const labels: Record<string, string> = {
       alertname: cause === 'unreachable' ? 'AgentUnreachable' : 'AgentDegraded',
-      agent: i.agentId,
+      agent: i.key,
       cause,
     };
     const alert: AlertEvent = {
@@ -200,9 +201,9 @@ export class IncidentRules {
       alertName: labels.alertname!,
       severity: this.policy.alerts.severity[cause],
       status: 'firing',
-      agentId: i.agentId,
+      agentId: i.key,
       groupKey: `{}:{alertname="${labels.alertname}"}`,
-      summary: `${i.agentId}${i.host ? ` on ${i.host}` : ''} is ${cause}: ${why}`,
+      summary: `${i.key}${i.host ? ` on ${i.host}` : ''} is ${cause}: ${why}`,
       labels: { ...labels, ...(i.host ? { host: i.host } : {}) },
       startsAt: now,
       endsAt: null,

@@ -32,6 +32,6 @@ export class IncidentsController {
   async heals(@Param('id') id: string) {
     const i = await this.store.find(id, SHARDS);
     if (!i) throw new NotFoundException(`the notifier has seen no trouble with agent ${id}`);
-    return { agentId: i.agentId, phase: i.phase, cause: i.cause ?? null, dueAt: i.dueAt ?? null, attempts: i.attempts };
+    return { agentId: i.key, phase: i.phase, cause: i.cause ?? null, dueAt: i.dueAt ?? null, attempts: i.attempts };
   }
 }

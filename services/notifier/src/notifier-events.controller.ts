@@ -1,6 +1,12 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { Topics, type AgentLivenessChanged, type AlertEvent, type HealResult } from '@vigil/events';
+import {
+  Topics,
+  type AgentLivenessChanged,
+  type AlertEvent,
+  type HealResult,
+  type StateChangeEvent,
+} from '@vigil/events';
 import { type ConsumedRecord } from '@vigil/kafka';
 import { HandlerErrorsPassThrough } from '@vigil/platform';
 import { WebhookDelivery } from './delivery/webhook-delivery';
@@ -24,6 +30,12 @@ export class NotifierEventsController {
   @EventPattern(Topics.healResults.name, { fromBeginning: false })
   async onHealResults(@Payload() records: Array<ConsumedRecord<HealResult>>) {
     await this.incidents.onHealResults(records);
+  }
+
+  // Accepted changes only (state-sync deduped and version-gated them): the rules see each version once.
+  @EventPattern(Topics.stateChangelog.name, { fromBeginning: false })
+  async onStateChanges(@Payload() records: Array<ConsumedRecord<StateChangeEvent>>) {
+    await this.incidents.onStateChanges(records);
   }
 
   // The notifier reads its own alerts back to deliver them: a webhook that is down then delays

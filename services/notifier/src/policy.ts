@@ -9,6 +9,7 @@ export type Cause = (typeof CAUSES)[number];
 
 const action = z.enum(['restart', 'reregister', 'failover']);
 const severity = z.enum(['info', 'warning', 'critical']);
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 export const policySchema = z
   .object({
@@ -73,6 +74,29 @@ export const policySchema = z
       })
       .strict()
       .default({}),
+    /** Alerts on entity state, read from the state changelog (see StateRule). */
+    stateRules: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a rule name is an alert name: letters, digits, _'),
+            entityType: z.string().min(1),
+            field: z.string().min(1),
+            equals: scalar.optional(),
+            notEquals: scalar.optional(),
+            in: z.array(scalar).optional(),
+            greaterThan: z.number().optional(),
+            lessThan: z.number().optional(),
+            severity: severity.default('warning'),
+          })
+          .strict()
+          .refine(
+            (r) => ['equals', 'notEquals', 'in', 'greaterThan', 'lessThan'].filter((c) => c in r).length === 1,
+            'a state rule needs exactly one condition: equals, notEquals, in, greaterThan or lessThan',
+          ),
+      )
+      .default([])
+      .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'state rule names must be unique'),
     alerts: z
       .object({
         severity: z

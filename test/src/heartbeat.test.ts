@@ -6,7 +6,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import Redis from 'ioredis';
-import { sampleHeartbeat, Topics, type AgentLivenessChanged } from '@vigil/events';
+import {
+  sampleHeartbeat,
+  Topics,
+  type AgentLivenessChanged,
+  type AgentRegistration,
+  type Heartbeat,
+} from '@vigil/events';
 import { highWatermarks, readPartitionRanges } from '@vigil/kafka';
 import {
   connectToInfra,
@@ -89,6 +95,52 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
   };
   const ids = (prefix: string, from: number, to: number) =>
     Array.from({ length: to - from }, (_, i) => `${prefix}-${String(from + i).padStart(3, '0')}`);
+
+  it('publishes who each agent is to the compacted agent registry: on registration and on change, not on every beat; a tombstone when it stops', async () => {
+    const run = randomUUID().slice(0, 6);
+    const agent = `reg${run}`;
+    // After the service started: it creates the registry topic (on a fresh broker it is not there before).
+    const hb = await heartbeat(`heartbeat-${run}`);
+    await waitAssigned([hb]);
+    const start = await highWatermarks(kafka, Topics.agentRegistry.name);
+    const beat = (overrides: Partial<Heartbeat>) =>
+      producer.send(Topics.heartbeats, [
+        { value: sampleHeartbeat(agent, { timestamp: Date.now(), checks: [], labels: { role: 'db' }, ...overrides }) },
+      ]);
+    const registry = async () => {
+      const ends = await highWatermarks(kafka, Topics.agentRegistry.name);
+      const out: Array<AgentRegistration | null> = [];
+      await readPartitionRanges(
+        kafka,
+        Topics.agentRegistry.name,
+        [...ends].map(([partition, to]) => ({ partition, from: start.get(partition) ?? 0n, to })),
+        async (_, m) => {
+          if (m.key?.toString() !== agent) return;
+          if (m.value === null) return void out.push(null);
+          const d = await codec.decode(Topics.agentRegistry, m.value);
+          if (d.ok) out.push(d.value);
+        },
+      );
+      return out;
+    };
+    // The first beat registers; more beats (new metrics, a failed check) are not news to the registry.
+    await beat({ sequence: 1 });
+    await waitUntil(async () => (await registry()).length >= 1, 30_000, 'the registration');
+    await beat({ sequence: 2, metrics: { cpu: 97 } });
+    await beat({ sequence: 3, status: 'degraded' });
+    await beat({ sequence: 4, labels: { role: 'db', zone: 'eu-2' }, agentVersion: '2.0.0' });
+    await waitUntil(async () => (await registry()).length >= 2, 30_000, 'the changed registration');
+    await beat({ sequence: 5, status: 'stopping' });
+    await waitUntil(async () => (await registry()).length >= 3, 30_000, 'the tombstone');
+    await sleep(1500);
+    const records = await registry();
+    assert.equal(records.length, 3, JSON.stringify(records));
+    assert.deepEqual(records[0]!.labels, { role: 'db' });
+    assert.equal(records[0]!.host, sampleHeartbeat(agent).host);
+    assert.deepEqual(records[1]!.labels, { role: 'db', zone: 'eu-2' });
+    assert.equal(records[1]!.agentVersion, '2.0.0');
+    assert.equal(records[2], null, 'deregistered: a tombstone');
+  });
 
   it('1,000 agents at 1 s, 10 killed (some with clocks an hour off): each found unreachable once, never early, nobody else flaps; a revived one recovers once', async (t) => {
     const run = randomUUID().slice(0, 6);

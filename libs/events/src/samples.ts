@@ -1,6 +1,7 @@
 // One valid value of every event type: for docs, the smoke publisher and the contract tests.
 import type {
   AgentLivenessChanged,
+  AgentRegistration,
   AlertEvent,
   BackupCommand,
   BackupResult,
@@ -60,6 +61,22 @@ export const sampleLiveness = (): AgentLivenessChanged => ({
   reason: 'missed 3 heartbeats',
   host: 'host-a',
   eventId: 'agent-1/healthy>unreachable@1700000003000',
+});
+
+export const sampleRegistration = (overrides: Partial<AgentRegistration> = {}): AgentRegistration => ({
+  agentId: 'agent-1',
+  host: 'host-a',
+  agentVersion: '1.4.2',
+  priorityTier: 0,
+  dependencies: ['db'],
+  labels: { role: 'db' },
+  intervalMs: 1000,
+  missThreshold: 3,
+  startPeriodMs: 0,
+  bootId: 'boot-1',
+  registeredAt: 1_700_000_000_000,
+  changedAt: 1_700_000_000_000,
+  ...overrides,
 });
 
 export const sampleHealCommand = (overrides: Partial<HealCommand> = {}): HealCommand => ({

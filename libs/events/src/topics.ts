@@ -2,6 +2,7 @@ import type { Schema } from 'avsc';
 import heartbeatSchema from './schemas/heartbeat.avsc.json';
 import stateChangeSchema from './schemas/state-change-event.avsc.json';
 import livenessSchema from './schemas/agent-liveness-changed.avsc.json';
+import registrationSchema from './schemas/agent-registration.avsc.json';
 import healCommandSchema from './schemas/heal-command.avsc.json';
 import healResultSchema from './schemas/heal-result.avsc.json';
 import alertSchema from './schemas/alert-event.avsc.json';
@@ -10,6 +11,7 @@ import backupResultSchema from './schemas/backup-result.avsc.json';
 import deadLetterSchema from './schemas/dead-letter.avsc.json';
 import type {
   AgentLivenessChanged,
+  AgentRegistration,
   AlertEvent,
   BackupCommand,
   BackupResult,
@@ -88,6 +90,14 @@ export const Topics = {
     key: (v) => v.agentId,
     partitions: 6,
     config: { 'retention.ms': String(7 * DAY_MS) },
+  }),
+  agentRegistry: topic<AgentRegistration>({
+    name: 'vigil.agent.registry',
+    schema: registrationSchema as Schema,
+    key: (v) => v.agentId,
+    partitions: 6,
+    // The fleet's directory: compaction keeps each agent's newest registration, tombstones remove it.
+    config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000', 'segment.ms': String(3600 * 1000) },
   }),
   healCommands: topic<HealCommand>({
     name: 'vigil.heal.commands',

@@ -59,6 +59,22 @@ export interface AgentLivenessChanged {
   eventId: string;
 }
 
+/** Who an agent is (compacted, keyed by agent id; a tombstone when it is deregistered or forgotten). */
+export interface AgentRegistration {
+  agentId: string;
+  host: string;
+  agentVersion: string;
+  priorityTier: number;
+  dependencies: string[];
+  labels: Record<string, string>;
+  intervalMs: number;
+  missThreshold: number;
+  startPeriodMs: number;
+  bootId: string;
+  registeredAt: number;
+  changedAt: number;
+}
+
 export type HealAction = 'restart' | 'reregister' | 'failover';
 
 export interface HealCommand {

@@ -18,6 +18,7 @@ const cases: Array<[string, TopicDef<never>, unknown]> = [
   ['StateChangeEvent', Topics.stateChanges as TopicDef<never>, samples.sampleStateChange()],
   ['StateChangeEvent on the changelog', Topics.stateChangelog as TopicDef<never>, samples.sampleStateChange('e-9', 4)],
   ['AgentLivenessChanged', Topics.liveness as TopicDef<never>, samples.sampleLiveness()],
+  ['AgentRegistration', Topics.agentRegistry as TopicDef<never>, samples.sampleRegistration()],
   ['HealCommand', Topics.healCommands as TopicDef<never>, samples.sampleHealCommand()],
   ['HealResult', Topics.healResults as TopicDef<never>, samples.sampleHealResult()],
   ['AlertEvent', Topics.alerts as TopicDef<never>, samples.sampleAlert()],

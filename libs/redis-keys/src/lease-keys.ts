@@ -9,4 +9,6 @@ export const leaseKeys = (group: string, partition: number) => ({
   meta: `vigil:{hb:${group}:${partition}}:meta`,
   /** List: liveness transitions persisted but not yet acknowledged by Kafka. */
   outbox: `vigil:{hb:${group}:${partition}}:outbox`,
+  /** List: agent registrations (or `{"tombstone": agentId}`) persisted but not yet acknowledged by Kafka. */
+  registryOutbox: `vigil:{hb:${group}:${partition}}:registry-outbox`,
 });

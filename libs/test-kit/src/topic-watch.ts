@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SchemaCodec, TopicDef } from '@vigil/events';
-import { highWatermarks, type KafkaClient } from '@vigil/kafka';
+import { ensureTopics, highWatermarks, silentLogger, type KafkaClient } from '@vigil/kafka';
 import { plain } from '@vigil/kafka/testing';
 
 export interface Seen<T> {
@@ -30,6 +30,8 @@ export async function watchTopic<T>(
   const seen: Array<Seen<T>> = [];
   // An at-least-once reader: a record it re-reads (its own rebalance) is not a second one.
   const offsets = new Set<string>();
+  // On a fresh broker the topic may not exist until a service creates it: create it as it would.
+  await ensureTopics(kafka, [def as TopicDef<unknown>], silentLogger);
   const start = await highWatermarks(kafka, def.name);
   const consumer = kafka.consumer({ groupId: `watch-${def.name}-${randomUUID()}`, maxWaitTimeInMs: 50 });
   await consumer.connect();

@@ -1,4 +1,4 @@
-import type { AgentLivenessChanged } from '@vigil/events';
+import type { AgentLivenessChanged, AgentRegistration } from '@vigil/events';
 import { leaseKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
 import { livenessEventId, type Lease, type PartitionChanges } from './detection/lease-table';
@@ -13,7 +13,12 @@ export interface PartitionSnapshot {
   clockMs: number;
   /** Transitions persisted but perhaps not yet published when the previous owner stopped. */
   outbox: AgentLivenessChanged[];
+  /** Registry records likewise. */
+  registryOutbox: RegistryEntry[];
 }
+
+/** A registration to publish to the agent registry, or the tombstone of an agent that is gone. */
+export type RegistryEntry = { registration: AgentRegistration } | { tombstone: string };
 
 export interface SaveResult {
   clockWritten: boolean;
@@ -34,15 +39,17 @@ export class LeaseStore {
 
   async load(partition: number): Promise<PartitionSnapshot> {
     const k = leaseKeys(this.group, partition);
-    const [leases, clock, outbox] = await Promise.all([
+    const [leases, clock, outbox, registryOutbox] = await Promise.all([
       this.redis.hvals(k.leases),
       this.redis.hget(k.meta, 'clock'),
       this.redis.lrange(k.outbox, 0, -1),
+      this.redis.lrange(k.registryOutbox, 0, -1),
     ]);
     return {
       leases: leases.map((l) => JSON.parse(l) as Lease),
       clockMs: Number(clock ?? 0),
       outbox: outbox.map((o) => withEventId(JSON.parse(o) as AgentLivenessChanged)),
+      registryOutbox: registryOutbox.map((r) => JSON.parse(r) as RegistryEntry),
     };
   }
 
@@ -58,8 +65,14 @@ export class LeaseStore {
     changes: PartitionChanges,
     clockMs: number,
     transitions: AgentLivenessChanged[],
+    registry: RegistryEntry[] = [],
   ): Promise<SaveResult> {
-    if (changes.upserts.length === 0 && changes.removed.length === 0 && transitions.length === 0)
+    if (
+      changes.upserts.length === 0 &&
+      changes.removed.length === 0 &&
+      transitions.length === 0 &&
+      registry.length === 0
+    )
       return { clockWritten: false, clockWasMissing: false };
     const k = leaseKeys(this.group, partition);
     const tx = this.redis.multi();
@@ -81,6 +94,7 @@ export class LeaseStore {
       tx.hset(k.meta, 'clock', String(clockMs));
     }
     if (transitions.length > 0) tx.rpush(k.outbox, ...transitions.map((t) => JSON.stringify(t)));
+    if (registry.length > 0) tx.rpush(k.registryOutbox, ...registry.map((r) => JSON.stringify(r)));
     const results = await tx.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) throw new Error(`lease write failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
@@ -114,5 +128,10 @@ export class LeaseStore {
   /** The first n outbox entries were published. */
   async published(partition: number, n: number): Promise<void> {
     if (n > 0) await this.redis.ltrim(leaseKeys(this.group, partition).outbox, n, -1);
+  }
+
+  /** The first n registry outbox entries were published. */
+  async registryPublished(partition: number, n: number): Promise<void> {
+    if (n > 0) await this.redis.ltrim(leaseKeys(this.group, partition).registryOutbox, n, -1);
   }
 }

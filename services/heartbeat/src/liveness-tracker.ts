@@ -1,5 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Topics, type AgentLivenessChanged, type Heartbeat, type LivenessState } from '@vigil/events';
+import {
+  Topics,
+  type AgentLivenessChanged,
+  type AgentRegistration,
+  type Heartbeat,
+  type LivenessState,
+} from '@vigil/events';
 import {
   CoalescedSends,
   type BatchInfo,
@@ -77,6 +83,9 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
     const liveness = new CoalescedSends((records: Array<OutgoingRecord<AgentLivenessChanged>>) =>
       producer.send(Topics.liveness, records),
     );
+    const registrations = new CoalescedSends((records: Array<OutgoingRecord<AgentRegistration>>) =>
+      producer.send(Topics.agentRegistry, records),
+    );
     this.deps = {
       table,
       store,
@@ -84,6 +93,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
       // instead of one per partition halves the time to ack a 3,000-transition burst (bench/
       // liveness-publish-floor).
       publish: (records) => liveness.send(records),
+      publishRegistry: (records) => registrations.send(records),
       metrics,
       logger,
       backlogEnds: new BacklogEnds(kafka, TOPIC, (e) =>

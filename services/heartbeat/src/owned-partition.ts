@@ -1,10 +1,11 @@
-import { type AgentLivenessChanged, type Heartbeat } from '@vigil/events';
+import { type AgentLivenessChanged, type AgentRegistration, type Heartbeat } from '@vigil/events';
 import { extractTraceContext, type BatchInfo, type ConsumedRecord, type OutgoingRecord } from '@vigil/kafka';
 import type { Logger } from '@vigil/platform';
 import type { BacklogEnd, BacklogEnds } from './backlog-ends';
 import type { LeaseTable } from './detection/lease-table';
+import { registryEntries } from './agent-registry';
 import type { HeartbeatMetrics } from './heartbeat-metrics';
-import type { LeaseStore } from './lease-store';
+import type { LeaseStore, RegistryEntry } from './lease-store';
 
 /**
  * A restored partition whose previous owner's clock is older than this (wall clock, used only to
@@ -18,6 +19,8 @@ export interface PartitionDeps {
   store: LeaseStore;
   /** Publishes liveness events; concurrent calls share produce requests (CoalescedSends). */
   publish(records: Array<OutgoingRecord<AgentLivenessChanged>>): Promise<void>;
+  /** Publishes agent registry records (tombstones included). */
+  publishRegistry(records: Array<OutgoingRecord<AgentRegistration>>): Promise<void>;
   backlogEnds: BacklogEnds;
   metrics: HeartbeatMetrics;
   logger: Logger;
@@ -50,6 +53,8 @@ export class OwnedPartition {
   private outbox: AgentLivenessChanged[] = [];
   /** Transitions decided whose Redis write failed; the next write carries them. */
   private unsaved: AgentLivenessChanged[] = [];
+  /** Registry records in Redis's registry outbox, not yet acknowledged by Kafka. */
+  private registryOutbox: RegistryEntry[] = [];
   /** This instance wrote the partition's clock to Redis (so a missing one means Redis lost data). */
   private written = false;
   /** A backlog reaching back past the thresholds: where it ends, and how its replay goes. */
@@ -123,6 +128,7 @@ export class OwnedPartition {
     for (const lease of snapshot.leases) table.restore(lease);
     this.position = committed;
     this.outbox = snapshot.outbox;
+    this.registryOutbox = snapshot.registryOutbox;
     this.unsaved = [];
     metrics.restores.inc();
     logger.info(
@@ -215,8 +221,15 @@ export class OwnedPartition {
     this.unsaved = [];
     const changes = table.takeChanges(this.partition);
     const clockMs = table.clock(this.partition).now();
+    const registry = registryEntries(changes, (id) => table.get(id));
     try {
-      const { clockWritten, clockWasMissing } = await store.save(this.partition, changes, clockMs, transitions);
+      const { clockWritten, clockWasMissing } = await store.save(
+        this.partition,
+        changes,
+        clockMs,
+        transitions,
+        registry,
+      );
       if (clockWasMissing && this.written) {
         // Redis lost this partition's keys since our last write: write every lease again, also
         // those of agents that no longer beat (the dead ones would be forgotten otherwise).
@@ -238,6 +251,7 @@ export class OwnedPartition {
       throw e;
     }
     this.outbox.push(...transitions);
+    this.registryOutbox.push(...registry);
     const decidedAt = performance.now();
     for (const t of fresh) this.decidedAt.set(t, decidedAt);
     for (const t of transitions) {
@@ -250,6 +264,7 @@ export class OwnedPartition {
   }
 
   private async publishOutbox(): Promise<void> {
+    await this.publishRegistryOutbox();
     if (this.outbox.length === 0) return;
     const batch = this.outbox.slice();
     try {
@@ -267,6 +282,21 @@ export class OwnedPartition {
       this.observeDetection(t, ackedAt);
     }
     await this.deps.store.published(this.partition, batch.length);
+  }
+
+  /** Registrations and tombstones, in order; a crash between the ack and the trim publishes them again (harmless on a compacted topic). */
+  private async publishRegistryOutbox(): Promise<void> {
+    if (this.registryOutbox.length === 0) return;
+    const batch = this.registryOutbox.slice();
+    await this.deps.publishRegistry(
+      batch.map((e) =>
+        'tombstone' in e
+          ? { key: e.tombstone, value: { agentId: e.tombstone } as AgentRegistration, tombstone: true }
+          : { value: e.registration },
+      ),
+    );
+    this.registryOutbox.splice(0, batch.length);
+    await this.deps.store.registryPublished(this.partition, batch.length);
   }
 
   /**

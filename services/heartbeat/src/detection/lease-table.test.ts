@@ -311,3 +311,32 @@ describe('MinHeap', () => {
     );
   });
 });
+
+describe('lease table: the agent registry follows who agents are, not how they are', () => {
+  it('reports an agent as registered on its first beat and when its identity changes, not on every beat; removed when it stops', () => {
+    const h = harness();
+    const take = () => h.table.takeChanges(0);
+    h.beat('a', { status: 'ok' });
+    assert.deepEqual(take().registered, ['a']);
+    h.advance(1000);
+    h.beat('a', { status: 'ok', metrics: { cpu: 99 } });
+    h.beat('a', { status: 'degraded' });
+    assert.deepEqual(take().registered, [], 'status, metrics and checks are not identity');
+    h.beat('a', { labels: { role: 'db', zone: 'b' } });
+    assert.deepEqual(take().registered, ['a'], 'labels are');
+    h.beat('a', { bootId: 'boot-2' });
+    assert.deepEqual(take().registered, ['a'], 'a restart (new boot id) is');
+    h.beat('a', { status: 'stopping' });
+    const last = take();
+    assert.deepEqual(last.registered, []);
+    assert.deepEqual(last.removed, ['a']);
+  });
+
+  it('keeps a registration whose write failed for the next write', () => {
+    const h = harness();
+    h.beat('a');
+    const failed = h.table.takeChanges(0);
+    h.table.markDirty(0, failed);
+    assert.deepEqual(h.table.takeChanges(0).registered, ['a']);
+  });
+});

@@ -40,6 +40,8 @@ function suspectAfter(l: Lease): number {
 export interface PartitionChanges {
   upserts: Lease[];
   removed: string[];
+  /** Agents whose registration (who they are, not how they are) is new or changed: a subset of upserts. */
+  registered: string[];
 }
 
 interface PartitionState {
@@ -62,6 +64,7 @@ interface PartitionState {
   deadlines: MinHeap<Deadline>;
   dirty: Set<string>;
   removed: Set<string>;
+  registered: Set<string>;
 }
 
 /**
@@ -162,16 +165,18 @@ export class LeaseTable {
   /** Leases that changed (or went) since the last call: what must be written to Redis. */
   takeChanges(partition: number): PartitionChanges {
     const p = this.partitions.get(partition);
-    if (!p) return { upserts: [], removed: [] };
+    if (!p) return { upserts: [], removed: [], registered: [] };
     const upserts: Lease[] = [];
     for (const id of p.dirty) {
       const l = this.leases.get(id);
       if (l) upserts.push(l); // serialised at once by the caller, so no copy
     }
     const removed = [...p.removed];
+    const registered = [...p.registered].filter((id) => this.leases.has(id));
     p.dirty.clear();
     p.removed.clear();
-    return { upserts, removed };
+    p.registered.clear();
+    return { upserts, removed, registered };
   }
 
   /** Heap nodes of a partition: at most one live node per lease, however often agents beat. */
@@ -226,6 +231,18 @@ export class LeaseTable {
     // 100k leases live long; what a heartbeat brings lives for a moment. Updating in place, and
     // keeping the old value where nothing changed, leaves the new one to die young instead of
     // turning every beat's worth of old-generation objects into garbage.
+    // Who the agent is, as opposed to how it is: a change is published to the agent registry.
+    const reregistered =
+      !existing ||
+      lease.intervalMs !== hb.intervalMs ||
+      lease.missThreshold !== hb.missThreshold ||
+      lease.startPeriodMs !== hb.startPeriodMs ||
+      lease.priorityTier !== hb.priorityTier ||
+      lease.host !== hb.host ||
+      lease.agentVersion !== hb.agentVersion ||
+      lease.bootId !== hb.bootId ||
+      !sameList(lease.dependencies, hb.dependencies) ||
+      !sameRecord(lease.labels, hb.labels);
     lease.partition = partition;
     lease.lastBeatAt = logAppendTimeMs;
     lease.intervalMs = hb.intervalMs;
@@ -247,6 +264,7 @@ export class LeaseTable {
     this.leases.set(hb.agentId, lease);
     p.dirty.add(lease.agentId);
     p.removed.delete(lease.agentId);
+    if (reregistered && hb.status !== 'stopping') p.registered.add(lease.agentId);
 
     let next: LivenessState;
     let reason: string;
@@ -322,7 +340,7 @@ export class LeaseTable {
   everything(partition: number): PartitionChanges {
     const upserts: Lease[] = [];
     for (const l of this.leases.values()) if (l.partition === partition) upserts.push(l);
-    return { upserts, removed: [] };
+    return { upserts, removed: [], registered: [] };
   }
 
   /** Marks changes as not yet persisted again (their write failed). */
@@ -331,6 +349,7 @@ export class LeaseTable {
     if (!p) return;
     for (const l of changes.upserts) if (!p.removed.has(l.agentId)) p.dirty.add(l.agentId);
     for (const id of changes.removed) if (!this.leases.has(id)) p.removed.add(id);
+    for (const id of changes.registered) if (this.leases.has(id)) p.registered.add(id);
   }
 
   /**
@@ -474,6 +493,7 @@ export class LeaseTable {
         deadlines: new MinHeap<Deadline>((a, b) => a.at < b.at),
         dirty: new Set(),
         removed: new Set(),
+        registered: new Set(),
       };
       this.partitions.set(partition, p);
     }

@@ -145,6 +145,10 @@ delivery:
   const cpuCores = (cpuOf(pid) - cpu0) / seconds;
   clearInterval(rssTimer);
   const toAlert = victims.map((a) => receiver.distinct(a)[0]!.at - since);
+  // Split in two: until the notifier fired the alert (its startsAt), then until the receiver had it.
+  const firedAt = (a: string) => Date.parse(receiver.distinct(a)[0]!.body.alerts[0]!.startsAt);
+  const toFired = victims.map((a) => firedAt(a) - since);
+  const firedToReceiver = victims.map((a) => receiver.distinct(a)[0]!.at - firedAt(a));
   // The heal schedule alone: 3 timeouts and the backoffs between them.
   const healScheduleMs = 3 * healTimeoutMs + 100 + 200;
   const figures = {
@@ -154,6 +158,8 @@ delivery:
     healScheduleMs,
     unreachableToNotificationMs: summarize(toAlert),
     beyondHealScheduleMs: summarize(toAlert.map((t) => t - healScheduleMs)),
+    unreachableToAlertFiredMs: summarize(toFired),
+    alertFiredToReceiverMs: summarize(firedToReceiver),
     notificationsSent: await metricSum(
       notifier.port,
       'vigil_notifier_notifications_total{receiver="bench",outcome="sent"',

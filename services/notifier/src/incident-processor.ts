@@ -33,6 +33,17 @@ interface Work {
   decide: (i: Incident, now: number) => Step;
 }
 const SWEEP_BATCH = 500;
+/** Incidents of one shard decided at once (each a read and a script in Redis). */
+const STEPS_IN_FLIGHT = 32;
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first failure. */
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 
 /**
  * Applies liveness events, heal results and due timers to incidents, and publishes what they
@@ -56,6 +67,8 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
   private timer?: NodeJS.Timeout;
   private sweeping = false;
   private stopped = false;
+  /** The next precise sweep of each owned shard (its earliest due time this instance wrote). */
+  private readonly wakes = new Map<number, { at: number; timer: NodeJS.Timeout }>();
   /** Ready once this instance knows its shards: before that it sweeps nothing. */
   private readonly unassigned: () => void;
 
@@ -92,6 +105,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    for (const w of this.wakes.values()) clearTimeout(w.timer);
     await Promise.allSettled(this.queues.values());
   }
 
@@ -148,8 +162,14 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     await Promise.all(
       [...byShard].map(([shard, mine]) =>
         this.onShard(shard, async () => {
+          // One incident's decisions in order; different incidents side by side (their writes are
+          // revision-checked, and a burst of 500 deaths should not cost 500 round trips in a row).
+          const byKey = new Map<string, Work[]>();
+          for (const w of mine) byKey.set(w.key, [...(byKey.get(w.key) ?? []), w]);
           const out: Array<{ raw: string; entry: OutboxEntry }> = [];
-          for (const w of mine) out.push(...(await this.step(shard, w.key, w.decide)));
+          await forEachLimited([...byKey.values()], STEPS_IN_FLIGHT, async (sequence) => {
+            for (const w of sequence) out.push(...(await this.step(shard, w.key, w.decide)));
+          });
           await this.publish(shard, out);
         }),
       ),
@@ -161,31 +181,51 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     if (this.sweeping || this.stopped) return;
     this.sweeping = true;
     try {
-      await Promise.all(
-        [...this.owned].map((shard) =>
-          this.onShard(shard, async () => {
-            const now = Date.now();
-            const out: Array<{ raw: string; entry: OutboxEntry }> = [];
-            for (const key of await this.store.due(shard, now, SWEEP_BATCH)) {
-              out.push(...(await this.step(shard, key, (i, at) => this.rules.onDue(i, at))));
-            }
-            await this.publish(shard, out);
-            const left = (await this.store.outbox(shard)).filter(
-              (o) => now - o.entry.at > this.config.OUTBOX_REPUBLISH_AFTER_MS,
-            );
-            if (left.length > 0) {
-              this.logger.warn({ shard, entries: left.length }, 'publishing outbox entries a stopped writer left');
-              this.metrics.republished.inc(left.length);
-              await this.publish(shard, left);
-            }
-          }),
-        ),
-      );
+      await Promise.all([...this.owned].map((shard) => this.sweepShard(shard, true)));
     } catch (e) {
       this.logger.warn({ err: (e as Error).message }, 'sweep failed; retried on the next one');
     } finally {
       this.sweeping = false;
     }
+  }
+
+  private sweepShard(shard: number, withOutbox: boolean): Promise<void> {
+    return this.onShard(shard, async () => {
+      const now = Date.now();
+      const out: Array<{ raw: string; entry: OutboxEntry }> = [];
+      await forEachLimited(await this.store.due(shard, now, SWEEP_BATCH), STEPS_IN_FLIGHT, async (key) => {
+        out.push(...(await this.step(shard, key, (i, at) => this.rules.onDue(i, at))));
+      });
+      await this.publish(shard, out);
+      if (!withOutbox) return;
+      const left = (await this.store.outbox(shard)).filter(
+        (o) => now - o.entry.at > this.config.OUTBOX_REPUBLISH_AFTER_MS,
+      );
+      if (left.length > 0) {
+        this.logger.warn({ shard, entries: left.length }, 'publishing outbox entries a stopped writer left');
+        this.metrics.republished.inc(left.length);
+        await this.publish(shard, left);
+      }
+    });
+  }
+
+  /**
+   * Sweeps an owned shard when a due time this instance just wrote comes (not up to a tick later):
+   * the periodic sweep stays the safety net, for timers written by another instance.
+   */
+  private wakeAt(shard: number, at: number): void {
+    if (!this.owned.has(shard) || this.stopped) return;
+    const current = this.wakes.get(shard);
+    if (current && current.at <= at) return;
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(
+      () => {
+        this.wakes.delete(shard);
+        if (this.owned.has(shard)) this.sweepShard(shard, false).catch(() => undefined);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.wakes.set(shard, { at, timer });
   }
 
   /** Runs `work` after everything queued on the shard; its failure is the caller's, not the queue's. */
@@ -219,6 +259,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
         )
       ) {
         this.observe(read, s);
+        if (s.incident.dueAt !== undefined) this.wakeAt(shard, s.incident.dueAt);
         return entries;
       }
       this.metrics.conflicts.inc();

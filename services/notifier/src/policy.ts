@@ -43,7 +43,7 @@ export const policySchema = z
       .array(
         z
           .object({
-            name: z.string().min(1),
+            name: z.string().regex(/^[^/]+$/, 'a receiver name is not empty and holds no slash'),
             url: z.string().url(),
             /** A request that takes longer failed (and is retried). */
             timeoutMs: z.number().int().min(100).default(5_000),

@@ -39,12 +39,14 @@ export class DeliveryStore {
     if (!results || failed) throw new Error(`delivery queue write failed: ${failed?.[0]?.message ?? 'aborted'}`);
   }
 
-  /** Deliveries due by `now`, oldest first, with their records. */
-  async due(shard: number, now: number, limit: number): Promise<PendingDelivery[]> {
-    const k = deliveryKeys(this.group, shard);
-    const ids = await this.redis.zrangebyscore(k.due, 0, now, 'LIMIT', 0, limit);
+  /** Ids of the deliveries due by `now`, oldest first. */
+  dueIds(shard: number, now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(deliveryKeys(this.group, shard).due, 0, now, 'LIMIT', 0, limit);
+  }
+
+  async load(shard: number, ids: string[]): Promise<PendingDelivery[]> {
     if (ids.length === 0) return [];
-    const raw = await this.redis.hmget(k.pending, ...ids);
+    const raw = await this.redis.hmget(deliveryKeys(this.group, shard).pending, ...ids);
     return raw.flatMap((r) => (r ? [JSON.parse(r) as PendingDelivery] : []));
   }
 

@@ -12,6 +12,9 @@ import { idempotencyKey, webhookPayload } from './alertmanager-payload';
 
 const SWEEP_BATCH = 200;
 
+/** The receiver a delivery id names (ids end in `/<receiver>`; receiver names hold no slash). */
+const receiverOf = (id: string) => id.slice(id.lastIndexOf('/') + 1);
+
 /**
  * Delivers every alert event to every configured webhook receiver, at least once. Reading
  * vigil.alerts queues one delivery per receiver in Redis (before the offset is committed); sweeps
@@ -28,6 +31,8 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
   private readonly perReceiver = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private sweeping = false;
+  /** A send finished during a sweep: capacity freed, so sweep again at once rather than at the next tick. */
+  private sweepAgain = false;
   private stopped = false;
   private readonly notifications: Counter<'receiver' | 'outcome'>;
 
@@ -96,24 +101,46 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
       }
     }
     await Promise.all([...byShard].map(([shard, ds]) => this.store.enqueue(shard, ds, now)));
+    void this.sweep(); // due now: no need to wait for the tick
   }
 
   private async sweep(): Promise<void> {
-    if (this.sweeping || this.stopped) return;
+    if (this.stopped) return;
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
     this.sweeping = true;
+    this.sweepAgain = false;
     try {
       const now = Date.now();
       for (const shard of this.owned) {
-        for (const d of await this.store.due(shard, now, SWEEP_BATCH)) {
-          if (this.inFlight.has(d.id)) continue;
-          const busy = this.perReceiver.get(d.receiver) ?? 0;
+        // Ids first: only the deliveries there is room for now are read (the receiver is in the id).
+        const starting: string[] = [];
+        for (const id of await this.store.dueIds(shard, now, SWEEP_BATCH)) {
+          if (this.inFlight.has(id)) continue;
+          const receiver = receiverOf(id);
+          const busy = this.perReceiver.get(receiver) ?? 0;
           if (busy >= this.policy.delivery.concurrencyPerReceiver) continue;
-          this.perReceiver.set(d.receiver, busy + 1);
+          this.perReceiver.set(receiver, busy + 1);
+          starting.push(id);
+        }
+        const loaded = new Map((await this.store.load(shard, starting)).map((d) => [d.id, d]));
+        for (const id of starting) {
+          const d = loaded.get(id);
+          const receiver = receiverOf(id);
+          const release = () => this.perReceiver.set(receiver, (this.perReceiver.get(receiver) ?? 1) - 1);
+          if (!d) {
+            release(); // delivered and removed meanwhile
+            continue;
+          }
           const sending = this.deliver(shard, d).finally(() => {
-            this.inFlight.delete(d.id);
-            this.perReceiver.set(d.receiver, (this.perReceiver.get(d.receiver) ?? 1) - 1);
+            this.inFlight.delete(id);
+            release();
+            // A receiver that keeps up is fed as fast as it answers, not a few requests per tick.
+            void this.sweep();
           });
-          this.inFlight.set(d.id, sending);
+          this.inFlight.set(id, sending);
         }
       }
     } catch (e) {
@@ -121,6 +148,7 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
     } finally {
       this.sweeping = false;
     }
+    if (this.sweepAgain) setImmediate(() => void this.sweep());
   }
 
   private async deliver(shard: number, d: PendingDelivery): Promise<void> {

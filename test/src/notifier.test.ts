@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import {
+  RecordHeaderNames,
   Topics,
   type AgentLivenessChanged,
   type AlertEvent,
@@ -312,11 +313,26 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
     assert.equal(alertsOf(agent)[0]!.labels.entity, entityId);
     await version(4, 'running');
     await waitUntil(() => alertsOf(agent).length >= 2, 15_000, 'the resolution');
+    // Failed again, then deleted: state-sync writes a deletion as a tombstone (no body; the version in
+    // a header), which resolves the alert and is no dead letter.
+    await version(5, 'failed');
+    await waitUntil(() => alertsOf(agent).length >= 3, 15_000, 'the second alert');
+    const deadLettersBefore = await metricSum(notifier.port, 'vigil_consumer_dead_letters_total');
+    await producer.send(Topics.stateChangelog, [
+      {
+        key: entityId,
+        value: { entityId } as StateChangeEvent,
+        tombstone: true,
+        headers: { [RecordHeaderNames.version]: '6', [RecordHeaderNames.agentId]: agent },
+      },
+    ]);
+    await waitUntil(() => alertsOf(agent).length >= 4, 15_000, 'the resolution by deletion');
     await sleep(1000);
     assert.deepEqual(
       alertsOf(agent).map((a) => a.status),
-      ['firing', 'resolved'],
+      ['firing', 'resolved', 'firing', 'resolved'],
     );
+    assert.equal(await metricSum(notifier.port, 'vigil_consumer_dead_letters_total'), deadLettersBefore);
   });
 
   it('continues a heal sequence across a SIGKILL between attempts: each attempt once, one alert', async () => {

@@ -78,6 +78,48 @@ describe('consumer runner: offsets follow success', () => {
       assert.deepEqual(delivery, [1, 2, 3], 'each retry sees the whole batch from the uncommitted offset');
   });
 
+  it('hands a tombstone over as a null value where the subscription takes tombstones, and dead-letters it where not', async () => {
+    const topic = isolatedTopic(Topics.stateChangelog, { partitions: 1 });
+    await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
+    await producer.send(topic, [
+      { value: sampleStateChange('t-1', 1) },
+      { value: sampleStateChange('t-1', 2), tombstone: true },
+    ]);
+    const run = async (tombstones: boolean) => {
+      const seen: Array<StateChangeEvent | null> = [];
+      const metrics = recordingMetrics();
+      const runner = new ConsumerRunner({
+        kafka,
+        codec,
+        producer,
+        groupId: `runner-${randomUUID()}`,
+        logger: quiet,
+        metrics,
+        subscriptions: [
+          {
+            topic,
+            tombstones,
+            handler: async (records: Array<ConsumedRecord<StateChangeEvent | null>>) => {
+              seen.push(...records.map((r) => r.value));
+            },
+          },
+        ] as never,
+      });
+      runners.push(runner);
+      await runner.start();
+      await waitUntil(() => seen.length + metrics.count('deadLetters') >= 2, 30000, 'both records');
+      return { seen, deadLetters: metrics.count('deadLetters') };
+    };
+    const taking = await run(true);
+    assert.equal(taking.seen.length, 2);
+    assert.equal(taking.seen[0]!.version, 1);
+    assert.equal(taking.seen[1], null, 'the tombstone, as null');
+    assert.equal(taking.deadLetters, 0);
+    const refusing = await run(false);
+    assert.equal(refusing.seen.length, 1);
+    assert.equal(refusing.deadLetters, 1);
+  });
+
   it('pauses a partition whose dead letters cannot be written, and resumes without skipping once they can', async () => {
     // The DLQ topic does not exist yet (auto-creation is off), so writing a dead letter fails.
     const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });

@@ -78,6 +78,12 @@ export interface Subscription<T> {
    * e.g. a host's supervisor reading the commands of the agents it runs.
    */
   acceptKey?: (key: string) => boolean;
+  /**
+   * On a compacted topic a record without a value is a deletion, not bad input: hand it over with
+   * `value: null` (its key and headers say what it deletes) instead of dead-lettering it. The
+   * handler's records are then `ConsumedRecord<T | null>`.
+   */
+  tombstones?: boolean;
 }
 
 /** Group membership as this consumer sees it: which partitions it owns, per topic, in which generation. */
@@ -293,7 +299,7 @@ export class ConsumerRunner {
     const spans: Span[] = [];
     for (const message of batch.messages) {
       if (sub.acceptKey && message.key && !sub.acceptKey(message.key.toString())) continue;
-      const outcome = await this.accept(sub.topic, batch, message);
+      const outcome = await this.accept(sub.topic, batch, message, sub.tombstones === true);
       if ('reason' in outcome) {
         rejected.push(outcome);
         continue;
@@ -331,6 +337,7 @@ export class ConsumerRunner {
     def: TopicDef<unknown>,
     batch: Batch,
     message: KafkaMessage,
+    tombstones: boolean,
   ): Promise<Rejected | { record: ConsumedRecord<unknown>; span: Span }> {
     const maxBytes = this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     if (!message.key || message.key.length === 0) {
@@ -339,11 +346,17 @@ export class ConsumerRunner {
     if (message.value && message.value.length > maxBytes) {
       return { message, reason: 'oversized', error: `value is ${message.value.length} bytes, limit ${maxBytes}` };
     }
-    const decoded = await this.options.codec.decode(def, message.value);
-    if (!decoded.ok) return { message, reason: decoded.reason, error: decoded.error };
     const timestamp = Number(message.timestamp);
-    const invalid = def.validate?.(decoded.value, timestamp);
-    if (invalid) return { message, reason: 'invalid_value', error: invalid };
+    let decoded: { value: unknown; schemaId: number };
+    if (tombstones && message.value === null) {
+      decoded = { value: null, schemaId: 0 };
+    } else {
+      const outcome = await this.options.codec.decode(def, message.value);
+      if (!outcome.ok) return { message, reason: outcome.reason, error: outcome.error };
+      const invalid = def.validate?.(outcome.value, timestamp);
+      if (invalid) return { message, reason: 'invalid_value', error: invalid };
+      decoded = outcome;
+    }
 
     const headers = (message.headers ?? {}) as RecordHeaders;
     const parent = extractTraceContext(headers);

@@ -41,7 +41,8 @@ export type KafkaEventTransportOptions = Omit<ConsumerRunnerOptions, 'subscripti
  * path, so it cannot keep the runner's guarantees; this strategy keeps them and still lets services
  * declare handlers the Nest way. `@EventPattern(topic, { includeEmptyBatches: true })` also hands over
  * batches whose records were all dead-lettered (as an empty array); `fromBeginning: false` starts a
- * new group at the end of the topic instead of its beginning.
+ * new group at the end of the topic instead of its beginning; `tombstones: true` hands over records
+ * without a value (deletions on a compacted topic) with `value: null` instead of dead-lettering them.
  */
 export class KafkaEventTransport extends Server implements CustomTransportStrategy {
   private runner?: ConsumerRunner;
@@ -86,6 +87,7 @@ export class KafkaEventTransport extends Server implements CustomTransportStrate
       topic,
       includeEmptyBatches: handler.extras?.includeEmptyBatches === true,
       fromBeginning: handler.extras?.fromBeginning as boolean | undefined,
+      tombstones: handler.extras?.tombstones === true,
       handler: async (records: Array<ConsumedRecord<unknown>>, batch: BatchInfo) => {
         const result = await handler(records, new KafkaBatchContext([batch]));
         return (await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined })) as

@@ -1,5 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Topics, type AgentLivenessChanged, type HealResult, type StateChangeEvent } from '@vigil/events';
+import {
+  RecordHeaderNames,
+  Topics,
+  type AgentLivenessChanged,
+  type HealResult,
+  type StateChangeEvent,
+} from '@vigil/events';
 import { partitionOfKey, type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
 import {
   CONFIG,
@@ -139,16 +145,28 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     );
   }
 
-  /** Accepted state changes (the changelog) against the state rules of their entity type. */
-  onStateChanges(records: Array<ConsumedRecord<StateChangeEvent>>): Promise<void> {
+  /**
+   * Accepted state changes (the changelog) against the state rules of their entity type. A deletion
+   * is a tombstone (no value; its headers name the version): every rule's alert about it resolves.
+   */
+  onStateChanges(records: Array<ConsumedRecord<StateChangeEvent | null>>): Promise<void> {
     return this.run(
-      records.flatMap(({ value }) =>
-        this.stateRules.forType(value.entityType).map((rule) => ({
+      records.flatMap(({ value, key, headers }) => {
+        if (value === null) {
+          const version = Number(headers[RecordHeaderNames.version]?.toString() ?? NaN);
+          if (!Number.isFinite(version)) return [];
+          return this.stateRules.all().map((rule) => ({
+            shard: shardOf(key),
+            key: ruleKey(rule, key),
+            decide: (i: Incident, now: number) => this.stateRules.onDeleted(i, version, now),
+          }));
+        }
+        return this.stateRules.forType(value.entityType).map((rule) => ({
           shard: shardOf(value.entityId),
           key: ruleKey(rule, value.entityId),
           decide: (i: Incident, now: number) => this.stateRules.onChange(i, rule, value, now),
-        })),
-      ),
+        }));
+      }),
     );
   }
 

@@ -32,9 +32,10 @@ export class NotifierEventsController {
     await this.incidents.onHealResults(records);
   }
 
-  // Accepted changes only (state-sync deduped and version-gated them): the rules see each version once.
-  @EventPattern(Topics.stateChangelog.name, { fromBeginning: false })
-  async onStateChanges(@Payload() records: Array<ConsumedRecord<StateChangeEvent>>) {
+  // Accepted changes only (state-sync deduped and version-gated them): the rules see each version
+  // once. Deletions are tombstones on this compacted topic: handed over as null, not dead-lettered.
+  @EventPattern(Topics.stateChangelog.name, { fromBeginning: false, tombstones: true })
+  async onStateChanges(@Payload() records: Array<ConsumedRecord<StateChangeEvent | null>>) {
     await this.incidents.onStateChanges(records);
   }
 

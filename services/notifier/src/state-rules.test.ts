@@ -66,6 +66,15 @@ describe('state rules: one alert while the newest version matches', () => {
     assert.equal(apply(fired.incident, change(2, undefined, 'deleted')).alerts[0]!.status, 'resolved');
   });
 
+  it('resolves on a changelog tombstone (no body, only the version), and ignores an older one', () => {
+    const fired = apply(newIncident('k'), change(3, { status: 'failed' }));
+    assert.equal(rules.onDeleted(fired.incident, 2, 0).noop, true);
+    const deleted = rules.onDeleted(fired.incident, 4, 700);
+    assert.equal(deleted.alerts[0]!.status, 'resolved');
+    assert.equal(deleted.incident.phase, 'closed');
+    assert.equal(rules.onDeleted(newIncident('other'), 9, 0).noop, true, 'nothing to resolve, nothing written');
+  });
+
   it('evaluates each kind of condition on a dot path, and nothing on a payload that is not JSON', () => {
     const payload = { status: 'failed', disk: { freePct: 4 }, up: false };
     assert.equal(matches(rule({ field: 'disk.freePct', lessThan: 5 }), payload), true);

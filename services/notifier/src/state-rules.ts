@@ -68,6 +68,25 @@ export class StateRules {
     return this.byType.get(entityType) ?? [];
   }
 
+  /** Every rule (a tombstone does not say its entity's type). */
+  all(): StateRule[] {
+    return [...this.byType.values()].flat();
+  }
+
+  /** The entity was deleted at `version` (a changelog tombstone): what fired about it resolves. */
+  onDeleted(current: Incident, version: number, now: number): Step {
+    if (version <= current.lastSince) return { incident: current, heals: [], alerts: [], noop: true };
+    const i: Incident = { ...current, lastSince: version };
+    if (i.phase !== 'alerting' || !i.alert) return { incident: i, heals: [], alerts: [], noop: current.rev === 0 };
+    const resolved = {
+      ...i.alert,
+      status: 'resolved' as const,
+      endsAt: now,
+      summary: `${i.alert.summary}; resolved: deleted at version ${version}`,
+    };
+    return { incident: { ...i, phase: 'closed', alert: undefined }, heals: [], alerts: [resolved] };
+  }
+
   onChange(current: Incident, rule: StateRule, e: StateChangeEvent, now: number): Step {
     if (e.version <= current.lastSince) return { incident: current, heals: [], alerts: [], noop: true };
     const i: Incident = { ...current, lastSince: e.version };

@@ -167,6 +167,7 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
       alerts: AlertEvent[];
     };
     assert.equal(open.alerts.length, 1);
+    assert.equal(await metricSum(notifier.port, 'vigil_notifier_alerts_firing'), 1);
 
     await liveness(agent, 'healthy', 'unreachable');
     await waitUntil(() => alertsOf(agent).length >= 2, 15_000, 'the resolved alert');
@@ -177,6 +178,7 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
       ['firing', 'resolved'],
     );
     assert.equal(all[1]!.fingerprint, all[0]!.fingerprint);
+    assert.equal(await metricSum(notifier.port, 'vigil_notifier_alerts_firing'), 0);
     const history = (await (await fetch(`http://127.0.0.1:${notifier.port}/agents/${agent}/heals`)).json()) as {
       phase: string;
       attempts: Array<{ outcome: string }>;

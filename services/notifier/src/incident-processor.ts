@@ -93,6 +93,15 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     this.stateRules = new StateRules(policy.stateRules);
     this.unassigned = health.hold('waiting for the first partition assignment');
     const owned = () => this.owned.size;
+    const firing = async () => (await store.all(SHARDS)).filter((i) => i.phase === 'alerting').length;
+    new Gauge({
+      name: 'vigil_notifier_alerts_firing',
+      help: 'Alerts firing now (incidents in the alerting phase, all shards, read from Redis at scrape time)',
+      registers: [registry],
+      async collect() {
+        this.set(await firing().catch(() => NaN));
+      },
+    });
     new Gauge({
       name: 'vigil_notifier_shards_owned',
       help: 'Liveness partitions (shards of incidents and timers) this instance owns',

@@ -128,6 +128,11 @@ delivery:
         ['firing'],
         `${a}: one alert`,
       );
+      // Labelled from the agent registry heartbeat wrote: the agent's own labels, its host and tier.
+      const labels = receiver.distinct(a)[0]!.body.alerts[0]!.labels;
+      assert.equal(labels.fleet, `sh${run}ko`, JSON.stringify(labels));
+      assert.match(labels.host ?? '', /^sim-host-\d+$/);
+      assert.match(labels.tier ?? '', /^[0-2]$/);
     }
     // The first heal within the design's bound of the death (the figure is printed).
     const after = (w: TopicWatch<{ agentId: string }>) =>

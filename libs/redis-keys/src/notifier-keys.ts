@@ -10,6 +10,8 @@ export const notifierKeys = (group: string, shard: number) => ({
   due: `vigil:{nt:${group}:${shard}}:due`,
   /** List: records written with a state change and not yet acknowledged by Kafka. */
   outbox: `vigil:{nt:${group}:${shard}}:outbox`,
+  /** Hash: agent id -> its registration (JSON), from vigil.agent.registry: who the agent is. */
+  agents: `vigil:{nt:${group}:${shard}}:agents`,
 });
 
 /**

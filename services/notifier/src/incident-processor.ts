@@ -3,6 +3,7 @@ import {
   RecordHeaderNames,
   Topics,
   type AgentLivenessChanged,
+  type AgentRegistration,
   type HealResult,
   type StateChangeEvent,
 } from '@vigil/events';
@@ -36,8 +37,12 @@ const shardOf = (key: string) => partitionOfKey(key, SHARDS);
 interface Work {
   shard: number;
   key: string;
-  decide: (i: Incident, now: number) => Step;
+  decide: Decide;
+  /** The key is an agent id whose registration the decision may use (alert labels). */
+  agent?: boolean;
 }
+
+type Decide = (i: Incident, now: number, who?: AgentRegistration) => Step;
 const SWEEP_BATCH = 500;
 /** Incidents of one shard decided at once (each a read and a script in Redis). */
 const STEPS_IN_FLIGHT = 32;
@@ -139,7 +144,8 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       records.map(({ value }) => ({
         shard: shardOf(value.agentId),
         key: value.agentId,
-        decide: (i: Incident, now: number) => this.rules.onLiveness(i, value, now),
+        agent: true,
+        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onLiveness(i, value, now, who),
       })),
     );
   }
@@ -149,9 +155,20 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       records.map(({ value }) => ({
         shard: shardOf(value.agentId),
         key: value.agentId,
-        decide: (i: Incident, now: number) => this.rules.onHealResult(i, value, now),
+        agent: true,
+        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onHealResult(i, value, now, who),
       })),
     );
+  }
+
+  /** The agent registry (compacted; a tombstone is null): who each agent is, kept per shard in Redis. */
+  async onRegistrations(records: Array<ConsumedRecord<AgentRegistration | null>>): Promise<void> {
+    const byShard = new Map<number, Array<{ agentId: string; registration: AgentRegistration | null }>>();
+    for (const r of records) {
+      const shard = shardOf(r.key);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), { agentId: r.key, registration: r.value }]);
+    }
+    await Promise.all([...byShard].map(([shard, regs]) => this.store.putAgents(shard, regs)));
   }
 
   /**
@@ -195,7 +212,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
           for (const w of mine) byKey.set(w.key, [...(byKey.get(w.key) ?? []), w]);
           const out: Array<{ raw: string; entry: OutboxEntry }> = [];
           await forEachLimited([...byKey.values()], STEPS_IN_FLIGHT, async (sequence) => {
-            for (const w of sequence) out.push(...(await this.step(shard, w.key, w.decide)));
+            for (const w of sequence) out.push(...(await this.step(shard, w.key, w.decide, w.agent === true)));
           });
           await this.publish(shard, out);
         }),
@@ -221,7 +238,8 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       const now = Date.now();
       const out: Array<{ raw: string; entry: OutboxEntry }> = [];
       await forEachLimited(await this.store.due(shard, now, SWEEP_BATCH), STEPS_IN_FLIGHT, async (key) => {
-        out.push(...(await this.step(shard, key, (i, at) => this.rules.onDue(i, at))));
+        // Only agent incidents have timers (state rules never do).
+        out.push(...(await this.step(shard, key, (i, at, who) => this.rules.onDue(i, at, who), true)));
       });
       await this.publish(shard, out);
       if (!withOutbox) return;
@@ -269,12 +287,15 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
   private async step(
     shard: number,
     key: string,
-    decide: (i: Incident, now: number) => Step,
+    decide: Decide,
+    agent = false,
   ): Promise<Array<{ raw: string; entry: OutboxEntry }>> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const read = await this.store.load(shard, key);
+      const { incident: read, who } = agent
+        ? await this.store.loadWithAgent(shard, key)
+        : { incident: await this.store.load(shard, key), who: undefined };
       const now = Date.now();
-      const s = decide(read, now);
+      const s = decide(read, now, who);
       if (s.noop) return [];
       const entries = outboxEntries(s.heals, s.alerts, now).map((entry) => ({ raw: JSON.stringify(entry), entry }));
       if (

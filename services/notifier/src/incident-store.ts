@@ -1,4 +1,4 @@
-import type { AlertEvent, HealCommand } from '@vigil/events';
+import type { AgentRegistration, AlertEvent, HealCommand } from '@vigil/events';
 import { notifierKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
 import { newIncident, type Incident } from './incident';
@@ -57,6 +57,35 @@ export class IncidentStore {
   async load(shard: number, key: string): Promise<Incident> {
     const raw = await this.redis.hget(notifierKeys(this.group, shard).incidents, key);
     return raw ? (JSON.parse(raw) as Incident) : newIncident(key);
+  }
+
+  /** An incident with the registration of its agent (one round trip). */
+  async loadWithAgent(shard: number, agentId: string): Promise<{ incident: Incident; who?: AgentRegistration }> {
+    const k = notifierKeys(this.group, shard);
+    const results = (await this.redis.pipeline().hget(k.incidents, agentId).hget(k.agents, agentId).exec()) ?? [];
+    const [incident, who] = results.map(([err, v]) => {
+      if (err) throw err;
+      return v as string | null;
+    });
+    return {
+      incident: incident ? (JSON.parse(incident) as Incident) : newIncident(agentId),
+      who: who ? (JSON.parse(who) as AgentRegistration) : undefined,
+    };
+  }
+
+  /** Applies registry records: a registration replaces the agent's, a tombstone (null) removes it. */
+  async putAgents(
+    shard: number,
+    records: Array<{ agentId: string; registration: AgentRegistration | null }>,
+  ): Promise<void> {
+    if (records.length === 0) return;
+    const key = notifierKeys(this.group, shard).agents;
+    const pipeline = this.redis.pipeline();
+    for (const r of records) {
+      if (r.registration) pipeline.hset(key, r.agentId, JSON.stringify(r.registration));
+      else pipeline.hdel(key, r.agentId);
+    }
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
   }
 
   /** Stores `next` (its revision is set here) if the stored one is still `read`; false otherwise. */

@@ -183,4 +183,39 @@ describe('incident rules: heal first, then alert once, resolve when the cause cl
     assert.equal(fingerprint({ a: '1', b: '2' }), fingerprint({ b: '2', a: '1' }));
     assert.notEqual(fingerprint({ a: '1' }), fingerprint({ a: '2' }));
   });
+
+  it('labels an alert with what the agent registry says about the agent, never changing its identity', () => {
+    const d = driver();
+    const who = {
+      agentId: 'a1',
+      host: 'db-host-3',
+      agentVersion: '2.1.0',
+      priorityTier: 0,
+      dependencies: [],
+      labels: { team: 'storage', agent: 'spoofed', alertname: 'spoofed' },
+      intervalMs: 1000,
+      missThreshold: 3,
+      startPeriodMs: 0,
+      bootId: 'b',
+      registeredAt: 0,
+      changedAt: 0,
+    };
+    d.liveness('unreachable', 100, 0);
+    d.due(5_000);
+    d.due(6_000);
+    d.due(11_000);
+    d.due(13_000);
+    const fired = rules.onDue(d.incident, 18_000, who);
+    const alert = fired.alerts[0]!;
+    assert.deepEqual(alert.labels, {
+      team: 'storage',
+      tier: '0',
+      version: '2.1.0',
+      host: 'db-host-3',
+      alertname: 'AgentUnreachable',
+      agent: 'a1',
+      cause: 'unreachable',
+    });
+    assert.equal(alert.fingerprint, fingerprint({ alertname: 'AgentUnreachable', agent: 'a1', cause: 'unreachable' }));
+  });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AgentLivenessChanged, AlertEvent, HealCommand, HealResult } from '@vigil/events';
+import type { AgentLivenessChanged, AgentRegistration, AlertEvent, HealCommand, HealResult } from '@vigil/events';
 import { backoffDelay } from './backoff';
 import { CAUSES, type Cause, type NotifierPolicy } from './policy';
 
@@ -89,7 +89,7 @@ export class IncidentRules {
     return backoffDelay(this.policy.heal.backoff, next - 1, this.random);
   }
 
-  onLiveness(current: Incident, e: AgentLivenessChanged, now: number): Step {
+  onLiveness(current: Incident, e: AgentLivenessChanged, now: number, who?: AgentRegistration): Step {
     // Events of one agent arrive in order (keyed by agent id); one not newer than the last applied
     // is a redelivery (a crash before the commit, or heartbeat republishing its outbox).
     if (e.since <= current.lastSince) return noop(current);
@@ -101,13 +101,13 @@ export class IncidentRules {
         // incident, no second heal, and the alert, if firing, is not duplicated.
         return { incident: i, heals: [], alerts: [] };
       }
-      return this.open(i, cause, e, now);
+      return this.open(i, cause, e, now, who);
     }
     if (e.to === 'healthy' || e.to === 'deregistered') return this.close(i, now, e.to);
     return { incident: i, heals: [], alerts: [] };
   }
 
-  onHealResult(i: Incident, r: HealResult, now: number): Step {
+  onHealResult(i: Incident, r: HealResult, now: number, who?: AgentRegistration): Step {
     const current = i.attempts.at(-1);
     // Only the answer to the command in flight counts: a late result of an earlier attempt, or of
     // a cancelled one, changes nothing.
@@ -124,17 +124,17 @@ export class IncidentRules {
         alerts: [],
       };
     }
-    return this.failed(i, now, 'failed', r.error ?? 'heal failed');
+    return this.failed(i, now, 'failed', r.error ?? 'heal failed', who);
   }
 
   /** The incident's `dueAt` passed. */
-  onDue(i: Incident, now: number): Step {
+  onDue(i: Incident, now: number, who?: AgentRegistration): Step {
     if (i.dueAt === undefined || now < i.dueAt) return noop(i);
     switch (i.phase) {
       case 'healing':
-        return this.failed(i, now, 'timed out', `no result within ${this.policy.heal.timeoutMs} ms`);
+        return this.failed(i, now, 'timed out', `no result within ${this.policy.heal.timeoutMs} ms`, who);
       case 'verifying':
-        return this.failed(i, now, 'not recovered', `not healthy ${this.policy.heal.verifyMs} ms after the heal`);
+        return this.failed(i, now, 'not recovered', `not healthy ${this.policy.heal.verifyMs} ms after the heal`, who);
       case 'waiting':
         return this.issue(i, i.attempts.length + 1, now);
       default:
@@ -142,7 +142,7 @@ export class IncidentRules {
     }
   }
 
-  private open(i: Incident, cause: Cause, e: AgentLivenessChanged, now: number): Step {
+  private open(i: Incident, cause: Cause, e: AgentLivenessChanged, now: number, who?: AgentRegistration): Step {
     const opened: Incident = {
       ...i,
       cause,
@@ -151,7 +151,7 @@ export class IncidentRules {
       attempts: [],
       alert: undefined,
     };
-    if (!this.policy.heal.actions[cause]) return this.escalate(opened, now, `no heal applies to ${cause}`);
+    if (!this.policy.heal.actions[cause]) return this.escalate(opened, now, `no heal applies to ${cause}`, who);
     return this.issue(opened, 1, now);
   }
 
@@ -180,16 +180,27 @@ export class IncidentRules {
     };
   }
 
-  private failed(i: Incident, now: number, outcome: HealAttempt['outcome'], error: string): Step {
+  private failed(
+    i: Incident,
+    now: number,
+    outcome: HealAttempt['outcome'],
+    error: string,
+    who?: AgentRegistration,
+  ): Step {
     const attempts = [...i.attempts.slice(0, -1), { ...i.attempts.at(-1)!, outcome, error }];
     const next = attempts.length + 1;
     if (next > this.policy.heal.maxAttempts) {
-      return this.escalate({ ...i, attempts }, now, `${attempts.length} heal attempts failed (last: ${error})`);
+      return this.escalate({ ...i, attempts }, now, `${attempts.length} heal attempts failed (last: ${error})`, who);
     }
     return { incident: { ...i, attempts, phase: 'waiting', dueAt: now + this.backoffMs(next) }, heals: [], alerts: [] };
   }
 
-  private escalate(i: Incident, now: number, why: string): Step {
+  /**
+   * Fires the alert. Its identity (fingerprint) is alertname, agent and cause; what the agent registry
+   * says about the agent (`who`) adds labels to route and read it by: its own labels (never
+   * overriding those three), host, version and priority tier.
+   */
+  private escalate(i: Incident, now: number, why: string, who?: AgentRegistration): Step {
     const cause = i.cause!;
     const labels: Record<string, string> = {
       alertname: cause === 'unreachable' ? 'AgentUnreachable' : 'AgentDegraded',
@@ -204,7 +215,12 @@ export class IncidentRules {
       agentId: i.key,
       groupKey: `{}:{alertname="${labels.alertname}"}`,
       summary: `${i.key}${i.host ? ` on ${i.host}` : ''} is ${cause}: ${why}`,
-      labels: { ...labels, ...(i.host ? { host: i.host } : {}) },
+      labels: {
+        ...(who?.labels ?? {}),
+        ...(who ? { tier: String(who.priorityTier), version: who.agentVersion } : {}),
+        ...((who?.host ?? i.host) ? { host: (who?.host ?? i.host)! } : {}),
+        ...labels,
+      },
       startsAt: now,
       endsAt: null,
     };

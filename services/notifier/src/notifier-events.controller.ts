@@ -3,6 +3,7 @@ import { EventPattern, Payload } from '@nestjs/microservices';
 import {
   Topics,
   type AgentLivenessChanged,
+  type AgentRegistration,
   type AlertEvent,
   type HealResult,
   type StateChangeEvent,
@@ -30,6 +31,12 @@ export class NotifierEventsController {
   @EventPattern(Topics.healResults.name, { fromBeginning: false })
   async onHealResults(@Payload() records: Array<ConsumedRecord<HealResult>>) {
     await this.incidents.onHealResults(records);
+  }
+
+  // The directory of agents (compacted): a new group reads all of it, then follows changes.
+  @EventPattern(Topics.agentRegistry.name, { fromBeginning: true, tombstones: true })
+  async onRegistrations(@Payload() records: Array<ConsumedRecord<AgentRegistration | null>>) {
+    await this.incidents.onRegistrations(records);
   }
 
   // Accepted changes only (state-sync deduped and version-gated them): the rules see each version

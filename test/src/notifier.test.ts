@@ -289,9 +289,12 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
     const entityId = `nt${run}-svc`;
     const agent = `nt${run}-state-agent`;
     // What state-sync writes to the changelog: each accepted version once, in order per entity.
+    const traceId = randomUUID().replace(/-/g, '');
     const version = (v: number, status: string, eventType: StateChangeEvent['eventType'] = 'updated') =>
       producer.send(Topics.stateChangelog, [
         {
+          // As state-sync publishes it: in the trace that began with the agent's publish.
+          headers: { traceparent: `00-${traceId}-${randomUUID().replace(/-/g, '').slice(0, 16)}-01` },
           value: {
             eventId: randomUUID(),
             entityId,
@@ -313,6 +316,12 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
     assert.equal(alertsOf(agent).length, 1);
     assert.equal(alertsOf(agent)[0]!.alertName, 'ServiceFailed');
     assert.equal(alertsOf(agent)[0]!.labels.entity, entityId);
+    const alertRecord = alerts.seen.find((a) => a.value.agentId === agent)!;
+    assert.equal(
+      alertRecord.headers.traceparent?.split('-')[1],
+      traceId,
+      'the alert continues the trace of the change that fired it',
+    );
     await version(4, 'running');
     await waitUntil(() => alertsOf(agent).length >= 2, 15_000, 'the resolution');
     // Failed again, then deleted: state-sync writes a deletion as a tombstone (no body; the version in

@@ -7,6 +7,8 @@ export interface Seen<T> {
   value: T;
   /** Local wall time at which the watcher read the record. */
   receivedAt: number;
+  /** The record's headers, as strings (trace context among them). */
+  headers: Record<string, string>;
 }
 
 export interface TopicWatch<T> {
@@ -48,7 +50,10 @@ export async function watchTopic<T>(
       if (!d.ok) return;
       const value = plain(d.value) as T;
       if (!match(value)) return;
-      seen.push({ value, receivedAt: Date.now() });
+      const headers = Object.fromEntries(
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k, v === undefined ? '' : String(v)]),
+      );
+      seen.push({ value, receivedAt: Date.now(), headers });
       await onRecord?.(value);
     },
   });

@@ -7,7 +7,14 @@ import {
   type HealResult,
   type StateChangeEvent,
 } from '@vigil/events';
-import { partitionOfKey, type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
+import {
+  extractTraceContext,
+  injectTraceContext,
+  partitionOfKey,
+  type ConsumedRecord,
+  type EventProducer,
+  type GroupListener,
+} from '@vigil/kafka';
 import {
   CONFIG,
   HEALTH,
@@ -40,7 +47,13 @@ interface Work {
   decide: Decide;
   /** The key is an agent id whose registration the decision may use (alert labels). */
   agent?: boolean;
+  /** The trace of the record that asked for the decision. */
+  traceparent?: string;
 }
+
+/** The W3C traceparent of a consumed record's span (what the records published because of it continue). */
+const traceparentOf = (r: ConsumedRecord<unknown>): string | undefined =>
+  injectTraceContext({}, r.context).traceparent?.toString();
 
 type Decide = (i: Incident, now: number, who?: AgentRegistration) => Step;
 const SWEEP_BATCH = 500;
@@ -141,22 +154,24 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
 
   onLiveness(records: Array<ConsumedRecord<AgentLivenessChanged>>): Promise<void> {
     return this.run(
-      records.map(({ value }) => ({
-        shard: shardOf(value.agentId),
-        key: value.agentId,
+      records.map((r) => ({
+        shard: shardOf(r.value.agentId),
+        key: r.value.agentId,
         agent: true,
-        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onLiveness(i, value, now, who),
+        traceparent: traceparentOf(r),
+        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onLiveness(i, r.value, now, who),
       })),
     );
   }
 
   onHealResults(records: Array<ConsumedRecord<HealResult>>): Promise<void> {
     return this.run(
-      records.map(({ value }) => ({
-        shard: shardOf(value.agentId),
-        key: value.agentId,
+      records.map((r) => ({
+        shard: shardOf(r.value.agentId),
+        key: r.value.agentId,
         agent: true,
-        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onHealResult(i, value, now, who),
+        traceparent: traceparentOf(r),
+        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onHealResult(i, r.value, now, who),
       })),
     );
   }
@@ -177,19 +192,23 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
    */
   onStateChanges(records: Array<ConsumedRecord<StateChangeEvent | null>>): Promise<void> {
     return this.run(
-      records.flatMap(({ value, key, headers }) => {
+      records.flatMap((r) => {
+        const { value, key, headers } = r;
+        const traceparent = traceparentOf(r);
         if (value === null) {
           const version = Number(headers[RecordHeaderNames.version]?.toString() ?? NaN);
           if (!Number.isFinite(version)) return [];
           return this.stateRules.all().map((rule) => ({
             shard: shardOf(key),
             key: ruleKey(rule, key),
+            traceparent,
             decide: (i: Incident, now: number) => this.stateRules.onDeleted(i, version, now),
           }));
         }
         return this.stateRules.forType(value.entityType).map((rule) => ({
           shard: shardOf(value.entityId),
           key: ruleKey(rule, value.entityId),
+          traceparent,
           decide: (i: Incident, now: number) => this.stateRules.onChange(i, rule, value, now),
         }));
       }),
@@ -212,7 +231,8 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
           for (const w of mine) byKey.set(w.key, [...(byKey.get(w.key) ?? []), w]);
           const out: Array<{ raw: string; entry: OutboxEntry }> = [];
           await forEachLimited([...byKey.values()], STEPS_IN_FLIGHT, async (sequence) => {
-            for (const w of sequence) out.push(...(await this.step(shard, w.key, w.decide, w.agent === true)));
+            for (const w of sequence)
+              out.push(...(await this.step(shard, w.key, w.decide, w.agent === true, w.traceparent)));
           });
           await this.publish(shard, out);
         }),
@@ -289,15 +309,21 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     key: string,
     decide: Decide,
     agent = false,
+    traceparent?: string,
   ): Promise<Array<{ raw: string; entry: OutboxEntry }>> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const { incident: read, who } = agent
         ? await this.store.loadWithAgent(shard, key)
         : { incident: await this.store.load(shard, key), who: undefined };
       const now = Date.now();
-      const s = decide(read, now, who);
+      let s = decide(read, now, who);
       if (s.noop) return [];
-      const entries = outboxEntries(s.heals, s.alerts, now).map((entry) => ({ raw: JSON.stringify(entry), entry }));
+      // An incident keeps the trace of the event that opened it: heals and alerts decided later (a
+      // timer, a heal result) continue it, so one trace runs from the agent to the alert.
+      if (read.phase === 'closed' && s.incident.phase !== 'closed')
+        s = { ...s, incident: { ...s.incident, traceparent } };
+      const tp = s.incident.traceparent ?? traceparent;
+      const entries = outboxEntries(s.heals, s.alerts, now, tp).map((entry) => ({ raw: JSON.stringify(entry), entry }));
       if (
         await this.store.write(
           shard,
@@ -340,8 +366,14 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
   /** Publishes entries (heals and alerts, in their order) and trims them from the outbox. */
   private async publish(shard: number, out: Array<{ raw: string; entry: OutboxEntry }>): Promise<void> {
     if (out.length === 0) return;
-    const heals = out.flatMap((o) => (o.entry.kind === 'heal' ? [{ value: o.entry.value }] : []));
-    const alerts = out.flatMap((o) => (o.entry.kind === 'alert' ? [{ value: o.entry.value }] : []));
+    const context = (e: OutboxEntry) =>
+      e.traceparent ? extractTraceContext({ traceparent: e.traceparent }) : undefined;
+    const heals = out.flatMap((o) =>
+      o.entry.kind === 'heal' ? [{ value: o.entry.value, context: context(o.entry) }] : [],
+    );
+    const alerts = out.flatMap((o) =>
+      o.entry.kind === 'alert' ? [{ value: o.entry.value, context: context(o.entry) }] : [],
+    );
     await Promise.all([
       heals.length > 0 ? this.producer.send(Topics.healCommands, heals) : undefined,
       alerts.length > 0 ? this.producer.send(Topics.alerts, alerts) : undefined,

@@ -24,15 +24,21 @@ return 1
 `;
 
 /** A record to publish, as the outbox keeps it. `id` makes each entry unique (and removable alone). */
-export type OutboxEntry =
-  | { id: string; at: number; kind: 'heal'; value: HealCommand }
-  | { id: string; at: number; kind: 'alert'; value: AlertEvent };
+export type OutboxEntry = { id: string; at: number; traceparent?: string } & (
+  { kind: 'heal'; value: HealCommand } | { kind: 'alert'; value: AlertEvent }
+);
 
-export const outboxEntries = (heals: HealCommand[], alerts: AlertEvent[], at: number): OutboxEntry[] => [
-  ...heals.map((value): OutboxEntry => ({ id: value.commandId, at, kind: 'heal', value })),
+export const outboxEntries = (
+  heals: HealCommand[],
+  alerts: AlertEvent[],
+  at: number,
+  traceparent?: string,
+): OutboxEntry[] => [
+  ...heals.map((value): OutboxEntry => ({ id: value.commandId, at, traceparent, kind: 'heal', value })),
   ...alerts.map((value): OutboxEntry => ({
     id: `${value.fingerprint}/${value.status}@${value.endsAt ?? value.startsAt}`,
     at,
+    traceparent,
     kind: 'alert',
     value,
   })),

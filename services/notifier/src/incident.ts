@@ -44,6 +44,8 @@ export interface Incident {
   dueAt?: number;
   attempts: HealAttempt[];
   alert?: AlertEvent;
+  /** W3C traceparent of the event that opened it: its heals and alert continue that trace. */
+  traceparent?: string;
 }
 
 /** What one step decided: the record to store and the records to publish with it. */

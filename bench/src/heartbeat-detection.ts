@@ -2,7 +2,7 @@
 // The heartbeat service as a real process fed by tools/fleet-sim (real SDK agents): detection
 // latency with 10k agents at 1 s, and resident memory with 100k tracked agents.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SchemaCodec, Topics } from '@vigil/events';
@@ -21,6 +21,7 @@ import {
   type SeenTransition,
 } from '@vigil/test-kit';
 import Redis from 'ioredis';
+import { cpuOf, rssOf } from './process-stats';
 import { writeReport } from './report';
 
 const HELP = `heartbeat-detection: detection latency at N agents, and RSS with M tracked agents.
@@ -41,18 +42,6 @@ const logFile = (name: string) => {
   mkdirSync(dir, { recursive: true });
   return path.join(dir, `${name}.log`);
 };
-
-/** Resident memory of another process, from /proc. */
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function main() {
   const { values } = parseArgs({

@@ -3,7 +3,7 @@
 // them unreachable in the same instant; every heal fails fast (nobody answers, short timeout), so
 // each victim gets its heals and then one alert, delivered to a real local webhook receiver.
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import {
   waitUntil,
   WebhookReceiver,
 } from '@vigil/test-kit';
+import { cpuOf, rssOf } from './process-stats';
 import { writeReport } from './report';
 
 const HELP = `notifier-outage: K of N agents unreachable at once; time from the unreachable event to the alert
@@ -32,16 +33,6 @@ Usage: node bench/dist/notifier-outage.js [--agents N] [--dead K] [--heal-timeou
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/notifier-outage.json.
 The liveness events are published by this bench (as heartbeat would), not by a fleet: it measures
 the notifier alone. Latency = receiver's arrival time - the event's since (one host clock).`;
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function main() {
   const { values } = parseArgs({

@@ -37,7 +37,7 @@ const policyFile = path.join(dir, 'policy.yaml');
 // Fast on purpose: heals time out after 2 s, retries wait 500 ms then 1 s (no jitter, so the
 // growing gaps are what the test sees), degraded agents are alerted at once; webhooks retry every
 // 200 ms to 1 s; the "broken" receiver (nothing listens there) gives up after 3 tries.
-function writePolicy(receiverPort: number, brokenPort: number): void {
+function writePolicy(receiverPort: number, brokenPort: number, slowPort: number): void {
   writeFileSync(
     policyFile,
     `heal:
@@ -49,6 +49,7 @@ function writePolicy(receiverPort: number, brokenPort: number): void {
 receivers:
   - { name: ops, url: "http://127.0.0.1:${receiverPort}/hook", timeoutMs: 1000 }
   - { name: broken, url: "http://127.0.0.1:${brokenPort}/hook", timeoutMs: 500, maxAttempts: 3 }
+  - { name: slow, url: "http://127.0.0.1:${slowPort}/hook", timeoutMs: 15000 }
 delivery:
   maxAttempts: 1000
   backoff: { initialMs: 200, factor: 2, maxMs: 1000, jitter: 0.1 }
@@ -59,6 +60,8 @@ alerts:
 `,
   );
 }
+
+const SLOW_RECEIVER_MS = 8000;
 
 const notifierEnv = {
   NOTIFIER_POLICY_FILE: policyFile,
@@ -104,11 +107,15 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
   const alertsOf = (agentId: string) => alerts.values((a) => a.agentId === agentId);
 
   let receiver: WebhookReceiver;
+  /** Answers every request after SLOW_RECEIVER_MS: it must hold up nobody but itself. */
+  let slow: WebhookReceiver;
 
   before(async () => {
     receiver = new WebhookReceiver(await freePort());
     await receiver.up();
-    writePolicy(receiver.port, await freePort());
+    slow = new WebhookReceiver(await freePort(), SLOW_RECEIVER_MS);
+    await slow.up();
+    writePolicy(receiver.port, await freePort(), slow.port);
     heals = await watchTopic(
       kafka,
       codec,
@@ -141,6 +148,7 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
   after(async () => {
     await stopProcess(notifier.child);
     await receiver.down();
+    await slow.down();
     await heals.stop();
     await alerts.stop();
     await close();
@@ -197,6 +205,15 @@ describe('notifier: heal first, then alert once, resolve when the cause clears',
     assert.equal(sent[0]!.body.receiver, 'ops');
     assert.equal(sent[0]!.body.alerts[0]!.fingerprint, fired[0]!.fingerprint);
     assert.equal(sent[0]!.body.alerts[0]!.endsAt, '0001-01-01T00:00:00Z');
+    // The slow receiver got them too, and held up neither the other receiver nor consuming: the
+    // resolution reached "ops" before the slow receiver had answered the firing notification.
+    await waitUntil(() => new Set(slow.of(agent).map((g) => g.key)).size >= 2, 30_000, 'the slow receiver');
+    const slowFiring = slow.of(agent).find((g) => g.body.status === 'firing')!;
+    const opsResolved = sent.find((g) => g.body.status === 'resolved')!;
+    assert.ok(
+      opsResolved.at < slowFiring.at + SLOW_RECEIVER_MS,
+      `a slow receiver delays only its own notifications (ops resolved ${opsResolved.at - slowFiring.at} ms after slow got firing)`,
+    );
   });
 
   it('delivers every notification once a receiver that was down for 20 s is back, across a SIGKILL of the notifier; gives up on a dead one with a dead letter', async () => {

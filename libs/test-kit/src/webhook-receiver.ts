@@ -20,7 +20,11 @@ export class WebhookReceiver {
   readonly got: Array<{ key: string; body: WebhookBody; at: number }> = [];
   private server?: Server;
 
-  constructor(readonly port: number) {}
+  /** `delayMs`: how long it takes to answer each request (a slow receiver). */
+  constructor(
+    readonly port: number,
+    private readonly delayMs = 0,
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/hook`;
@@ -36,7 +40,7 @@ export class WebhookReceiver {
           body: JSON.parse(body) as WebhookBody,
           at: Date.now(),
         });
-        res.writeHead(200).end();
+        setTimeout(() => res.writeHead(200).end(), this.delayMs);
       });
     });
     await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));

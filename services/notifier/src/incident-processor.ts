@@ -56,6 +56,7 @@ const traceparentOf = (r: ConsumedRecord<unknown>): string | undefined =>
   injectTraceContext({}, r.context).traceparent?.toString();
 
 type Decide = (i: Incident, now: number, who?: AgentRegistration) => Step;
+
 const SWEEP_BATCH = 500;
 /** Incidents of one shard decided at once (each a read and a script in Redis). */
 const STEPS_IN_FLIGHT = 32;
@@ -71,9 +72,10 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
 
 /**
  * Applies liveness events, heal results and due timers to incidents, and publishes what they
- * decide. Per shard, work runs one step after another in this instance; across instances (heal
- * results may be consumed by another member than the shard's liveness partition) an incident write
- * only lands on the revision it read, so no decision is taken on a stale record.
+ * decide. Per shard, work runs batch after batch in this instance, one incident's decisions in order
+ * and different incidents' side by side; within an instance and across instances (heal results may
+ * be consumed by another member than the shard's liveness partition) an incident write only lands
+ * on the revision it read, so no decision is taken on a stale record.
  *
  * Order of a step: read, decide, write the incident with its due time and its outbox entries in one
  * script, then publish, then trim the outbox. Offsets are committed after the batch's steps, so a

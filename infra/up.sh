@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Bring up everything Vigil needs on 127.0.0.1: Kafka (KRaft), Apicurio Registry, Redis.
+# Bring up everything Vigil needs on 127.0.0.1: Kafka (KRaft), Apicurio Registry, Redis, and an
+# Alertmanager the notifier can push to.
 # Idempotent: what already runs is reused. Writes .vigil/infra.env with KAFKA_BROKERS,
 # SCHEMA_REGISTRY_URL and REDIS_URL for the services and tests. Any of those set in the
 # environment replaces the local component (nothing is started for it).
 # Usage: infra/up.sh [--help]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 bash "$INFRA_DIR/redis.sh" up
 bash "$INFRA_DIR/kafka.sh" up
 bash "$INFRA_DIR/registry.sh" up
+bash "$INFRA_DIR/alertmanager.sh" up
 for k in KAFKA_BROKERS SCHEMA_REGISTRY_URL REDIS_URL; do [ -n "${!k:-}" ] && set_env "$k" "${!k}"; done
 log "infra up: $(tr '\n' ' ' < "$ENV_FILE")"

@@ -72,6 +72,7 @@ async function main() {
   backoff: { initialMs: 100, factor: 2, jitter: 0 }
 receivers:
   - { name: bench, url: "${receiver.url}" }
+route: { group_by: ['...'], group_wait: 0s, group_interval: 500ms }
 delivery:
   backoff: { initialMs: 100, maxMs: 1000 }
 `,

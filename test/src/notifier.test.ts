@@ -35,8 +35,9 @@ const run = randomUUID().slice(0, 8);
 const dir = mkdtempSync(path.join(tmpdir(), 'vigil-notifier-'));
 const policyFile = path.join(dir, 'policy.yaml');
 // Fast on purpose: heals time out after 2 s, retries wait 500 ms then 1 s (no jitter, so the
-// growing gaps are what the test sees), degraded agents are alerted at once; webhooks retry every
-// 200 ms to 1 s; the "broken" receiver (nothing listens there) gives up after 3 tries.
+// growing gaps are what the test sees), degraded agents are alerted at once; each alert is a group of
+// its own, notified at once (routing and grouping have their own test); webhooks retry every 200 ms
+// to 1 s; the "broken" receiver (nothing listens there) gives up after 3 tries.
 function writePolicy(receiverPort: number, brokenPort: number, slowPort: number): void {
   writeFileSync(
     policyFile,
@@ -50,6 +51,11 @@ receivers:
   - { name: ops, url: "http://127.0.0.1:${receiverPort}/hook", timeoutMs: 1000 }
   - { name: broken, url: "http://127.0.0.1:${brokenPort}/hook", timeoutMs: 500, maxAttempts: 3 }
   - { name: slow, url: "http://127.0.0.1:${slowPort}/hook", timeoutMs: 15000 }
+route:
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 300ms
+  repeat_interval: 1h
 delivery:
   maxAttempts: 1000
   backoff: { initialMs: 200, factor: 2, maxMs: 1000, jitter: 0.1 }

@@ -57,6 +57,7 @@ describe('self-healing fleet: heartbeat -> notifier -> supervisor -> alert', { t
   backoff: { initialMs: 500, factor: 2, jitter: 0.1 }
 receivers:
   - { name: ops, url: "${receiver.url}" }
+route: { group_by: ['...'], group_wait: 0s, group_interval: 500ms }
 delivery:
   backoff: { initialMs: 200, maxMs: 1000 }
 `,

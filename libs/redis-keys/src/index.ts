@@ -3,4 +3,4 @@
 // touches one slot and runs unchanged on Redis Cluster.
 export { stateKey, seenKey, agentEntitiesKey, checkpointKey } from './state-keys';
 export { leaseKeys } from './lease-keys';
-export { notifierKeys, deliveryKeys } from './notifier-keys';
+export { notifierKeys, deliveryKeys, alertIndexKeys } from './notifier-keys';

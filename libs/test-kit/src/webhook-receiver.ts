@@ -6,6 +6,7 @@ export interface WebhookBody {
   status: string;
   receiver: string;
   groupKey: string;
+  groupLabels: Record<string, string>;
   alerts: Array<{
     status: string;
     labels: Record<string, string>;
@@ -53,9 +54,9 @@ export class WebhookReceiver {
     this.server = undefined;
   }
 
-  /** Notifications about one agent, in arrival order (a retry after a lost answer repeats its key). */
+  /** Notifications carrying an alert about one agent, in arrival order (a retry after a lost answer repeats its key). */
   of(agentId: string) {
-    return this.got.filter((g) => g.body.alerts[0]?.labels.agent === agentId);
+    return this.got.filter((g) => g.body.alerts.some((a) => a.labels.agent === agentId));
   }
 
   /** Distinct notifications about one agent, by idempotency key. */

@@ -28,6 +28,7 @@ import {
 } from '@vigil/platform';
 import { Gauge, type Registry } from 'prom-client';
 import type { NotifierConfig } from './config';
+import { decideHostDown, hostKey, type HostCounts } from './host-down';
 import { IncidentRules, type Incident, type Step } from './incident';
 import { IncidentStore, outboxEntries, type OutboxEntry } from './incident-store';
 import { NOTIFIER_METRICS, type NotifierMetrics } from './notifier-metrics';
@@ -39,6 +40,8 @@ import { ruleKey, StateRules } from './state-rules';
 export const SHARDS = Topics.liveness.partitions;
 const MAX_WRITE_ATTEMPTS = 20;
 const shardOf = (key: string) => partitionOfKey(key, SHARDS);
+/** A host's sets and its HostDown incident live on the shard of its incident key. */
+const hostShardOf = (host: string) => shardOf(hostKey(host));
 
 /** One decision to take: on which incident, and how. */
 interface Work {
@@ -47,6 +50,8 @@ interface Work {
   decide: Decide;
   /** The key is an agent id whose registration the decision may use (alert labels). */
   agent?: boolean;
+  /** The key is this host's: the decision reads the host's counts. */
+  host?: string;
   /** The trace of the record that asked for the decision. */
   traceparent?: string;
 }
@@ -55,7 +60,7 @@ interface Work {
 const traceparentOf = (r: ConsumedRecord<unknown>): string | undefined =>
   injectTraceContext({}, r.context).traceparent?.toString();
 
-type Decide = (i: Incident, now: number, who?: AgentRegistration) => Step;
+type Decide = (i: Incident, now: number, who?: AgentRegistration, counts?: HostCounts) => Step;
 
 const SWEEP_BATCH = 500;
 /** Incidents of one shard decided at once (each a read and a script in Redis). */
@@ -100,7 +105,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
 
   constructor(
     private readonly store: IncidentStore,
-    @Inject(NOTIFIER_POLICY) policy: NotifierPolicy,
+    @Inject(NOTIFIER_POLICY) private readonly policy: NotifierPolicy,
     @Inject(PRODUCER) private readonly producer: EventProducer,
     @Inject(NOTIFIER_METRICS) private readonly metrics: NotifierMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -154,16 +159,41 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     this.logger.info({ shards: [...this.owned].sort((a, b) => a - b) }, 'notifier shards assigned');
   }
 
-  onLiveness(records: Array<ConsumedRecord<AgentLivenessChanged>>): Promise<void> {
-    return this.run(
-      records.map((r) => ({
+  async onLiveness(records: Array<ConsumedRecord<AgentLivenessChanged>>): Promise<void> {
+    // Hosts' counts first: the HostDown decisions below read them.
+    const onHosts = records.filter((r) => r.value.host);
+    await this.store.markHosts(
+      onHosts.map((r) => ({
+        host: r.value.host!,
+        agentId: r.value.agentId,
+        since: r.value.since,
+        unreachable: r.value.to === 'unreachable',
+      })),
+      hostShardOf,
+    );
+    const hosts = new Map(onHosts.map((r) => [r.value.host!, traceparentOf(r)]));
+    return this.run([
+      ...records.map((r) => ({
         shard: shardOf(r.value.agentId),
         key: r.value.agentId,
         agent: true,
         traceparent: traceparentOf(r),
         decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onLiveness(i, r.value, now, who),
       })),
-    );
+      ...[...hosts].map(([host, traceparent]) => this.hostWork(host, traceparent)),
+    ]);
+  }
+
+  /** Decides a host's HostDown on its counts as they are when the decision is taken. */
+  private hostWork(host: string, traceparent?: string): Work {
+    return {
+      shard: hostShardOf(host),
+      key: hostKey(host),
+      host,
+      traceparent,
+      decide: (i: Incident, now: number, _who?: AgentRegistration, counts?: HostCounts) =>
+        decideHostDown(i, host, counts!, this.policy.hostDown, now),
+    };
   }
 
   onHealResults(records: Array<ConsumedRecord<HealResult>>): Promise<void> {
@@ -185,7 +215,11 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       const shard = shardOf(r.key);
       byShard.set(shard, [...(byShard.get(shard) ?? []), { agentId: r.key, registration: r.value }]);
     }
-    await Promise.all([...byShard].map(([shard, regs]) => this.store.putAgents(shard, regs)));
+    const moves = (await Promise.all([...byShard].map(([shard, regs]) => this.store.putAgents(shard, regs)))).flat();
+    await this.store.moveHostMembers(moves, hostShardOf);
+    // A host that lost or gained agents may cross the HostDown share without any liveness change.
+    const hosts = new Set(moves.flatMap((m) => [m.from, m.to]).filter((h): h is string => !!h));
+    await this.run([...hosts].map((h) => this.hostWork(h)));
   }
 
   /**
@@ -234,7 +268,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
           const out: Array<{ raw: string; entry: OutboxEntry }> = [];
           await forEachLimited([...byKey.values()], STEPS_IN_FLIGHT, async (sequence) => {
             for (const w of sequence)
-              out.push(...(await this.step(shard, w.key, w.decide, w.agent === true, w.traceparent)));
+              out.push(...(await this.step(shard, w.key, w.decide, w.agent === true, w.traceparent, w.host)));
           });
           await this.publish(shard, out);
         }),
@@ -312,13 +346,17 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     decide: Decide,
     agent = false,
     traceparent?: string,
+    host?: string,
   ): Promise<Array<{ raw: string; entry: OutboxEntry }>> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const { incident: read, who } = agent
-        ? await this.store.loadWithAgent(shard, key)
-        : { incident: await this.store.load(shard, key), who: undefined };
+      let read: Incident;
+      let who: AgentRegistration | undefined;
+      let counts: HostCounts | undefined;
+      if (agent) ({ incident: read, who } = await this.store.loadWithAgent(shard, key));
+      else if (host !== undefined) ({ incident: read, counts } = await this.store.loadWithHost(shard, key, host));
+      else read = await this.store.load(shard, key);
       const now = Date.now();
-      let s = decide(read, now, who);
+      let s = decide(read, now, who, counts);
       if (s.noop) return [];
       // An incident keeps the trace of the event that opened it: heals and alerts decided later (a
       // timer, a heal result) continue it, so one trace runs from the agent to the alert.

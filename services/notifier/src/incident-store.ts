@@ -1,6 +1,7 @@
 import type { AgentRegistration, AlertEvent, HealCommand } from '@vigil/events';
 import { notifierKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
+import type { HostCounts } from './host-down';
 import { newIncident, type Incident } from './incident';
 
 /**
@@ -44,8 +45,30 @@ export const outboxEntries = (
   })),
 ];
 
+/**
+ * Records an agent's liveness in its host's set of unreachable agents, unless a newer event of the
+ * agent was recorded already (a replay after a crash must not undo a later change).
+ *   KEYS[1] the host's unreachable set   KEYS[2] the host's since hash
+ *   ARGV[1] agent id   ARGV[2] the event's since   ARGV[3] '1' unreachable, '0' anything else
+ */
+const MARK_HOST = `
+local seen = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
+if tonumber(ARGV[2]) < seen then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] == '1' then redis.call('SADD', KEYS[1], ARGV[1]) else redis.call('SREM', KEYS[1], ARGV[1]) end
+return 1
+`;
+
+/** An agent moving between hosts in the registry (undefined: none, a new or removed agent). */
+export interface HostMove {
+  agentId: string;
+  from?: string;
+  to?: string;
+}
+
 type RedisWithScript = Redis & {
   writeIncident(incidents: string, due: string, outbox: string, ...args: string[]): Promise<number>;
+  markHost(unreachable: string, since: string, agentId: string, at: string, down: string): Promise<number>;
 };
 
 /** The notifier's incidents, timers and outbox, per shard, in Redis. */
@@ -58,6 +81,7 @@ export class IncidentStore {
   ) {
     this.redis = redis as RedisWithScript;
     if (!('writeIncident' in redis)) redis.defineCommand('writeIncident', { numberOfKeys: 3, lua: WRITE_INCIDENT });
+    if (!('markHost' in redis)) redis.defineCommand('markHost', { numberOfKeys: 2, lua: MARK_HOST });
   }
 
   async load(shard: number, key: string): Promise<Incident> {
@@ -79,19 +103,85 @@ export class IncidentStore {
     };
   }
 
-  /** Applies registry records: a registration replaces the agent's, a tombstone (null) removes it. */
+  /**
+   * Applies registry records: a registration replaces the agent's, a tombstone (null) removes it.
+   * Returns the agents whose host changed (the caller moves them between hosts' sets).
+   */
   async putAgents(
     shard: number,
     records: Array<{ agentId: string; registration: AgentRegistration | null }>,
-  ): Promise<void> {
-    if (records.length === 0) return;
+  ): Promise<HostMove[]> {
+    if (records.length === 0) return [];
     const key = notifierKeys(this.group, shard).agents;
+    const before = await this.redis.hmget(key, ...records.map((r) => r.agentId));
+    const hostNow = new Map<string, string | undefined>();
+    records.forEach((r, i) => {
+      if (!hostNow.has(r.agentId))
+        hostNow.set(r.agentId, before[i] ? (JSON.parse(before[i]!) as AgentRegistration).host : undefined);
+    });
+    const moves: HostMove[] = [];
     const pipeline = this.redis.pipeline();
     for (const r of records) {
       if (r.registration) pipeline.hset(key, r.agentId, JSON.stringify(r.registration));
       else pipeline.hdel(key, r.agentId);
+      const from = hostNow.get(r.agentId);
+      const to = r.registration?.host || undefined;
+      if (from !== to) moves.push({ agentId: r.agentId, from, to });
+      hostNow.set(r.agentId, to);
     }
     for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    return moves;
+  }
+
+  /** Moves agents between hosts' sets of registered agents; `shardOfHost` places each host. */
+  async moveHostMembers(moves: HostMove[], shardOfHost: (host: string) => number): Promise<void> {
+    if (moves.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const m of moves) {
+      if (m.from) pipeline.srem(notifierKeys(this.group, shardOfHost(m.from)).hostAgents(m.from), m.agentId);
+      if (m.to) pipeline.sadd(notifierKeys(this.group, shardOfHost(m.to)).hostAgents(m.to), m.agentId);
+    }
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+  }
+
+  /** Records agents' liveness in their host's unreachable set (see MARK_HOST). */
+  async markHosts(
+    marks: Array<{ host: string; agentId: string; since: number; unreachable: boolean }>,
+    shardOfHost: (host: string) => number,
+  ): Promise<void> {
+    if (marks.length === 0) return;
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
+      markHost(...args: string[]): unknown;
+    };
+    for (const m of marks) {
+      const k = notifierKeys(this.group, shardOfHost(m.host));
+      pipeline.markHost(
+        k.hostUnreachable(m.host),
+        k.hostSince(m.host),
+        m.agentId,
+        String(m.since),
+        m.unreachable ? '1' : '0',
+      );
+    }
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+  }
+
+  /** A host's incident with its counts now: registered agents, and how many of them are unreachable. */
+  async loadWithHost(shard: number, key: string, host: string): Promise<{ incident: Incident; counts: HostCounts }> {
+    const k = notifierKeys(this.group, shard);
+    const results =
+      (await this.redis
+        .pipeline()
+        .hget(k.incidents, key)
+        .scard(k.hostAgents(host))
+        .sintercard(2, k.hostAgents(host), k.hostUnreachable(host))
+        .exec()) ?? [];
+    for (const [err] of results) if (err) throw err;
+    const raw = results[0]![1] as string | null;
+    return {
+      incident: raw ? (JSON.parse(raw) as Incident) : newIncident(key),
+      counts: { registered: Number(results[1]![1]), unreachable: Number(results[2]![1]) },
+    };
   }
 
   /** Stores `next` (its revision is set here) if the stored one is still `read`; false otherwise. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AgentLivenessChanged, AgentRegistration, AlertEvent, HealCommand, HealResult } from '@vigil/events';
 import { backoffDelay } from './backoff';
 import { CAUSES, type Cause, type NotifierPolicy } from './policy';
+import { DEPENDS_ON } from './routing/inhibition';
 
 /**
  * One agent's trouble, from the liveness event that opened it to the one that closed it: heal
@@ -200,7 +201,7 @@ export class IncidentRules {
   /**
    * Fires the alert. Its identity (fingerprint) is alertname, agent and cause; what the agent registry
    * says about the agent (`who`) adds labels to route and read it by: its own labels (never
-   * overriding those three), host, version and priority tier.
+   * overriding those three), host, version, priority tier and the agents it depends on.
    */
   private escalate(i: Incident, now: number, why: string, who?: AgentRegistration): Step {
     const cause = i.cause!;
@@ -220,6 +221,8 @@ export class IncidentRules {
       labels: {
         ...(who?.labels ?? {}),
         ...(who ? { tier: String(who.priorityTier), version: who.agentVersion } : {}),
+        // What it depends on: an inhibit rule with `dependency` mutes it while one of those is down.
+        ...(who && who.dependencies.length > 0 ? { [DEPENDS_ON]: [...who.dependencies].sort().join(',') } : {}),
         ...((who?.host ?? i.host) ? { host: (who?.host ?? i.host)! } : {}),
         ...labels,
       },

@@ -10,15 +10,15 @@ import {
 } from '@vigil/events';
 import { type ConsumedRecord } from '@vigil/kafka';
 import { HandlerErrorsPassThrough } from '@vigil/platform';
-import { WebhookDelivery } from './delivery/webhook-delivery';
 import { IncidentProcessor } from './incident-processor';
+import { AlertRouter } from './routing/alert-router';
 
 @Controller()
 @UseFilters(HandlerErrorsPassThrough)
 export class NotifierEventsController {
   constructor(
     private readonly incidents: IncidentProcessor,
-    private readonly delivery: WebhookDelivery,
+    private readonly router: AlertRouter,
   ) {}
 
   // A new group starts at the end: a week of liveness history would heal and alert about agents
@@ -46,10 +46,10 @@ export class NotifierEventsController {
     await this.incidents.onStateChanges(records);
   }
 
-  // The notifier reads its own alerts back to deliver them: a webhook that is down then delays
-  // nothing but its own notifications, and what is queued survives a restart.
+  // The notifier reads its own alerts back to route and group them: a webhook that is down then
+  // delays nothing but its own notifications, and what is grouped or queued survives a restart.
   @EventPattern(Topics.alerts.name, { fromBeginning: false })
   async onAlerts(@Payload() records: Array<ConsumedRecord<AlertEvent>>) {
-    await this.delivery.onAlerts(records);
+    await this.router.onAlerts(records);
   }
 }

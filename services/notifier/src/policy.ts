@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { AlertSeverity, HealAction } from '@vigil/events';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseDuration } from './routing/duration';
+import { compileInhibitRules, DEFAULT_INHIBIT_RULES, type InhibitRuleInput } from './routing/inhibition';
+import { parseMatcher } from './routing/matchers';
+import { compileRoutes, RouteError, type RouteInput } from './routing/route-tree';
 
 /** What the notifier reacts to: liveness states that need action. */
 export const CAUSES = ['unreachable', 'degraded'] as const;
@@ -10,6 +14,35 @@ export type Cause = (typeof CAUSES)[number];
 const action = z.enum(['restart', 'reregister', 'failover']);
 const severity = z.enum(['info', 'warning', 'critical']);
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const duration = z.union([z.string(), z.number()]).refine((d) => parseDuration(d) !== undefined, {
+  message: 'not a duration (e.g. 500ms, 30s, 5m, 4h, or a number of ms)',
+});
+const matcherText = z.string().superRefine((t, ctx) => {
+  const m = parseMatcher(t);
+  if (typeof m === 'string') ctx.addIssue({ code: z.ZodIssueCode.custom, message: m });
+});
+const route: z.ZodType<RouteInput> = z.lazy(() =>
+  z
+    .object({
+      receiver: z.string().optional(),
+      group_by: z.array(z.string().min(1)).optional(),
+      group_wait: duration.optional(),
+      group_interval: duration.optional(),
+      repeat_interval: duration.optional(),
+      matchers: z.array(matcherText).optional(),
+      continue: z.boolean().optional(),
+      routes: z.array(route).optional(),
+    })
+    .strict(),
+);
+const inhibitRule: z.ZodType<InhibitRuleInput> = z
+  .object({
+    source_matchers: z.array(matcherText).min(1),
+    target_matchers: z.array(matcherText).min(1),
+    equal: z.array(z.string().min(1)).optional(),
+    dependency: z.boolean().optional(),
+  })
+  .strict();
 
 export const policySchema = z
   .object({
@@ -38,12 +71,18 @@ export const policySchema = z
       })
       .strict()
       .default({}),
-    /** Webhook receivers: each gets every alert, as Alertmanager's webhook JSON (version 4). */
+    /**
+     * Where notifications go. A `webhook` gets each group's notification as Alertmanager's webhook
+     * JSON (version 4); an `alertmanager` (url: its base, e.g. http://am:9093) gets the group's alerts
+     * pushed to its API v2 every group_interval, with an end time ahead so it resolves them if the
+     * notifier stops pushing, and routes them itself.
+     */
     receivers: z
       .array(
         z
           .object({
             name: z.string().regex(/^[^/]+$/, 'a receiver name is not empty and holds no slash'),
+            kind: z.enum(['webhook', 'alertmanager']).default('webhook'),
             url: z.string().url(),
             /** A request that takes longer failed (and is retried). */
             timeoutMs: z.number().int().min(100).default(5_000),
@@ -97,6 +136,24 @@ export const policySchema = z
       )
       .default([])
       .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'state rule names must be unique'),
+    /**
+     * Alertmanager's routing tree: matchers on alert labels choose a route, a route names its
+     * receiver and how its alerts are grouped and paced. The root without a receiver sends to every
+     * receiver. Defaults: group_by [host], group_wait 30s, group_interval 5m, repeat_interval 4h.
+     */
+    route: route.default({}),
+    /** Alertmanager's inhibit rules (source, target, equal) plus `dependency`; absent: see DEFAULT_INHIBIT_RULES. */
+    inhibit_rules: z.array(inhibitRule).default(DEFAULT_INHIBIT_RULES),
+    /** HostDown{host} fires while at least `share` of a host's registered agents are unreachable. */
+    hostDown: z
+      .object({
+        share: z.number().gt(0).max(1).default(0.8),
+        /** A host with fewer registered agents never gets HostDown: its agent's own alert says it all. */
+        minAgents: z.number().int().min(1).default(2),
+        severity: severity.default('critical'),
+      })
+      .strict()
+      .default({}),
     alerts: z
       .object({
         severity: z
@@ -107,7 +164,23 @@ export const policySchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    try {
+      compileRoutes(
+        p.route,
+        p.receivers.map((r) => r.name),
+      );
+    } catch (e) {
+      if (!(e instanceof RouteError)) throw e;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['route', ...e.path], message: e.message });
+    }
+    try {
+      compileInhibitRules(p.inhibit_rules);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['inhibit_rules'], message: (e as Error).message });
+    }
+  });
 
 export type NotifierPolicy = z.infer<typeof policySchema>;
 export type { AlertSeverity, HealAction };

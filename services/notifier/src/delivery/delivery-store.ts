@@ -1,43 +1,33 @@
-import type { AlertEvent } from '@vigil/events';
 import { deliveryKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
 
-/** A notification waiting for its receiver's 2xx. */
+/** A group's notification waiting for its receiver's 2xx. */
 export interface PendingDelivery {
-  /** The idempotency key: alert state + receiver. */
+  /** The idempotency key: group, flush and receiver (the receiver's name ends it, after a slash). */
   id: string;
   receiver: string;
-  alert: AlertEvent;
-  /** Where the alert record was read: a dead letter names it. */
-  source: { topic: string; partition: number; offset: string; timestamp: number };
+  groupKey: string;
+  status: 'firing' | 'resolved';
+  /** The alerts it carries (for logs and dead letters). */
+  fingerprints: string[];
+  /** What is POSTed: Alertmanager's webhook JSON, or its API v2 alert list. */
+  body: unknown;
+  /** The group shard it was queued on. */
+  shard: number;
   attempts: number;
   lastError?: string;
   queuedAt: number;
 }
 
-/** Pending webhook deliveries per shard (alerts partition), in Redis: they survive a restart. */
+/**
+ * Pending notifications per shard (alerts partition), in Redis: they survive a restart. They are
+ * queued by the flush of their group (GroupStore.commit), in the same script.
+ */
 export class DeliveryStore {
   constructor(
     private readonly redis: Redis,
     private readonly group: string,
   ) {}
-
-  /**
-   * Queues deliveries due now. One already pending (the alerts record read again after a crash)
-   * stays as it is, attempts and all.
-   */
-  async enqueue(shard: number, deliveries: PendingDelivery[], now: number): Promise<void> {
-    if (deliveries.length === 0) return;
-    const k = deliveryKeys(this.group, shard);
-    const tx = this.redis.multi();
-    for (const d of deliveries) {
-      tx.hsetnx(k.pending, d.id, JSON.stringify(d));
-      tx.zadd(k.due, 'NX', now, d.id);
-    }
-    const results = await tx.exec();
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw new Error(`delivery queue write failed: ${failed?.[0]?.message ?? 'aborted'}`);
-  }
 
   /** Ids of the deliveries due by `now`, oldest first. */
   dueIds(shard: number, now: number, limit: number): Promise<string[]> {

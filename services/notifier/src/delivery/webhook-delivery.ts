@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Topics, type AlertEvent, type DeadLetter } from '@vigil/events';
-import { type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
+import { Topics, type DeadLetter } from '@vigil/events';
+import { type EventProducer, type GroupListener } from '@vigil/kafka';
 import { CONFIG, LOGGER, MEMBERSHIP, METRICS, PRODUCER, type GroupMembership, type Logger } from '@vigil/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { backoffDelay } from '../backoff';
@@ -8,7 +8,6 @@ import type { NotifierConfig } from '../config';
 import { NOTIFIER_POLICY } from '../notifier-policy.provider';
 import type { NotifierPolicy } from '../policy';
 import { DeliveryStore, type PendingDelivery } from './delivery-store';
-import { idempotencyKey, webhookPayload } from './alertmanager-payload';
 
 const SWEEP_BATCH = 200;
 
@@ -16,13 +15,13 @@ const SWEEP_BATCH = 200;
 const receiverOf = (id: string) => id.slice(id.lastIndexOf('/') + 1);
 
 /**
- * Delivers every alert event to every configured webhook receiver, at least once. Reading
- * vigil.alerts queues one delivery per receiver in Redis (before the offset is committed); sweeps
- * of the shards this instance owns send what is due, without waiting on each other: a receiver
- * that is slow or down holds only its own requests (`concurrencyPerReceiver`), never consuming nor
- * the other receivers. A failed send is retried with backoff; after `maxAttempts` the notification
- * goes to vigil.alerts.dlq with the last error. Every request carries an `Idempotency-Key` header,
- * the same on every retry, so a receiver can drop what it already has.
+ * Sends the notifications group flushes queued (AlertRouter), at least once. Sweeps of the shards
+ * this instance owns send what is due, without waiting on each other: a receiver that is slow or
+ * down holds only its own requests (`concurrencyPerReceiver`), never consuming nor the other
+ * receivers. A failed send is retried with backoff; after `maxAttempts` the notification goes to
+ * vigil.alerts.dlq with the last error. Every request carries an `Idempotency-Key` header, the same
+ * on every retry, so a receiver can drop what it already has. A webhook gets Alertmanager's webhook
+ * JSON; an alertmanager receiver gets the alerts POSTed to its `/api/v2/alerts`.
  */
 @Injectable()
 export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicationShutdown {
@@ -82,26 +81,9 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
     this.owned = new Set(assignment[Topics.alerts.name] ?? []);
   }
 
-  /** Queues the alerts' notifications; resolves once they are in Redis. */
-  async onAlerts(records: Array<ConsumedRecord<AlertEvent>>): Promise<void> {
-    if (this.policy.receivers.length === 0 || records.length === 0) return;
-    const now = Date.now();
-    const byShard = new Map<number, PendingDelivery[]>();
-    for (const r of records) {
-      for (const receiver of this.policy.receivers) {
-        const d: PendingDelivery = {
-          id: idempotencyKey(r.value, receiver.name),
-          receiver: receiver.name,
-          alert: r.value,
-          source: { topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp },
-          attempts: 0,
-          queuedAt: now,
-        };
-        byShard.set(r.partition, [...(byShard.get(r.partition) ?? []), d]);
-      }
-    }
-    await Promise.all([...byShard].map(([shard, ds]) => this.store.enqueue(shard, ds, now)));
-    void this.sweep(); // due now: no need to wait for the tick
+  /** Notifications were queued: sweep now rather than at the next tick. */
+  kick(): void {
+    void this.sweep();
   }
 
   private async sweep(): Promise<void> {
@@ -159,12 +141,19 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
         await this.store.done(shard, d.id);
         return;
       }
-      const error = await this.post(receiver.url, receiver.timeoutMs, d);
+      const url = receiver.kind === 'alertmanager' ? `${receiver.url.replace(/\/+$/, '')}/api/v2/alerts` : receiver.url;
+      const error = await this.post(url, receiver.timeoutMs, d);
       if (error === undefined) {
         await this.store.done(shard, d.id);
         this.notifications.inc({ receiver: d.receiver, outcome: 'sent' });
         this.logger.info(
-          { receiver: d.receiver, fingerprint: d.alert.fingerprint, status: d.alert.status, attempts: d.attempts + 1 },
+          {
+            receiver: d.receiver,
+            group: d.groupKey,
+            status: d.status,
+            alerts: d.fingerprints.length,
+            attempts: d.attempts + 1,
+          },
           'notification delivered',
         );
         return;
@@ -175,7 +164,7 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
         await this.store.done(shard, d.id);
         this.notifications.inc({ receiver: d.receiver, outcome: 'dead_lettered' });
         this.logger.error(
-          { receiver: d.receiver, fingerprint: d.alert.fingerprint, attempts: failed.attempts, err: error },
+          { receiver: d.receiver, group: d.groupKey, attempts: failed.attempts, err: error },
           'notification given up; dead-lettered',
         );
         return;
@@ -186,7 +175,7 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
       this.logger.warn(
         {
           receiver: d.receiver,
-          fingerprint: d.alert.fingerprint,
+          group: d.groupKey,
           attempts: failed.attempts,
           retryInMs: delay,
           err: error,
@@ -205,7 +194,7 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': d.id },
-        body: JSON.stringify(webhookPayload(d.alert, d.receiver, this.policy.delivery.externalUrl)),
+        body: JSON.stringify(d.body),
         signal: AbortSignal.timeout(timeoutMs),
       });
       await res.arrayBuffer().catch(() => undefined);
@@ -218,23 +207,22 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
   }
 
   private async deadLetter(d: PendingDelivery): Promise<void> {
+    // A notification is made of several alert records: the letter names its group and shard, and
+    // carries the notification as it was sent (JSON), not Avro bytes.
     const letter: DeadLetter = {
-      topic: d.source.topic,
-      partition: d.source.partition,
-      offset: Number(d.source.offset),
-      key: Buffer.from(d.alert.fingerprint),
-      // The notification as it was sent (JSON), not the record's Avro bytes.
-      value: Buffer.from(JSON.stringify(webhookPayload(d.alert, d.receiver, this.policy.delivery.externalUrl))),
-      headers: { 'idempotency-key': Buffer.from(d.id) },
-      timestamp: d.source.timestamp,
+      topic: Topics.alerts.name,
+      partition: d.shard,
+      offset: -1,
+      key: Buffer.from(d.groupKey),
+      value: Buffer.from(JSON.stringify(d.body)),
+      headers: { 'idempotency-key': Buffer.from(d.id), fingerprints: Buffer.from(d.fingerprints.join(',')) },
+      timestamp: d.queuedAt,
       reason: 'rejected',
       error: `webhook receiver ${d.receiver}: ${d.attempts} attempts failed; last: ${d.lastError}`,
       consumerGroup: this.config.CONSUMER_GROUP,
       failedAt: Date.now(),
     };
-    // One dead letter per record and receiver: the key names both.
-    await this.producer.send(Topics.alerts.dlq!, [
-      { value: letter, key: `${d.source.topic}/${d.source.partition}/${d.source.offset}/${d.receiver}` },
-    ]);
+    // One dead letter per notification: its key is the delivery id (group, flush, receiver).
+    await this.producer.send(Topics.alerts.dlq!, [{ value: letter, key: d.id }]);
   }
 }

@@ -23,7 +23,7 @@ const fps = (as: AlertEvent[] | undefined) => (as ?? []).map((a) => a.fingerprin
 /** A group driven tick by tick on a fake clock: each flush's outcome lands, as the store does it. */
 function group() {
   let meta: GroupMeta = newGroupMeta('root/ops:{host="h1"}', route, 'ops', { host: 'h1' }, 0);
-  let alerts = new Map<string, AlertEvent>();
+  const alerts = new Map<string, AlertEvent>();
   return {
     put: (...as: AlertEvent[]) => as.forEach((a) => alerts.set(a.fingerprint, a)),
     tick(now: number, muted: ReadonlySet<string> = none, kind: 'webhook' | 'alertmanager' = 'webhook') {

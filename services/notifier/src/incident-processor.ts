@@ -171,17 +171,19 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       })),
       hostShardOf,
     );
-    const hosts = new Map(onHosts.map((r) => [r.value.host!, traceparentOf(r)]));
-    return this.run([
-      ...records.map((r) => ({
+    await this.run(
+      records.map((r) => ({
         shard: shardOf(r.value.agentId),
         key: r.value.agentId,
         agent: true,
         traceparent: traceparentOf(r),
         decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onLiveness(i, r.value, now, who),
       })),
-      ...[...hosts].map(([host, traceparent]) => this.hostWork(host, traceparent)),
-    ]);
+    );
+    // Hosts after their agents: when a host comes back, its agents' resolutions are published
+    // before HostDown's, so no group flush sees them firing and no longer inhibited.
+    const hosts = new Map(onHosts.map((r) => [r.value.host!, traceparentOf(r)]));
+    await this.run([...hosts].map(([host, traceparent]) => this.hostWork(host, traceparent)));
   }
 
   /** Decides a host's HostDown on its counts as they are when the decision is taken. */

@@ -192,6 +192,36 @@ delivery:
     await waitUntil(async () => (await amAlerts(`host="${host}"`)).length === 0, 15_000, 'resolved in Alertmanager');
   });
 
+  it('reports an agent whose declared dependency is unreachable as a consequence: inhibited by it, not notified', async () => {
+    const [dbHost, webHost] = [`rt${run}-db`, `rt${run}-web`];
+    const [db, web] = [`rt${run}-db0`, `rt${run}-web0`];
+    await register([db], dbHost);
+    await register([web], webHost, [db]);
+    await sleep(1500);
+    await liveness([db], 'unreachable', dbHost);
+    await liveness([web], 'unreachable', webHost);
+    await waitUntil(() => groupNotifications(dbHost).length >= 1, 15_000, "the database's notification");
+    await sleep(3000); // past the web host's group_wait and a tick
+    assert.deepEqual(groupNotifications(webHost), [], 'the web agent is a consequence of its database');
+    const [dbAlert] = (await notifier.get<{ alerts: AlertEvent[] }>(`/alerts?agent=${db}`)).alerts;
+    const [webAlert] = (
+      await notifier.get<{ alerts: Array<AlertEvent & { state: string; inhibitedBy: string[] }> }>(
+        `/alerts?agent=${web}`,
+      )
+    ).alerts;
+    assert.equal(webAlert?.labels.depends_on, db);
+    assert.equal(webAlert?.state, 'suppressed');
+    assert.deepEqual(webAlert?.inhibitedBy, [dbAlert!.fingerprint]);
+    // The database back, the web agent still down: now it is its own problem, and notified.
+    await liveness([db], 'healthy', dbHost);
+    await waitUntil(() => groupNotifications(webHost).length >= 1, 15_000, 'the web agent, on its own');
+    assert.deepEqual(
+      groupNotifications(webHost)[0]!.body.alerts.map((a) => `${a.labels.agent}/${a.status}`),
+      [`${web}/firing`],
+    );
+    await liveness([web], 'healthy', webHost);
+  });
+
   it('paces a group by group_wait, group_interval and repeat_interval, on the receiver clock', async () => {
     const onHost = `rt${run}-timing`;
     const [a, b] = [`rt${run}-t0`, `rt${run}-t1`];
@@ -210,6 +240,10 @@ delivery:
         got >= want - TOLERANCE_MS && got <= want + TOLERANCE_MS,
         `${what}: ${got} ms, want ${want} ms ± ${TOLERANCE_MS}`,
       );
+    console.log(
+      `  group_wait ${TIMING.wait} ms: first after ${first.at - t0} ms; group_interval ${TIMING.interval} ms: second ` +
+        `${second!.at - first.at} ms later; repeat_interval ${TIMING.repeat} ms: repeat ${repeat!.at - second!.at} ms later`,
+    );
     within('first notification after the alert (group_wait)', first.at - t0, TIMING.wait);
     const gap = second!.at - first.at;
     assert.ok(

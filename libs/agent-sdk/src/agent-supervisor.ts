@@ -1,6 +1,13 @@
 import os from 'node:os';
 import { Topics, type BackupCommand, type HealCommand, type HealResult, type TopicDef } from '@vigil/events';
-import { ConsumerRunner, stderrLogger, type ConsumedRecord, type EventsLogger, type Subscription } from '@vigil/kafka';
+import {
+  ConsumerRunner,
+  groupBy,
+  stderrLogger,
+  type ConsumedRecord,
+  type EventsLogger,
+  type Subscription,
+} from '@vigil/kafka';
 import type { AgentConnection } from './connection';
 
 /** How a heal went, as the handler tells it; a handler that throws failed with its message. */
@@ -137,8 +144,7 @@ export class AgentSupervisor {
     kind: CommandKind,
     records: Array<ConsumedRecord<HealCommand | BackupCommand>>,
   ): Promise<void> {
-    const byAgent = new Map<string, Array<ConsumedRecord<HealCommand | BackupCommand>>>();
-    for (const r of records) byAgent.set(r.value.agentId, [...(byAgent.get(r.value.agentId) ?? []), r]);
+    const byAgent = groupBy(records, (r) => r.value.agentId);
     await Promise.all(
       [...byAgent.values()].map(async (mine) => {
         for (const r of mine) await this.run(kind, r);

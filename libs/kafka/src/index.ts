@@ -12,6 +12,7 @@ export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
 export { readPartitionRanges, highWatermarks, type PartitionRange } from './read-partition';
 export { KafkaAdminFacade, type PartitionOffsets } from './admin';
 export { CoalescedSends } from './coalesced-sends';
+export { groupBy } from './group-by';
 export { withRetries, isRetriableKafkaError } from './retries';
 export {
   EventProducer,

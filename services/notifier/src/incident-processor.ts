@@ -9,6 +9,7 @@ import {
 } from '@vigil/events';
 import {
   extractTraceContext,
+  groupBy,
   injectTraceContext,
   partitionOfKey,
   type ConsumedRecord,
@@ -28,6 +29,7 @@ import {
 } from '@vigil/platform';
 import { Gauge, type Registry } from 'prom-client';
 import type { NotifierConfig } from './config';
+import { forEachLimited } from './for-each-limited';
 import { decideHostDown, hostKey, type HostCounts } from './host-down';
 import { IncidentRules, type Incident, type Step } from './incident';
 import { IncidentStore, outboxEntries, type OutboxEntry } from './incident-store';
@@ -65,15 +67,6 @@ type Decide = (i: Incident, now: number, who?: AgentRegistration, counts?: HostC
 const SWEEP_BATCH = 500;
 /** Incidents of one shard decided at once (each a read and a script in Redis). */
 const STEPS_IN_FLIGHT = 32;
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first failure. */
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /**
  * Applies liveness events, heal results and due timers to incidents, and publishes what they
@@ -171,15 +164,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       })),
       hostShardOf,
     );
-    await this.run(
-      records.map((r) => ({
-        shard: shardOf(r.value.agentId),
-        key: r.value.agentId,
-        agent: true,
-        traceparent: traceparentOf(r),
-        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onLiveness(i, r.value, now, who),
-      })),
-    );
+    await this.run(this.agentWork(records, (r, i, now, who) => this.rules.onLiveness(i, r, now, who)));
     // Hosts after their agents: when a host comes back, its agents' resolutions are published
     // before HostDown's, so no group flush sees them firing and no longer inhibited.
     const hosts = new Map(onHosts.map((r) => [r.value.host!, traceparentOf(r)]));
@@ -199,24 +184,29 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
   }
 
   onHealResults(records: Array<ConsumedRecord<HealResult>>): Promise<void> {
-    return this.run(
-      records.map((r) => ({
-        shard: shardOf(r.value.agentId),
-        key: r.value.agentId,
-        agent: true,
-        traceparent: traceparentOf(r),
-        decide: (i: Incident, now: number, who?: AgentRegistration) => this.rules.onHealResult(i, r.value, now, who),
-      })),
-    );
+    return this.run(this.agentWork(records, (r, i, now, who) => this.rules.onHealResult(i, r, now, who)));
+  }
+
+  /** One decision per record on its agent's incident, with the agent's registration at hand. */
+  private agentWork<T extends { agentId: string }>(
+    records: Array<ConsumedRecord<T>>,
+    decide: (record: T, i: Incident, now: number, who?: AgentRegistration) => Step,
+  ): Work[] {
+    return records.map((r) => ({
+      shard: shardOf(r.value.agentId),
+      key: r.value.agentId,
+      agent: true,
+      traceparent: traceparentOf(r),
+      decide: (i: Incident, now: number, who?: AgentRegistration) => decide(r.value, i, now, who),
+    }));
   }
 
   /** The agent registry (compacted; a tombstone is null): who each agent is, kept per shard in Redis. */
   async onRegistrations(records: Array<ConsumedRecord<AgentRegistration | null>>): Promise<void> {
-    const byShard = new Map<number, Array<{ agentId: string; registration: AgentRegistration | null }>>();
-    for (const r of records) {
-      const shard = shardOf(r.key);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), { agentId: r.key, registration: r.value }]);
-    }
+    const byShard = groupBy(
+      records.map((r) => ({ agentId: r.key, registration: r.value })),
+      (r) => shardOf(r.agentId),
+    );
     const moves = (await Promise.all([...byShard].map(([shard, regs]) => this.store.putAgents(shard, regs)))).flat();
     await this.store.moveHostMembers(moves, hostShardOf);
     // A host that lost or gained agents may cross the HostDown share without any liveness change.
@@ -258,15 +248,13 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
    * producer in another language may place keys differently), and publishes what they decided.
    */
   private async run(work: Work[]): Promise<void> {
-    const byShard = new Map<number, Work[]>();
-    for (const w of work) byShard.set(w.shard, [...(byShard.get(w.shard) ?? []), w]);
+    const byShard = groupBy(work, (w) => w.shard);
     await Promise.all(
       [...byShard].map(([shard, mine]) =>
         this.onShard(shard, async () => {
           // One incident's decisions in order; different incidents side by side (their writes are
           // revision-checked, and a burst of 500 deaths should not cost 500 round trips in a row).
-          const byKey = new Map<string, Work[]>();
-          for (const w of mine) byKey.set(w.key, [...(byKey.get(w.key) ?? []), w]);
+          const byKey = groupBy(mine, (w) => w.key);
           const out: Array<{ raw: string; entry: OutboxEntry }> = [];
           await forEachLimited([...byKey.values()], STEPS_IN_FLIGHT, async (sequence) => {
             for (const w of sequence)

@@ -1,4 +1,5 @@
 import type { AlertSeverity, StateChangeEvent } from '@vigil/events';
+import { groupBy } from '@vigil/kafka';
 import { fingerprint, type Incident, type Step } from './incident';
 
 export type Scalar = string | number | boolean | null;
@@ -58,10 +59,10 @@ function parsePayload(e: StateChangeEvent): unknown {
  * version once and in order, so an older or equal one is a redelivery.
  */
 export class StateRules {
-  private readonly byType = new Map<string, StateRule[]>();
+  private readonly byType: Map<string, StateRule[]>;
 
   constructor(rules: StateRule[]) {
-    for (const r of rules) this.byType.set(r.entityType, [...(this.byType.get(r.entityType) ?? []), r]);
+    this.byType = groupBy(rules, (r) => r.entityType);
   }
 
   forType(entityType: string): StateRule[] {

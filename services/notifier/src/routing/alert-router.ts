@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Topics, type AlertEvent } from '@vigil/events';
-import { partitionOfKey, type ConsumedRecord, type GroupListener } from '@vigil/kafka';
+import { groupBy, partitionOfKey, type ConsumedRecord, type GroupListener } from '@vigil/kafka';
 import { CONFIG, LOGGER, MEMBERSHIP, METRICS, type GroupMembership, type Logger } from '@vigil/platform';
 import { Counter, type Registry } from 'prom-client';
 import type { NotifierConfig } from '../config';
@@ -106,9 +106,10 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
     if (records.length === 0) return;
     const now = Date.now();
     // One alert's states in order (a record's groups may live on any shard); different alerts side by side.
-    const byFingerprint = new Map<string, AlertEvent[]>();
-    for (const r of records)
-      byFingerprint.set(r.value.fingerprint, [...(byFingerprint.get(r.value.fingerprint) ?? []), r.value]);
+    const byFingerprint = groupBy(
+      records.map((r) => r.value),
+      (a) => a.fingerprint,
+    );
     await Promise.all(
       [...byFingerprint.values()].map(async (states) => {
         for (const alert of states) await this.ingest(alert, now);

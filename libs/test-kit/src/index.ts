@@ -30,6 +30,7 @@ export { watchTopic, type TopicWatch, type Seen } from './topic-watch';
 export { watchLiveness, type LivenessWatch, type SeenTransition } from './liveness-watch';
 export { startNotifier, type RunningNotifier } from './notifier-service';
 export { WebhookReceiver, type WebhookBody } from './webhook-receiver';
+export { startAlertmanager, type RunningAlertmanager } from './alertmanager';
 export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';
 export { connectToInfra, type InfraConnection } from './connect';
 export { installSdkFromTarball, installSize, type InstalledSdk } from './sdk-install';

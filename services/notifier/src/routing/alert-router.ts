@@ -51,6 +51,9 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
   private flushing?: Promise<void>;
   private stopped = false;
   private silenceCache?: { at: number; silences: Promise<Silence[]> };
+  private readonly wakes = new Set<NodeJS.Timeout>();
+  /** A flush was asked for while one ran: run another right after. */
+  private flushAgain = false;
   private readonly flushes: Counter<'reason'>;
 
   constructor(
@@ -90,6 +93,7 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    for (const t of this.wakes) clearTimeout(t);
     await this.flushing;
   }
 
@@ -119,16 +123,38 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
 
   private async ingest(alert: AlertEvent, now: number): Promise<void> {
     await this.groups.indexAlert(alert, sourceSlots(this.rules, alert));
-    const writes: Array<Promise<boolean>> = [];
+    const writes: Array<Promise<void>> = [];
     for (const route of routesFor(this.root, alert.labels)) {
       const groupLabels = groupLabelsOf(route, alert.labels);
       for (const receiver of route.receivers) {
         const id = groupKeyOf(route, receiver, groupLabels);
         const meta = newGroupMeta(id, route, receiver, groupLabels, now);
-        writes.push(this.groups.ingest(partitionOfKey(id, SHARDS), meta, alert, now + route.groupWaitMs));
+        const shard = partitionOfKey(id, SHARDS);
+        const firstAt = now + route.groupWaitMs;
+        writes.push(
+          this.groups.ingest(shard, meta, alert, firstAt).then((outcome) => {
+            if (outcome === 'opened') this.wakeAt(shard, firstAt);
+          }),
+        );
       }
     }
     await Promise.all(writes);
+  }
+
+  /**
+   * Flushes when a group this instance opened is due, not up to a tick later (group_wait is what
+   * users tune); the periodic flush stays the safety net, for groups another instance opened.
+   */
+  private wakeAt(shard: number, at: number): void {
+    if (!this.owned.has(shard) || this.stopped) return;
+    const timer = setTimeout(
+      () => {
+        this.wakes.delete(timer);
+        void this.flushDue();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.wakes.add(timer);
   }
 
   /** What mutes each of these alerts now (silences, then inhibition by other firing alerts). */
@@ -161,7 +187,12 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
   }
 
   private flushDue(): Promise<void> {
-    if (this.stopped || this.flushing) return this.flushing ?? Promise.resolve();
+    if (this.stopped) return Promise.resolve();
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushAgain = false;
     this.flushing = (async () => {
       try {
         for (const shard of this.owned) {
@@ -174,6 +205,7 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
       } finally {
         this.flushing = undefined;
       }
+      if (this.flushAgain) setImmediate(() => void this.flushDue());
     })();
     return this.flushing;
   }

@@ -10,7 +10,7 @@ import type { GroupMeta } from './alert-groups';
  * new group's meta JSON, its first flush (ms).
  * Newer means a later start, or the resolution of the same start; an older or equal state (a
  * redelivery) changes nothing. A resolution of an alert the group does not hold opens nothing.
- * Returns 1 when the group changed.
+ * Returns 2 when it opened the group, 1 when it changed it, 0 when nothing changed.
  */
 const INGEST = `
 local cur = redis.call('HGET', KEYS[3], ARGV[2])
@@ -26,6 +26,7 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[6])
   redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
+  return 2
 end
 return 1
 `;
@@ -107,7 +108,13 @@ export class GroupStore {
     }
   }
 
-  async ingest(shard: number, meta: GroupMeta, alert: AlertEvent, firstFlushAt: number): Promise<boolean> {
+  /** Puts the alert in its group; 'opened' when that opened the group (its first flush is due at `firstFlushAt`). */
+  async ingest(
+    shard: number,
+    meta: GroupMeta,
+    alert: AlertEvent,
+    firstFlushAt: number,
+  ): Promise<'opened' | 'changed' | 'unchanged'> {
     const k = deliveryKeys(this.group, shard);
     const changed = await this.redis.ingestGroupAlert(
       k.groups,
@@ -121,7 +128,7 @@ export class GroupStore {
       JSON.stringify(meta),
       String(firstFlushAt),
     );
-    return changed === 1;
+    return changed === 2 ? 'opened' : changed === 1 ? 'changed' : 'unchanged';
   }
 
   /** Keeps the open-alert index and the inhibition sets (`slots`) in step with the alert's state. */

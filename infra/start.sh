@@ -31,10 +31,22 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
+# The notifier's demo policy: alerts grouped by host, also pushed to the Alertmanager up.sh started
+# (its UI shows them); short waits so what happens on screen is notified within seconds.
+am_url=$(sed -n 's/^ALERTMANAGER_URL=//p' "$ENV_FILE")
+receivers="[]"
+[ -n "$am_url" ] && receivers="[{ name: alertmanager, kind: alertmanager, url: \"$am_url\" }]"
+cat > "$VIGIL_HOME/notifier-policy.yaml" <<YAML
+# Written by infra/start.sh for the demo (README "notifier" explains every field).
+receivers: $receivers
+route: { group_by: [host], group_wait: 5s, group_interval: 30s, repeat_interval: 1h }
+YAML
+
 for svc in "${!PORTS[@]}"; do
   port_open 127.0.0.1 "${PORTS[$svc]}" && die "port ${PORTS[$svc]} for $svc is in use: stop that process (or another start.sh)"
   # One subshell that execs node, so $! is the service itself and gets the SIGTERM.
-  (set -a; source "$ENV_FILE"; set +a; export HTTP_PORT=${PORTS[$svc]}; exec node "services/$svc/dist/main.js") \
+  (set -a; source "$ENV_FILE"; set +a; export HTTP_PORT=${PORTS[$svc]} NOTIFIER_POLICY_FILE="$VIGIL_HOME/notifier-policy.yaml"
+   exec node "services/$svc/dist/main.js") \
     > "$LOGS/$svc.log" 2>&1 &
   pids+=($!)
 done
@@ -70,7 +82,8 @@ heal_success=${FLEET_HEAL_SUCCESS:-0.5}
 log "fleet: $agents agents; type commands (kill 5, revive 5, degrade 2, stop 1, status, quit)"
 log "the notifier heals what dies: the fleet's supervisor restarts an agent with probability $heal_success (FLEET_HEAL_SUCCESS); after 3 failed heals it alerts"
 log "fleet view: curl -s '$fleet_view?format=table'   (add &state=unreachable,suspect)"
-log "open alerts: curl -s http://127.0.0.1:${PORTS[notifier]}/alerts   heals of one agent: .../agents/<id>/heals"
+log "open alerts: curl -s http://127.0.0.1:${PORTS[notifier]}/alerts   heals of one agent: .../agents/<id>/heals   silences: .../silences"
+[ -n "$am_url" ] && log "the same alerts, grouped by host, in Alertmanager: $am_url (its web UI)"
 with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
   --heal-success "$heal_success" \
   > >(tee "$LOGS/fleet-sim.jsonl") || true

@@ -5,6 +5,7 @@ import type {
   AlertEvent,
   BackupCommand,
   BackupResult,
+  BackupVerified,
   DeadLetter,
   HealCommand,
   HealResult,
@@ -122,6 +123,12 @@ export const sampleBackupCommand = (overrides: Partial<BackupCommand> = {}): Bac
   attempt: 1,
   requestedAt: 1_700_000_000_000,
   timeoutMs: 600000,
+  kind: 'incremental',
+  base: {
+    jobId: 'job-0',
+    location: '/backups/agent-1/job-0.tar.gz',
+    manifestLocation: '/backups/agent-1/job-0.manifest.json',
+  },
   ...overrides,
 });
 
@@ -134,6 +141,27 @@ export const sampleBackupResult = (): BackupResult => ({
   sha256: 'a'.repeat(64),
   error: null,
   reportedAt: 1_700_000_060_000,
+  kind: 'incremental',
+  baseJobId: 'job-0',
+  manifestLocation: '/backups/agent-1/job-1.manifest.json',
+  fileCount: 12,
+  durationMs: 840,
+});
+
+export const sampleBackupVerified = (): BackupVerified => ({
+  jobId: 'job-1',
+  agentId: 'agent-1',
+  policyId: 'nightly',
+  kind: 'incremental',
+  baseJobId: 'job-0',
+  verdict: 'verified',
+  reason: null,
+  location: '/backups/agent-1/job-1.tar.gz',
+  manifestLocation: '/backups/agent-1/job-1.manifest.json',
+  sizeBytes: 123456,
+  sha256: 'a'.repeat(64),
+  attempt: 1,
+  verifiedAt: 1_700_000_061_000,
 });
 
 export const sampleDeadLetter = (): DeadLetter => ({

@@ -8,6 +8,7 @@ import healResultSchema from './schemas/heal-result.avsc.json';
 import alertSchema from './schemas/alert-event.avsc.json';
 import backupCommandSchema from './schemas/backup-command.avsc.json';
 import backupResultSchema from './schemas/backup-result.avsc.json';
+import backupVerifiedSchema from './schemas/backup-verified.avsc.json';
 import deadLetterSchema from './schemas/dead-letter.avsc.json';
 import type {
   AgentLivenessChanged,
@@ -15,6 +16,7 @@ import type {
   AlertEvent,
   BackupCommand,
   BackupResult,
+  BackupVerified,
   DeadLetter,
   HealCommand,
   HealResult,
@@ -130,6 +132,14 @@ export const Topics = {
   backupResults: topic<BackupResult>({
     name: 'vigil.backup.results',
     schema: backupResultSchema as Schema,
+    key: (v) => v.agentId,
+    partitions: 6,
+    config: { 'retention.ms': String(30 * DAY_MS) },
+  }),
+  /** The orchestrator's verdicts: the notifier alerts and resolves on these, never on the agent's claims. */
+  backupVerified: topic<BackupVerified>({
+    name: 'vigil.backup.verified',
+    schema: backupVerifiedSchema as Schema,
     key: (v) => v.agentId,
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },

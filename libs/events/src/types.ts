@@ -115,6 +115,15 @@ export interface AlertEvent {
 
 export type BackupTrigger = 'scheduled' | 'state_change' | 'pre_heal' | 'manual';
 
+export type BackupKind = 'full' | 'incremental';
+
+/** The verified backup an incremental builds on. */
+export interface BackupBase {
+  jobId: string;
+  location: string;
+  manifestLocation: string;
+}
+
 export interface BackupCommand {
   jobId: string;
   agentId: string;
@@ -124,6 +133,8 @@ export interface BackupCommand {
   attempt: number;
   requestedAt: number;
   timeoutMs: number;
+  kind: BackupKind;
+  base: BackupBase | null;
 }
 
 export type BackupStatus = 'running' | 'succeeded' | 'failed' | 'timed_out';
@@ -137,6 +148,30 @@ export interface BackupResult {
   sha256: string | null;
   error: string | null;
   reportedAt: number;
+  kind: BackupKind;
+  baseJobId: string | null;
+  manifestLocation: string | null;
+  fileCount: number | null;
+  durationMs: number | null;
+}
+
+export type BackupVerdict = 'verified' | 'failed' | 'timed_out';
+
+/** The orchestrator's verdict on a job (the agent's report is a claim; this is the checked fact). */
+export interface BackupVerified {
+  jobId: string;
+  agentId: string;
+  policyId: string;
+  kind: BackupKind;
+  baseJobId: string | null;
+  verdict: BackupVerdict;
+  reason: string | null;
+  location: string | null;
+  manifestLocation: string | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  attempt: number;
+  verifiedAt: number;
 }
 
 export type DeadLetterReason =

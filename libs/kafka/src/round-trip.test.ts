@@ -24,6 +24,7 @@ const cases: Array<[string, TopicDef<never>, unknown]> = [
   ['AlertEvent', Topics.alerts as TopicDef<never>, samples.sampleAlert()],
   ['BackupCommand', Topics.backupCommands as TopicDef<never>, samples.sampleBackupCommand()],
   ['BackupResult', Topics.backupResults as TopicDef<never>, samples.sampleBackupResult()],
+  ['BackupVerified', Topics.backupVerified as TopicDef<never>, samples.sampleBackupVerified()],
   ['DeadLetter', Topics.stateChanges.dlq as TopicDef<never>, samples.sampleDeadLetter()],
 ];
 

@@ -197,7 +197,9 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
       try {
         for (const shard of this.owned) {
           const now = Date.now();
-          const loaded = await this.groups.load(shard, await this.groups.dueGroups(shard, now, FLUSH_BATCH));
+          const due = await this.groups.dueGroups(shard, now, FLUSH_BATCH);
+          if (due.length === FLUSH_BATCH) this.flushAgain = true; // more are due: no need to wait for the tick
+          const loaded = await this.groups.load(shard, due);
           await Promise.all(loaded.map((g) => this.flush(shard, g, now)));
         }
       } catch (e) {

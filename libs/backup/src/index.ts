@@ -1,0 +1,11 @@
+export {
+  writeArchive,
+  readManifest,
+  resolveAllowed,
+  BackupRefused,
+  type ArchiveRequest,
+  type ArchiveOutcome,
+} from './archive';
+export { changedSince, MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './manifest';
+export { FileSystemStore, StoreError, type BackupStore } from './store';
+export { DigestTap, digestOf } from './digest';

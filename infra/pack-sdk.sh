@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs the agent SDK as one installable tarball for agent authors outside this repo: @vigil/agent-sdk
-# with the two workspace libs it needs (@vigil/events, @vigil/kafka) bundled inside it, so installing
+# with the workspace libs it needs (@vigil/events, @vigil/kafka, @vigil/backup) bundled inside it, so installing
 # it looks up no @vigil/* name on any registry; their third-party dependencies become the SDK's own.
 # Usage: infra/pack-sdk.sh [--help] [output dir, default .vigil/packages]   (run `npm run build` first)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -9,20 +9,21 @@ out=$(mkdir -p "${1:-$REPO_DIR/.vigil/packages}" && cd "${1:-$REPO_DIR/.vigil/pa
 [ -f "$REPO_DIR/libs/agent-sdk/dist/index.js" ] || die "libs/agent-sdk is not built: run \`npm run build\` first"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-for lib in events kafka agent-sdk; do
+for lib in events kafka backup agent-sdk; do
   (cd "$REPO_DIR/libs/$lib" && npm pack --silent --pack-destination "$stage" >/dev/null) || die "npm pack of libs/$lib failed"
 done
-mkdir -p "$stage/sdk/node_modules/@vigil/events" "$stage/sdk/node_modules/@vigil/kafka"
+mkdir -p "$stage/sdk/node_modules/@vigil/events" "$stage/sdk/node_modules/@vigil/kafka" "$stage/sdk/node_modules/@vigil/backup"
 tar xzf "$stage"/vigil-agent-sdk-*.tgz -C "$stage/sdk" --strip-components=1
 tar xzf "$stage"/vigil-events-*.tgz -C "$stage/sdk/node_modules/@vigil/events" --strip-components=1
 tar xzf "$stage"/vigil-kafka-*.tgz -C "$stage/sdk/node_modules/@vigil/kafka" --strip-components=1
+tar xzf "$stage"/vigil-backup-*.tgz -C "$stage/sdk/node_modules/@vigil/backup" --strip-components=1
 # The bundled libs' own third-party dependencies are hoisted into the SDK's, so npm installs them.
 node -e '
   const fs = require("fs");
   const dir = process.argv[1];
   const read = (p) => JSON.parse(fs.readFileSync(p, "utf8"));
   const sdk = read(`${dir}/package.json`);
-  const bundled = ["@vigil/events", "@vigil/kafka"];
+  const bundled = ["@vigil/events", "@vigil/kafka", "@vigil/backup"];
   for (const name of bundled) {
     for (const [dep, range] of Object.entries(read(`${dir}/node_modules/${name}/package.json`).dependencies ?? {}))
       if (!dep.startsWith("@vigil/")) sdk.dependencies[dep] ??= range;

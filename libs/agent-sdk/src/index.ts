@@ -14,3 +14,5 @@ export {
   type HealOutcome,
   type SupervisorStats,
 } from './agent-supervisor';
+export { BackupRunner, type BackupRunnerOptions } from './backup-runner';
+export { FileSystemStore, type BackupStore, type Manifest, type ManifestEntry } from '@vigil/backup';

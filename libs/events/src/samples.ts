@@ -146,6 +146,7 @@ export const sampleBackupResult = (): BackupResult => ({
   manifestLocation: '/backups/agent-1/job-1.manifest.json',
   fileCount: 12,
   durationMs: 840,
+  attempt: 2,
 });
 
 export const sampleBackupVerified = (): BackupVerified => ({

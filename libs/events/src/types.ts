@@ -153,6 +153,7 @@ export interface BackupResult {
   manifestLocation: string | null;
   fileCount: number | null;
   durationMs: number | null;
+  attempt: number;
 }
 
 export type BackupVerdict = 'verified' | 'failed' | 'timed_out';

@@ -4,3 +4,4 @@
 export { stateKey, seenKey, agentEntitiesKey, checkpointKey } from './state-keys';
 export { leaseKeys } from './lease-keys';
 export { notifierKeys, deliveryKeys, alertIndexKeys } from './notifier-keys';
+export { backupKeys } from './backup-keys';

@@ -1,9 +1,40 @@
 import { Module } from '@nestjs/common';
+import { FileSystemStore } from '@vigil/backup';
+import { CONFIG, REDIS } from '@vigil/platform';
+import type Redis from 'ioredis';
+import { BACKUP_POLICIES, BACKUP_STORE, BackupJobs } from './backup-jobs';
+import { BackupEventsController } from './backup-events.controller';
+import { BackupScheduler } from './backup-scheduler';
+import { BackupsController } from './backups.controller';
+import type { OrchestratorConfig } from './config';
+import { JobStore } from './job-store';
+import { loadPolicies } from './policy';
 
 /**
- * Triggers, verifies and prunes agent backups and plans restores in order.
- * A shell for now: health, metrics, config and graceful shutdown come from @vigil/platform;
- * the service's handlers arrive with its own issue.
+ * Decides when agents back up (cron schedules per label selector, manual requests), sends the
+ * commands, verifies every reported archive by reading it back, keeps what is verified and prunes
+ * by retention. Jobs live in Redis, shared by every instance.
  */
-@Module({})
+@Module({
+  controllers: [BackupEventsController, BackupsController],
+  providers: [
+    BackupJobs,
+    BackupScheduler,
+    {
+      provide: JobStore,
+      inject: [REDIS, CONFIG],
+      useFactory: (redis: Redis, c: OrchestratorConfig) => new JobStore(redis, c.CONSUMER_GROUP),
+    },
+    {
+      provide: BACKUP_STORE,
+      inject: [CONFIG],
+      useFactory: (c: OrchestratorConfig) => new FileSystemStore(c.BACKUP_STORE_DIR),
+    },
+    {
+      provide: BACKUP_POLICIES,
+      inject: [CONFIG],
+      useFactory: (c: OrchestratorConfig) => loadPolicies(c.BACKUP_POLICY_FILE),
+    },
+  ],
+})
 export class BackupOrchestratorModule {}

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { serviceMain } from '@vigil/platform';
 import { BackupOrchestratorModule } from './backup-orchestrator.module';
+import { orchestratorConfigSchema } from './config';
 
 serviceMain({
   name: 'backup-orchestrator',
-  summary: 'Triggers, verifies and prunes agent backups and plans restores in order',
+  summary: 'Schedules agent backups, verifies every archive by reading it back, keeps and prunes them by policy',
   defaultPort: 3003,
   module: BackupOrchestratorModule,
+  configSchema: orchestratorConfigSchema,
+  consumerGroup: (config) => config.CONSUMER_GROUP,
 });

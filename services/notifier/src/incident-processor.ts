@@ -4,6 +4,7 @@ import {
   Topics,
   type AgentLivenessChanged,
   type AgentRegistration,
+  type BackupVerified,
   type HealResult,
   type StateChangeEvent,
 } from '@vigil/events';
@@ -29,6 +30,7 @@ import {
 } from '@vigil/platform';
 import { Gauge, type Registry } from 'prom-client';
 import type { NotifierConfig } from './config';
+import { backupKey, decideBackup } from './backup-rules';
 import { forEachLimited } from './for-each-limited';
 import { decideHostDown, hostKey, type HostCounts } from './host-down';
 import { IncidentRules, type Incident, type Step } from './incident';
@@ -185,6 +187,18 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
 
   onHealResults(records: Array<ConsumedRecord<HealResult>>): Promise<void> {
     return this.run(this.agentWork(records, (r, i, now, who) => this.rules.onHealResult(i, r, now, who)));
+  }
+
+  /** The backup orchestrator's verdicts: BackupFailed per agent and policy. */
+  onBackupVerdicts(records: Array<ConsumedRecord<BackupVerified>>): Promise<void> {
+    return this.run(
+      records.map((r) => ({
+        shard: shardOf(r.value.agentId),
+        key: backupKey(r.value.agentId, r.value.policyId),
+        traceparent: traceparentOf(r),
+        decide: (i: Incident, now: number) => decideBackup(i, r.value, this.policy.alerts.severity.backup, now),
+      })),
+    );
   }
 
   /** One decision per record on its agent's incident, with the agent's registration at hand. */

@@ -5,6 +5,7 @@ import {
   type AgentLivenessChanged,
   type AgentRegistration,
   type AlertEvent,
+  type BackupVerified,
   type HealResult,
   type StateChangeEvent,
 } from '@vigil/events';
@@ -44,6 +45,12 @@ export class NotifierEventsController {
   @EventPattern(Topics.stateChangelog.name, { fromBeginning: false, tombstones: true })
   async onStateChanges(@Payload() records: Array<ConsumedRecord<StateChangeEvent | null>>) {
     await this.incidents.onStateChanges(records);
+  }
+
+  // The orchestrator's verdicts (not the agents' reports): a failed or timed-out backup alerts.
+  @EventPattern(Topics.backupVerified.name, { fromBeginning: false })
+  async onBackupVerdicts(@Payload() records: Array<ConsumedRecord<BackupVerified>>) {
+    await this.incidents.onBackupVerdicts(records);
   }
 
   // The notifier reads its own alerts back to route and group them: a webhook that is down then

@@ -157,7 +157,12 @@ export const policySchema = z
     alerts: z
       .object({
         severity: z
-          .object({ unreachable: severity.default('critical'), degraded: severity.default('warning') })
+          .object({
+            unreachable: severity.default('critical'),
+            degraded: severity.default('warning'),
+            /** BackupFailed: the orchestrator's verdict on a backup was failed or timed out. */
+            backup: severity.default('warning'),
+          })
           .strict()
           .default({}),
       })

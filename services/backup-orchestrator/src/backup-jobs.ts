@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { BackupStore } from '@vigil/backup';
 import { Topics, type AgentRegistration, type BackupKind, type BackupResult, type BackupTrigger } from '@vigil/events';
-import { groupBy, type ConsumedRecord, type EventProducer } from '@vigil/kafka';
-import { CONFIG, LOGGER, METRICS, PRODUCER, type Logger } from '@vigil/platform';
+import { groupBy, type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
+import {
+  CONFIG,
+  HEALTH,
+  LOGGER,
+  MEMBERSHIP,
+  METRICS,
+  PRODUCER,
+  type GroupMembership,
+  type HealthRegistry,
+  type Logger,
+} from '@vigil/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { OrchestratorConfig } from './config';
 import { FINAL, newJob, onDue, onReport, onVerified, verdictOf, type Job, type JobStep } from './job';
@@ -32,12 +42,14 @@ export class UnknownPolicy extends Error {}
  * decision per change.
  */
 @Injectable()
-export class BackupJobs implements OnModuleInit, OnApplicationShutdown {
+export class BackupJobs implements GroupListener, OnModuleInit, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private stopped = false;
   private readonly outcomes: Counter<'outcome'>;
   private readonly bytes: Counter;
+  /** Not ready before the first assignment: a result published before it would be read by nobody. */
+  private readonly unassigned: () => void;
 
   constructor(
     readonly store: JobStore,
@@ -46,8 +58,11 @@ export class BackupJobs implements OnModuleInit, OnApplicationShutdown {
     @Inject(PRODUCER) private readonly producer: EventProducer,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CONFIG) private readonly config: OrchestratorConfig,
+    @Inject(MEMBERSHIP) private readonly membership: GroupMembership,
+    @Inject(HEALTH) health: HealthRegistry,
     @Inject(METRICS) registry: Registry,
   ) {
+    this.unassigned = health.hold('waiting for the first partition assignment');
     this.outcomes = new Counter({
       name: 'vigil_backup_jobs_total',
       help: 'Backup jobs decided, by verdict (verified, failed, timed_out), and attempts retried (retried)',
@@ -81,7 +96,12 @@ export class BackupJobs implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
+    this.membership.subscribe(this);
     this.timer = setInterval(() => void this.sweep(), this.config.TICK_INTERVAL_MS);
+  }
+
+  joined(): void {
+    this.unassigned();
   }
 
   async onApplicationShutdown(): Promise<void> {

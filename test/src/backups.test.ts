@@ -209,6 +209,12 @@ describe(
         'nothing stored',
       );
       assert.equal((await api('POST', `/agents/${agentId}/backups`, { policyId: 'nope' })).status, 400);
+      // The notifier alerts on the failed verdict.
+      await waitUntil(
+        () => alerts.values((a) => a.alertName === 'BackupFailed' && a.labels.policy === 'outside').length >= 1,
+        15_000,
+        'BackupFailed for the refused backup',
+      );
     });
 
     it('keeps what retention says after 10 backups, and never the full a kept incremental needs', async () => {
@@ -269,11 +275,11 @@ describe(
       assert.deepEqual([next.kind, next.verdict], ['full', 'verified']);
       // The notifier alerted on the failed verdict and resolved on the verified one.
       await waitUntil(
-        () => alerts.values((a) => a.alertName === 'BackupFailed').length >= 2,
+        () => alerts.values((a) => a.alertName === 'BackupFailed' && a.labels.policy === 'files').length >= 2,
         15_000,
         'BackupFailed, then resolved',
       );
-      const backupAlerts = alerts.values((a) => a.alertName === 'BackupFailed');
+      const backupAlerts = alerts.values((a) => a.alertName === 'BackupFailed' && a.labels.policy === 'files');
       assert.deepEqual(
         backupAlerts.map((a) => a.status),
         ['firing', 'resolved'],

@@ -287,5 +287,34 @@ describe(
       assert.deepEqual(backupAlerts[0]!.labels, { alertname: 'BackupFailed', agent: agentId, policy: 'files' });
       assert.match(backupAlerts[0]!.summary, /SHA-256/);
     });
+
+    it('dead-letters a malformed result and goes on; refuses to start on a malformed policy file, naming the field', async () => {
+      const dlq = await watchTopic(kafka, codec, Topics.backupResults.dlq!, (d) => d.key?.toString() === agentId);
+      try {
+        await producer.sendRaw(Topics.backupResults.name, [{ key: agentId, value: Buffer.from('not avro at all') }]);
+        await waitUntil(() => dlq.seen.length >= 1, 15_000, 'the dead letter');
+        assert.equal(dlq.seen[0]!.value.reason, 'undecodable');
+        assert.equal(dlq.seen[0]!.value.consumerGroup, group);
+        // Still at work: a backup after it is verified.
+        const { body } = await api<{ jobId: string }>('POST', `/agents/${agentId}/backups`, { policyId: 'files' });
+        await waitUntil(
+          () => verdicts().some((x) => x.jobId === body.jobId && x.verdict === 'verified'),
+          30_000,
+          'a backup after it',
+        );
+      } finally {
+        await dlq.stop();
+      }
+      const bad = path.join(work, 'bad.yaml');
+      writeFileSync(bad, `policies:\n  - id: x\n    paths: [relative/path]\n`);
+      const proc = startService('backup-orchestrator', {
+        ...process.env,
+        HTTP_PORT: String(await freePort()),
+        BACKUP_POLICY_FILE: bad,
+      });
+      const { code } = await proc.exited;
+      assert.notEqual(code, 0);
+      assert.match(proc.output(), /policy file .*bad\.yaml: field policies\.0\.paths\.0: paths are absolute/);
+    });
   },
 );

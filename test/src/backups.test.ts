@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentConnection, AgentSupervisor, BackupRunner, FileSystemStore } from '@vigil/agent-sdk';
 import { readManifest } from '@vigil/backup';
-import { Topics, type AgentRegistration, type AlertEvent, type BackupVerified } from '@vigil/events';
+import { sampleStateChange, Topics, type AgentRegistration, type AlertEvent, type BackupVerified } from '@vigil/events';
 import {
   connectToInfra,
   freePort,
@@ -98,6 +98,11 @@ describe(
     timeoutMs: 20000
     maxAttempts: 2
     retryBackoffMs: 500
+  - id: on-change
+    selector: ['fleet=bk${run}']
+    paths: ['${data}']
+    onStateChange: { entityTypes: ['bkdb${run}'], kind: full }
+    retention: { keepLast: 5 }
   - id: outside
     selector: ['fleet=bk${run}']
     paths: ['/etc']
@@ -195,6 +200,23 @@ describe(
       assert.equal(jobs.length, 3, jobs.map((j) => j.jobId).join(', '));
     });
 
+    it('backs up an agent when an entity of a watched type changed, once per accepted change', async () => {
+      const change = sampleStateChange(`bk${run}-db1`, 4, { entityType: `bkdb${run}`, agentId });
+      const other = sampleStateChange(`bk${run}-svc1`, 1, { entityType: 'service', agentId });
+      // As state-sync publishes accepted changes; the same record twice (a redelivery) and an unwatched type.
+      await producer.send(Topics.stateChangelog, [{ value: change }, { value: change }, { value: other }]);
+      const id = `on-change/${agentId}/full@change-bk${run}-db1-v4`;
+      await waitUntil(() => verdicts().some((x) => x.jobId === id), 30_000, 'the backup the change asked for');
+      assert.equal(verdicts().find((x) => x.jobId === id)!.verdict, 'verified');
+      const jobs = (
+        await api<{ jobs: Array<{ jobId: string; trigger: string }> }>('GET', `/jobs?agent=${agentId}&policy=on-change`)
+      ).body.jobs;
+      assert.deepEqual(
+        jobs.map((j) => `${j.jobId}:${j.trigger}`),
+        [`${id}:state_change`],
+      );
+    });
+
     it('refuses a path outside the allow-list, with the reason, reading nothing', async () => {
       const before = verdicts().length;
       const res = await api<{ jobId: string }>('POST', `/agents/${agentId}/backups`, { policyId: 'outside' });
@@ -231,7 +253,9 @@ describe(
       const all = verdicts().filter((x) => x.verdict === 'verified' && x.jobId.startsWith('files/'));
       assert.equal(all.length, 10);
       assert.deepEqual(all.map((x) => x.kind[0]).join(''), 'fiiiififii');
-      const kept = (await api<{ backups: Array<{ jobId: string }> }>('GET', `/agents/${agentId}/backups`)).body.backups;
+      const kept = (
+        await api<{ backups: Array<{ jobId: string; policyId: string }> }>('GET', `/agents/${agentId}/backups`)
+      ).body.backups.filter((b) => b.policyId === 'files');
       // The newest two, and the full the older of them builds on.
       assert.deepEqual(
         kept.map((b) => b.jobId),
@@ -247,8 +271,11 @@ describe(
 
     it('fails the verification of an archive whose bytes were flipped in the store, naming why', async () => {
       const kept = (
-        await api<{ backups: Array<{ jobId: string; location: string }> }>('GET', `/agents/${agentId}/backups`)
-      ).body.backups;
+        await api<{ backups: Array<{ jobId: string; location: string; policyId: string }> }>(
+          'GET',
+          `/agents/${agentId}/backups`,
+        )
+      ).body.backups.filter((b) => b.policyId === 'files');
       const victim = kept.at(-1)!; // the full the others build on
       const bytes = readFileSync(victim.location);
       bytes[Math.floor(bytes.length / 2)] ^= 0xff;

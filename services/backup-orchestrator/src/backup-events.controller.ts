@@ -1,6 +1,6 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { Topics, type AgentRegistration, type BackupResult } from '@vigil/events';
+import { Topics, type AgentRegistration, type BackupResult, type StateChangeEvent } from '@vigil/events';
 import type { ConsumedRecord } from '@vigil/kafka';
 import { HandlerErrorsPassThrough } from '@vigil/platform';
 import { BackupJobs } from './backup-jobs';
@@ -14,6 +14,13 @@ export class BackupEventsController {
   @EventPattern(Topics.agentRegistry.name, { fromBeginning: true, tombstones: true })
   async onRegistrations(@Payload() records: Array<ConsumedRecord<AgentRegistration | null>>) {
     await this.jobs.onRegistrations(records);
+  }
+
+  // Accepted changes only (state-sync deduped and version-gated them): each triggers at most once.
+  // Deletions are tombstones on this compacted topic: handed over as null, not dead-lettered.
+  @EventPattern(Topics.stateChangelog.name, { fromBeginning: false, tombstones: true })
+  async onStateChanges(@Payload() records: Array<ConsumedRecord<StateChangeEvent | null>>) {
+    await this.jobs.onStateChanges(records);
   }
 
   // Reports on jobs this group asked for (a new group has none older than itself).

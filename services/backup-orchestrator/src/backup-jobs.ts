@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { BackupStore } from '@vigil/backup';
-import { Topics, type AgentRegistration, type BackupKind, type BackupResult, type BackupTrigger } from '@vigil/events';
+import {
+  Topics,
+  type AgentRegistration,
+  type BackupKind,
+  type BackupResult,
+  type BackupTrigger,
+  type StateChangeEvent,
+} from '@vigil/events';
 import { groupBy, type ConsumedRecord, type EventProducer, type GroupListener } from '@vigil/kafka';
 import {
   CONFIG,
@@ -18,7 +25,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { OrchestratorConfig } from './config';
 import { FINAL, newJob, onDue, onReport, onVerified, verdictOf, type Job, type JobStep } from './job';
 import { JobStore, type OutboxEntry } from './job-store';
-import type { BackupPolicies, BackupPolicy } from './policy';
+import { selects, type BackupPolicies, type BackupPolicy } from './policy';
 import { chainHead, toPrune, type KeptBackup } from './retention';
 import { verifyArchive } from './verify-archive';
 
@@ -167,6 +174,31 @@ export class BackupJobs implements GroupListener, OnModuleInit, OnApplicationShu
   /** A manual backup (HTTP): a job of its own every time. */
   manual(policyId: string, agentId: string, kind: BackupKind): Promise<string> {
     return this.trigger(this.policy(policyId), agentId, kind, 'manual', `manual-${randomUUID()}`);
+  }
+
+  /**
+   * Accepted state changes (the changelog: each version once, in order per entity): a change of an
+   * entity type a policy watches backs up the entity's agent. The job id names the change, so a
+   * change read again makes no second job. Deletions (tombstones) trigger nothing.
+   */
+  async onStateChanges(records: Array<ConsumedRecord<StateChangeEvent | null>>): Promise<void> {
+    const watching = this.policies.policies.filter((p) => p.onStateChange);
+    if (watching.length === 0) return;
+    for (const { value } of records) {
+      if (!value) continue;
+      for (const policy of watching) {
+        if (!policy.onStateChange!.entityTypes.includes(value.entityType)) continue;
+        const agent = await this.store.agent(value.agentId);
+        if (!agent || !selects(policy, { ...agent.labels, agent: agent.agentId, host: agent.host })) continue;
+        await this.trigger(
+          policy,
+          value.agentId,
+          policy.onStateChange!.kind,
+          'state_change',
+          `change-${value.entityId}-v${value.version}`,
+        );
+      }
+    }
   }
 
   async onRegistrations(records: Array<ConsumedRecord<AgentRegistration | null>>): Promise<void> {

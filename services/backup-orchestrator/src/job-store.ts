@@ -130,6 +130,11 @@ export class JobStore {
     for (const [err] of (await p.exec()) ?? []) if (err) throw err;
   }
 
+  async agent(agentId: string): Promise<AgentRegistration | undefined> {
+    const raw = await this.redis.hget(this.k.agents, agentId);
+    return raw ? (JSON.parse(raw) as AgentRegistration) : undefined;
+  }
+
   async agents(): Promise<AgentRegistration[]> {
     return Object.values(await this.redis.hgetall(this.k.agents)).map((r) => JSON.parse(r) as AgentRegistration);
   }

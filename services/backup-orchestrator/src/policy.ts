@@ -42,6 +42,14 @@ export const policySchema = z
             paths: z.array(z.string().startsWith('/', 'paths are absolute')).min(1),
             full: cron.optional(),
             incremental: cron.optional(),
+            /** A backup when an entity of one of these types changed (each accepted change, read from the changelog). */
+            onStateChange: z
+              .object({
+                entityTypes: z.array(z.string().min(1)).min(1),
+                kind: z.enum(['full', 'incremental']).default('incremental'),
+              })
+              .strict()
+              .optional(),
             retention: z
               .object({
                 /** Verified backups kept per agent (the newest); older ones are pruned unless a kept one needs them. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Bring up everything Vigil needs on 127.0.0.1: Kafka (KRaft), Apicurio Registry, Redis, and an
-# Alertmanager the notifier can push to.
+# Bring up everything Vigil needs on 127.0.0.1: Kafka (KRaft), Apicurio Registry, Redis, an
+# Alertmanager the notifier can push to, and an S3-compatible server (S3Proxy) for backups.
 # Idempotent: what already runs is reused. Writes .vigil/infra.env with KAFKA_BROKERS,
 # SCHEMA_REGISTRY_URL and REDIS_URL for the services and tests. Any of those set in the
 # environment replaces the local component (nothing is started for it).
@@ -11,5 +11,6 @@ bash "$INFRA_DIR/redis.sh" up
 bash "$INFRA_DIR/kafka.sh" up
 bash "$INFRA_DIR/registry.sh" up
 bash "$INFRA_DIR/alertmanager.sh" up
+bash "$INFRA_DIR/s3.sh" up
 for k in KAFKA_BROKERS SCHEMA_REGISTRY_URL REDIS_URL; do [ -n "${!k:-}" ] && set_env "$k" "${!k}"; done
 log "infra up: $(tr '\n' ' ' < "$ENV_FILE")"

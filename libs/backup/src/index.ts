@@ -9,3 +9,4 @@ export {
 export { changedSince, MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './manifest';
 export { FileSystemStore, StoreError, type BackupStore } from './store';
 export { DigestTap, digestOf } from './digest';
+export { S3Store, type S3StoreOptions } from './s3-store';

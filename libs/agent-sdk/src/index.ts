@@ -15,4 +15,11 @@ export {
   type SupervisorStats,
 } from './agent-supervisor';
 export { BackupRunner, type BackupRunnerOptions } from './backup-runner';
-export { FileSystemStore, type BackupStore, type Manifest, type ManifestEntry } from '@vigil/backup';
+export {
+  FileSystemStore,
+  S3Store,
+  type S3StoreOptions,
+  type BackupStore,
+  type Manifest,
+  type ManifestEntry,
+} from '@vigil/backup';

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { FileSystemStore } from '@vigil/backup';
+import { FileSystemStore, S3Store, type BackupStore } from '@vigil/backup';
 import { CONFIG, REDIS } from '@vigil/platform';
 import type Redis from 'ioredis';
 import { BACKUP_POLICIES, BACKUP_STORE, BackupJobs } from './backup-jobs';
@@ -9,6 +9,23 @@ import { BackupsController } from './backups.controller';
 import type { OrchestratorConfig } from './config';
 import { JobStore } from './job-store';
 import { loadPolicies } from './policy';
+
+/** The store agents write to: a bucket when BACKUP_S3_BUCKET is set, else a directory. */
+async function storeOf(c: OrchestratorConfig): Promise<BackupStore> {
+  if (!c.BACKUP_S3_BUCKET) return new FileSystemStore(c.BACKUP_STORE_DIR);
+  const store = await S3Store.create({
+    bucket: c.BACKUP_S3_BUCKET,
+    prefix: c.BACKUP_S3_PREFIX,
+    endpoint: c.S3_ENDPOINT,
+    region: c.S3_REGION,
+    credentials:
+      c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY
+        ? { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY }
+        : undefined,
+  });
+  await store.ensureBucket();
+  return store;
+}
 
 /**
  * Decides when agents back up (cron schedules per label selector, manual requests), sends the
@@ -28,7 +45,7 @@ import { loadPolicies } from './policy';
     {
       provide: BACKUP_STORE,
       inject: [CONFIG],
-      useFactory: (c: OrchestratorConfig) => new FileSystemStore(c.BACKUP_STORE_DIR),
+      useFactory: storeOf,
     },
     {
       provide: BACKUP_POLICIES,

@@ -16,6 +16,15 @@ export const orchestratorConfigSchema = baseConfigSchema.extend({
     .min(1)
     .default('.vigil/backups')
     .describe('the directory store agents write archives to and the orchestrator verifies and prunes them in'),
+  BACKUP_S3_BUCKET: z
+    .string()
+    .optional()
+    .describe('an S3 bucket as the store instead of BACKUP_STORE_DIR (created if missing); S3_* say where and who'),
+  BACKUP_S3_PREFIX: z.string().default('').describe('prepended to every key in the bucket'),
+  S3_ENDPOINT: z.string().url().optional().describe('an S3-compatible server (path-style); unset: AWS'),
+  S3_REGION: z.string().default('us-east-1').describe('the bucket region'),
+  S3_ACCESS_KEY_ID: z.string().optional().describe('with S3_SECRET_ACCESS_KEY; unset: the AWS SDK default chain'),
+  S3_SECRET_ACCESS_KEY: z.string().optional().describe('with S3_ACCESS_KEY_ID'),
   TICK_INTERVAL_MS: z.coerce
     .number()
     .int()

@@ -9,7 +9,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentConnection, AgentSupervisor, BackupRunner, FileSystemStore } from '@vigil/agent-sdk';
 import { readManifest } from '@vigil/backup';
-import { sampleStateChange, Topics, type AgentRegistration, type AlertEvent, type BackupVerified } from '@vigil/events';
+import {
+  sampleStateChange,
+  Topics,
+  type AgentLivenessChanged,
+  type AgentRegistration,
+  type AlertEvent,
+  type BackupVerified,
+  type HealCommand,
+} from '@vigil/events';
 import {
   connectToInfra,
   freePort,
@@ -30,6 +38,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'vigil-backups-'));
 const data = path.join(work, 'data');
 const storeDir = path.join(work, 'store');
 const policyFile = path.join(work, 'policies.yaml');
+const notifierPolicy = path.join(work, 'notifier.yaml');
 const agentId = `bk${run}-agent`;
 
 /** The tree under `data` as the manifest should list it: relative path and type. */
@@ -111,7 +120,14 @@ describe(
       );
       verified = await watchTopic(kafka, codec, Topics.backupVerified, (v) => v.agentId.startsWith(`bk${run}`));
       alerts = await watchTopic(kafka, codec, Topics.alerts, (a) => a.agentId === agentId);
-      notifier = await startNotifier(`backups-test-notifier-${run}`, { SWEEP_INTERVAL_MS: '100' });
+      writeFileSync(
+        notifierPolicy,
+        `heal:\n  preHealBackup: { policyId: files, kind: incremental, waitMs: 20000 }\n  timeoutMs: 60000\n`,
+      );
+      notifier = await startNotifier(`backups-test-notifier-${run}`, {
+        SWEEP_INTERVAL_MS: '100',
+        NOTIFIER_POLICY_FILE: notifierPolicy,
+      });
       const registration: AgentRegistration = {
         agentId,
         host: `bk${run}-host`,
@@ -313,6 +329,48 @@ describe(
       );
       assert.deepEqual(backupAlerts[0]!.labels, { alertname: 'BackupFailed', agent: agentId, policy: 'files' });
       assert.match(backupAlerts[0]!.summary, /SHA-256/);
+    });
+
+    it('takes a pre-heal backup when the notifier asks, before it heals', async () => {
+      const heals = await watchTopic(kafka, codec, Topics.healCommands, (h: HealCommand) => h.agentId === agentId);
+
+      try {
+        const since = Date.now();
+
+        const down: AgentLivenessChanged = {
+          agentId,
+
+          from: 'healthy',
+
+          to: 'unreachable',
+
+          since,
+
+          lastHeartbeatAt: since - 3000,
+
+          reason: 'test',
+
+          host: `bk${run}-host`,
+
+          eventId: `${agentId}/healthy>unreachable@${since}`,
+        };
+
+        await producer.send(Topics.liveness, [{ value: down }]);
+
+        await waitUntil(() => heals.seen.length >= 1, 30_000, 'the heal, after the backup');
+
+        const pre = verdicts().find((v) => v.jobId.endsWith(`@pre_heal-${down.eventId}`));
+
+        assert.ok(pre, 'a pre-heal backup was taken');
+
+        assert.equal(pre.verdict, 'verified', pre.reason ?? '');
+
+        assert.match(pre.jobId, new RegExp(`^files/${agentId}/incremental@pre_heal-`));
+
+        assert.ok(heals.seen[0]!.value.issuedAt >= pre.verifiedAt, 'the heal waited for the verdict');
+      } finally {
+        await heals.stop();
+      }
     });
 
     it('dead-letters a malformed result and goes on; refuses to start on a malformed policy file, naming the field', async () => {

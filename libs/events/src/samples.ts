@@ -4,6 +4,7 @@ import type {
   AgentRegistration,
   AlertEvent,
   BackupCommand,
+  BackupRequest,
   BackupResult,
   BackupVerified,
   DeadLetter,
@@ -177,4 +178,14 @@ export const sampleDeadLetter = (): DeadLetter => ({
   error: 'not in the registry wire format',
   consumerGroup: 'state-sync',
   failedAt: 1_700_000_000_100,
+});
+
+export const sampleBackupRequest = (): BackupRequest => ({
+  requestId: 'agent-1/healthy>unreachable@1700000003000',
+  agentId: 'agent-1',
+  policyId: 'nightly',
+  kind: 'incremental',
+  trigger: 'pre_heal',
+  reason: 'before healing: agent unreachable',
+  requestedAt: 1_700_000_004_000,
 });

@@ -9,12 +9,14 @@ import alertSchema from './schemas/alert-event.avsc.json';
 import backupCommandSchema from './schemas/backup-command.avsc.json';
 import backupResultSchema from './schemas/backup-result.avsc.json';
 import backupVerifiedSchema from './schemas/backup-verified.avsc.json';
+import backupRequestSchema from './schemas/backup-request.avsc.json';
 import deadLetterSchema from './schemas/dead-letter.avsc.json';
 import type {
   AgentLivenessChanged,
   AgentRegistration,
   AlertEvent,
   BackupCommand,
+  BackupRequest,
   BackupResult,
   BackupVerified,
   DeadLetter,
@@ -135,6 +137,14 @@ export const Topics = {
     key: (v) => v.agentId,
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },
+  }),
+  /** Backups other services ask the orchestrator for (the notifier's pre-heal backups). */
+  backupRequests: topic<BackupRequest>({
+    name: 'vigil.backup.requests',
+    schema: backupRequestSchema as Schema,
+    key: (v) => v.agentId,
+    partitions: 6,
+    config: { 'retention.ms': String(7 * DAY_MS) },
   }),
   /** The orchestrator's verdicts: the notifier alerts and resolves on these, never on the agent's claims. */
   backupVerified: topic<BackupVerified>({

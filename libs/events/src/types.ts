@@ -156,6 +156,17 @@ export interface BackupResult {
   attempt: number;
 }
 
+/** A backup another service asks for (the notifier, before it heals an agent). */
+export interface BackupRequest {
+  requestId: string;
+  agentId: string;
+  policyId: string;
+  kind: BackupKind;
+  trigger: BackupTrigger;
+  reason: string | null;
+  requestedAt: number;
+}
+
 export type BackupVerdict = 'verified' | 'failed' | 'timed_out';
 
 /** The orchestrator's verdict on a job (the agent's report is a claim; this is the checked fact). */

@@ -25,6 +25,7 @@ const cases: Array<[string, TopicDef<never>, unknown]> = [
   ['BackupCommand', Topics.backupCommands as TopicDef<never>, samples.sampleBackupCommand()],
   ['BackupResult', Topics.backupResults as TopicDef<never>, samples.sampleBackupResult()],
   ['BackupVerified', Topics.backupVerified as TopicDef<never>, samples.sampleBackupVerified()],
+  ['BackupRequest', Topics.backupRequests as TopicDef<never>, samples.sampleBackupRequest()],
   ['DeadLetter', Topics.stateChanges.dlq as TopicDef<never>, samples.sampleDeadLetter()],
 ];
 

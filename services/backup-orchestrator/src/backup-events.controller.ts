@@ -1,6 +1,12 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { Topics, type AgentRegistration, type BackupResult, type StateChangeEvent } from '@vigil/events';
+import {
+  Topics,
+  type AgentRegistration,
+  type BackupRequest,
+  type BackupResult,
+  type StateChangeEvent,
+} from '@vigil/events';
 import type { ConsumedRecord } from '@vigil/kafka';
 import { HandlerErrorsPassThrough } from '@vigil/platform';
 import { BackupJobs } from './backup-jobs';
@@ -21,6 +27,12 @@ export class BackupEventsController {
   @EventPattern(Topics.stateChangelog.name, { fromBeginning: false, tombstones: true })
   async onStateChanges(@Payload() records: Array<ConsumedRecord<StateChangeEvent | null>>) {
     await this.jobs.onStateChanges(records);
+  }
+
+  // Backups other services ask for (the notifier's pre-heal backups).
+  @EventPattern(Topics.backupRequests.name, { fromBeginning: false })
+  async onRequests(@Payload() records: Array<ConsumedRecord<BackupRequest>>) {
+    await this.jobs.onRequests(records);
   }
 
   // Reports on jobs this group asked for (a new group has none older than itself).

@@ -5,6 +5,7 @@ import {
   Topics,
   type AgentRegistration,
   type BackupKind,
+  type BackupRequest,
   type BackupResult,
   type BackupTrigger,
   type StateChangeEvent,
@@ -198,6 +199,21 @@ export class BackupJobs implements GroupListener, OnModuleInit, OnApplicationShu
           `change-${value.entityId}-v${value.version}`,
         );
       }
+    }
+  }
+
+  /** Backups other services ask for (the notifier before a heal): one job per request id. */
+  async onRequests(records: Array<ConsumedRecord<BackupRequest>>): Promise<void> {
+    for (const { value } of records) {
+      const policy = this.policies.policies.find((p) => p.id === value.policyId);
+      if (!policy) {
+        this.logger.warn(
+          { agentId: value.agentId, policyId: value.policyId, requestId: value.requestId },
+          'backup request for an unknown policy: ignored',
+        );
+        continue;
+      }
+      await this.trigger(policy, value.agentId, value.kind, value.trigger, `${value.trigger}-${value.requestId}`);
     }
   }
 

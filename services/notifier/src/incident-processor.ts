@@ -189,16 +189,25 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     return this.run(this.agentWork(records, (r, i, now, who) => this.rules.onHealResult(i, r, now, who)));
   }
 
-  /** The backup orchestrator's verdicts: BackupFailed per agent and policy. */
+  /**
+   * The backup orchestrator's verdicts: BackupFailed per agent and policy, and the first heal of an
+   * incident that was waiting for its pre-heal backup.
+   */
   onBackupVerdicts(records: Array<ConsumedRecord<BackupVerified>>): Promise<void> {
-    return this.run(
-      records.map((r) => ({
+    return this.run([
+      ...records.map((r) => ({
         shard: shardOf(r.value.agentId),
         key: backupKey(r.value.agentId, r.value.policyId),
         traceparent: traceparentOf(r),
         decide: (i: Incident, now: number) => decideBackup(i, r.value, this.policy.alerts.severity.backup, now),
       })),
-    );
+      ...(this.policy.heal.preHealBackup
+        ? this.agentWork(
+            records.filter((r) => r.value.jobId.includes('@pre_heal-')),
+            (v, i, now) => this.rules.onBackupVerdict(i, v, now),
+          )
+        : []),
+    ]);
   }
 
   /** One decision per record on its agent's incident, with the agent's registration at hand. */
@@ -367,7 +376,10 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       if (read.phase === 'closed' && s.incident.phase !== 'closed')
         s = { ...s, incident: { ...s.incident, traceparent } };
       const tp = s.incident.traceparent ?? traceparent;
-      const entries = outboxEntries(s.heals, s.alerts, now, tp).map((entry) => ({ raw: JSON.stringify(entry), entry }));
+      const entries = outboxEntries(s.heals, s.alerts, now, tp, s.backups).map((entry) => ({
+        raw: JSON.stringify(entry),
+        entry,
+      }));
       if (
         await this.store.write(
           shard,
@@ -398,6 +410,12 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
         'heal issued',
       );
     }
+    for (const b of s.backups ?? []) {
+      this.logger.info(
+        { agentId: b.agentId, policyId: b.policyId, requestId: b.requestId },
+        'pre-heal backup requested',
+      );
+    }
     for (const a of s.alerts) {
       this.logger.info(
         { agentId: a.agentId, fingerprint: a.fingerprint, status: a.status, summary: a.summary },
@@ -418,9 +436,13 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     const alerts = out.flatMap((o) =>
       o.entry.kind === 'alert' ? [{ value: o.entry.value, context: context(o.entry) }] : [],
     );
+    const backups = out.flatMap((o) =>
+      o.entry.kind === 'backup' ? [{ value: o.entry.value, context: context(o.entry) }] : [],
+    );
     await Promise.all([
       heals.length > 0 ? this.producer.send(Topics.healCommands, heals) : undefined,
       alerts.length > 0 ? this.producer.send(Topics.alerts, alerts) : undefined,
+      backups.length > 0 ? this.producer.send(Topics.backupRequests, backups) : undefined,
     ]);
     for (const a of alerts) this.metrics.alerts.inc({ status: a.value.status });
     await this.store.published(

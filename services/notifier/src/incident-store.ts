@@ -1,4 +1,4 @@
-import type { AgentRegistration, AlertEvent, HealCommand } from '@vigil/events';
+import type { AgentRegistration, AlertEvent, BackupRequest, HealCommand } from '@vigil/events';
 import { notifierKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
 import type { HostCounts } from './host-down';
@@ -26,7 +26,7 @@ return 1
 
 /** A record to publish, as the outbox keeps it. `id` makes each entry unique (and removable alone). */
 export type OutboxEntry = { id: string; at: number; traceparent?: string } & (
-  { kind: 'heal'; value: HealCommand } | { kind: 'alert'; value: AlertEvent }
+  { kind: 'heal'; value: HealCommand } | { kind: 'alert'; value: AlertEvent } | { kind: 'backup'; value: BackupRequest }
 );
 
 export const outboxEntries = (
@@ -34,7 +34,9 @@ export const outboxEntries = (
   alerts: AlertEvent[],
   at: number,
   traceparent?: string,
+  backups: BackupRequest[] = [],
 ): OutboxEntry[] => [
+  ...backups.map((value): OutboxEntry => ({ id: `backup/${value.requestId}`, at, traceparent, kind: 'backup', value })),
   ...heals.map((value): OutboxEntry => ({ id: value.commandId, at, traceparent, kind: 'heal', value })),
   ...alerts.map((value): OutboxEntry => ({
     id: `${value.fingerprint}/${value.status}@${value.endsAt ?? value.startsAt}`,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AgentLivenessChanged, HealResult } from '@vigil/events';
+import { sampleBackupVerified, type AgentLivenessChanged, type HealResult } from '@vigil/events';
 import { fingerprint, IncidentRules, newIncident, type Incident, type Step } from './incident';
 import { policySchema } from './policy';
 
@@ -217,5 +217,53 @@ describe('incident rules: heal first, then alert once, resolve when the cause cl
       cause: 'unreachable',
     });
     assert.equal(alert.fingerprint, fingerprint({ alertname: 'AgentUnreachable', agent: 'a1', cause: 'unreachable' }));
+  });
+});
+
+describe('a pre-heal backup', () => {
+  const pre = new IncidentRules(
+    policySchema.parse({
+      heal: { preHealBackup: { policyId: 'nightly', waitMs: 30_000 }, backoff: { jitter: 0 } },
+    }),
+  );
+  const down = (since: number): AgentLivenessChanged => ({
+    agentId: 'a1',
+    from: 'healthy',
+    to: 'unreachable',
+    since,
+    lastHeartbeatAt: since - 3000,
+    reason: '',
+    host: 'h1',
+    eventId: `a1/healthy>unreachable@${since}`,
+  });
+  const verdict = (jobId: string, v: 'verified' | 'failed' = 'verified') => ({
+    ...sampleBackupVerified(),
+    agentId: 'a1',
+    jobId,
+    verdict: v,
+  });
+
+  it('is asked for before the first heal, which waits for its verdict, whatever it says', () => {
+    const opened = pre.onLiveness(newIncident('a1'), down(1000), 1000);
+    assert.equal(opened.incident.phase, 'backing_up');
+    assert.deepEqual(opened.heals, []);
+    assert.deepEqual(
+      opened.backups?.map((b) => [b.policyId, b.trigger, b.requestId]),
+      [['nightly', 'pre_heal', 'a1/healthy>unreachable@1000']],
+    );
+    assert.equal(pre.onBackupVerdict(opened.incident, verdict('nightly/a1/incremental@manual-1'), 2000).noop, true);
+    const healed = pre.onBackupVerdict(
+      opened.incident,
+      verdict('nightly/a1/incremental@pre_heal-a1/healthy>unreachable@1000', 'failed'),
+      2000,
+    );
+    assert.equal(healed.incident.phase, 'healing');
+    assert.equal(healed.heals[0]?.attempt, 1);
+  });
+
+  it('heals anyway when no verdict comes within waitMs', () => {
+    const opened = pre.onLiveness(newIncident('a1'), down(1000), 1000);
+    assert.equal(pre.onDue(opened.incident, 30_999).noop, true);
+    assert.equal(pre.onDue(opened.incident, 31_000).heals.length, 1);
   });
 });

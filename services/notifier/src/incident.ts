@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { AgentLivenessChanged, AgentRegistration, AlertEvent, HealCommand, HealResult } from '@vigil/events';
+import type {
+  AgentLivenessChanged,
+  AgentRegistration,
+  AlertEvent,
+  BackupRequest,
+  BackupVerified,
+  HealCommand,
+  HealResult,
+} from '@vigil/events';
 import { backoffDelay } from './backoff';
 import { CAUSES, type Cause, type NotifierPolicy } from './policy';
 import { DEPENDS_ON } from './routing/inhibition';
@@ -11,6 +19,7 @@ import { DEPENDS_ON } from './routing/inhibition';
  * and what to publish; the caller persists both in one write.
  *
  * Phases of an open incident:
+ *   backing_up a pre-heal backup was asked for; its verdict, or `dueAt`, starts the first heal
  *   healing   a command is out; its result, or its timeout (`dueAt`), decides
  *   verifying the heal reported success; the agent has until `dueAt` to be healthy again
  *   waiting   backing off before the next attempt, issued at `dueAt`
@@ -18,7 +27,7 @@ import { DEPENDS_ON } from './routing/inhibition';
  * A closed record stays (phase `closed`) to remember the newest liveness event seen: a redelivered
  * older one must not reopen what a later one closed.
  */
-export type Phase = 'healing' | 'verifying' | 'waiting' | 'alerting' | 'closed';
+export type Phase = 'backing_up' | 'healing' | 'verifying' | 'waiting' | 'alerting' | 'closed';
 
 export interface HealAttempt {
   attempt: number;
@@ -54,6 +63,8 @@ export interface Step {
   incident: Incident;
   heals: HealCommand[];
   alerts: AlertEvent[];
+  /** Backups to ask the orchestrator for (pre-heal). */
+  backups?: BackupRequest[];
   /** Unchanged: nothing to write. */
   noop?: boolean;
   /** Milliseconds from the unreachable event to the alert firing, when this step fired one. */
@@ -140,9 +151,18 @@ export class IncidentRules {
         return this.failed(i, now, 'not recovered', `not healthy ${this.policy.heal.verifyMs} ms after the heal`, who);
       case 'waiting':
         return this.issue(i, i.attempts.length + 1, now);
+      case 'backing_up':
+        // No verdict in time: an agent that needs healing is not left waiting on its backup.
+        return this.issue(i, 1, now);
       default:
         return { incident: { ...i, dueAt: undefined }, heals: [], alerts: [] };
     }
+  }
+
+  /** The orchestrator's verdict on the pre-heal backup this incident asked for: heal now, whatever it says. */
+  onBackupVerdict(i: Incident, v: BackupVerified, now: number): Step {
+    if (i.phase !== 'backing_up' || !i.openedBy || !v.jobId.endsWith(`@pre_heal-${i.openedBy}`)) return noop(i);
+    return this.issue(i, 1, now);
   }
 
   private open(i: Incident, cause: Cause, e: AgentLivenessChanged, now: number, who?: AgentRegistration): Step {
@@ -155,6 +175,24 @@ export class IncidentRules {
       alert: undefined,
     };
     if (!this.policy.heal.actions[cause]) return this.escalate(opened, now, `no heal applies to ${cause}`, who);
+    const pre = this.policy.heal.preHealBackup;
+    if (pre) {
+      const request: BackupRequest = {
+        requestId: opened.openedBy!,
+        agentId: i.key,
+        policyId: pre.policyId,
+        kind: pre.kind,
+        trigger: 'pre_heal',
+        reason: `before healing: agent ${cause}`,
+        requestedAt: now,
+      };
+      return {
+        incident: { ...opened, phase: 'backing_up', dueAt: now + pre.waitMs },
+        heals: [],
+        alerts: [],
+        backups: [request],
+      };
+    }
     return this.issue(opened, 1, now);
   }
 

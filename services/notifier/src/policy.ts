@@ -58,6 +58,18 @@ export const policySchema = z
         timeoutMs: z.number().int().min(100).default(10_000),
         /** After a heal reported success, how long the agent has to be healthy again before it counts as failed. */
         verifyMs: z.number().int().min(100).default(15_000),
+        /**
+         * Before the first heal of an incident, ask the backup orchestrator for a backup of the agent
+         * (policy `policyId`) and heal once its verdict is in, or after `waitMs` whatever it is.
+         */
+        preHealBackup: z
+          .object({
+            policyId: z.string().min(1),
+            kind: z.enum(['full', 'incremental']).default('incremental'),
+            waitMs: z.number().int().min(100).default(60_000),
+          })
+          .strict()
+          .optional(),
         backoff: z
           .object({
             initialMs: z.number().int().min(0).default(1_000),

@@ -90,34 +90,6 @@ describe(
       writeFileSync(path.join(data, 'conf', 'app.yaml'), 'port: 8080\n');
       writeFileSync(path.join(data, 'db.bin'), Buffer.alloc(200_000, 1));
       writeFileSync(path.join(data, 'old.log'), 'old\n');
-      // Three slots within one minute, a few seconds ahead: a full, then two incrementals.
-      let start = Date.now() + 12_000;
-      if (new Date(start).getUTCSeconds() > 40) start += (62 - new Date(start).getUTCSeconds()) * 1000;
-      start = Math.ceil(start / 1000) * 1000;
-      slots = [start, start + 7_000, start + 14_000];
-      writeFileSync(
-        policyFile,
-        `policies:
-  - id: files
-    selector: ['fleet=bk${run}']
-    paths: ['${data}']
-    full: { cron: '${cronAt([slots[0]!])}' }
-    incremental: { cron: '${cronAt(slots.slice(1))}' }
-    retention: { keepLast: 2 }
-    timeoutMs: 20000
-    maxAttempts: 2
-    retryBackoffMs: 500
-  - id: on-change
-    selector: ['fleet=bk${run}']
-    paths: ['${data}']
-    onStateChange: { entityTypes: ['bkdb${run}'], kind: full }
-    retention: { keepLast: 5 }
-  - id: outside
-    selector: ['fleet=bk${run}']
-    paths: ['/etc']
-    maxAttempts: 1
-`,
-      );
       verified = await watchTopic(kafka, codec, Topics.backupVerified, (v) => v.agentId.startsWith(`bk${run}`));
       alerts = await watchTopic(kafka, codec, Topics.alerts, (a) => a.agentId === agentId);
       writeFileSync(
@@ -151,6 +123,36 @@ describe(
       supervisor.register(agentId, { backup: runner.handler });
       await supervisor.start();
 
+      // Three slots within one minute, ahead of the orchestrator's start (written just before it, so a
+      // slow setup cannot make them fall together): a full, then two incrementals 8 s apart. A full
+      // whose slot passed while the orchestrator was starting still fires (misfire grace).
+      let start = Date.now() + 15_000;
+      if (new Date(start).getUTCSeconds() > 40) start += (62 - new Date(start).getUTCSeconds()) * 1000;
+      start = Math.ceil(start / 1000) * 1000;
+      slots = [start, start + 8_000, start + 16_000];
+      writeFileSync(
+        policyFile,
+        `policies:
+  - id: files
+    selector: ['fleet=bk${run}']
+    paths: ['${data}']
+    full: { cron: '${cronAt([slots[0]!])}' }
+    incremental: { cron: '${cronAt(slots.slice(1))}' }
+    retention: { keepLast: 2 }
+    timeoutMs: 20000
+    maxAttempts: 2
+    retryBackoffMs: 500
+  - id: on-change
+    selector: ['fleet=bk${run}']
+    paths: ['${data}']
+    onStateChange: { entityTypes: ['bkdb${run}'], kind: full }
+    retention: { keepLast: 5 }
+  - id: outside
+    selector: ['fleet=bk${run}']
+    paths: ['/etc']
+    maxAttempts: 1
+`,
+      );
       const port = await freePort();
       orchestrator = {
         ...startService('backup-orchestrator', {

@@ -78,7 +78,7 @@ export async function resolveAllowed(paths: string[], allow: string[]): Promise<
 /** Every entry under `root` (itself included), directories before their contents, names sorted. */
 async function* walk(root: string): AsyncGenerator<Omit<ManifestEntry, 'sha256'>> {
   const s = await lstat(root);
-  const base = { path: root, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777 };
+  const base = { path: root, mtimeMs: Math.round(s.mtimeMs), mode: s.mode & 0o7777 };
   if (s.isSymbolicLink()) {
     yield { ...base, type: 'symlink', size: 0, target: await readlink(root) };
   } else if (s.isDirectory()) {

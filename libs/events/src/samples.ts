@@ -11,6 +11,8 @@ import type {
   HealCommand,
   HealResult,
   Heartbeat,
+  RestoreCommand,
+  RestoreResult,
   StateChangeEvent,
 } from './types';
 
@@ -188,4 +190,48 @@ export const sampleBackupRequest = (): BackupRequest => ({
   trigger: 'pre_heal',
   reason: 'before healing: agent unreachable',
   requestedAt: 1_700_000_004_000,
+});
+
+export const sampleRestoreCommand = (overrides: Partial<RestoreCommand> = {}): RestoreCommand => ({
+  restoreId: 'plan-1/agent-1',
+  planId: 'plan-1',
+  agentId: 'agent-1',
+  chain: [
+    {
+      jobId: 'job-0',
+      kind: 'full',
+      location: '/backups/agent-1/job-0.tar.gz',
+      manifestLocation: '/backups/agent-1/job-0.manifest.json',
+      sizeBytes: 123456,
+      sha256: 'b'.repeat(64),
+    },
+    {
+      jobId: 'job-1',
+      kind: 'incremental',
+      location: '/backups/agent-1/job-1.tar.gz',
+      manifestLocation: '/backups/agent-1/job-1.manifest.json',
+      sizeBytes: 2345,
+      sha256: 'a'.repeat(64),
+    },
+  ],
+  targetDir: null,
+  attempt: 1,
+  requestedAt: 1_700_000_100_000,
+  timeoutMs: 600_000,
+  ...overrides,
+});
+
+export const sampleRestoreResult = (overrides: Partial<RestoreResult> = {}): RestoreResult => ({
+  restoreId: 'plan-1/agent-1',
+  planId: 'plan-1',
+  agentId: 'agent-1',
+  status: 'succeeded',
+  error: null,
+  bytes: 125801,
+  fileCount: 40,
+  durationMs: 930,
+  recovered: false,
+  attempt: 1,
+  reportedAt: 1_700_000_101_000,
+  ...overrides,
 });

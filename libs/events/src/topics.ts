@@ -10,6 +10,8 @@ import backupCommandSchema from './schemas/backup-command.avsc.json';
 import backupResultSchema from './schemas/backup-result.avsc.json';
 import backupVerifiedSchema from './schemas/backup-verified.avsc.json';
 import backupRequestSchema from './schemas/backup-request.avsc.json';
+import restoreCommandSchema from './schemas/restore-command.avsc.json';
+import restoreResultSchema from './schemas/restore-result.avsc.json';
 import deadLetterSchema from './schemas/dead-letter.avsc.json';
 import type {
   AgentLivenessChanged,
@@ -23,6 +25,8 @@ import type {
   HealCommand,
   HealResult,
   Heartbeat,
+  RestoreCommand,
+  RestoreResult,
   StateChangeEvent,
 } from './types';
 import { validateHeartbeat, validateStateChange } from './validation';
@@ -150,6 +154,21 @@ export const Topics = {
   backupVerified: topic<BackupVerified>({
     name: 'vigil.backup.verified',
     schema: backupVerifiedSchema as Schema,
+    key: (v) => v.agentId,
+    partitions: 6,
+    config: { 'retention.ms': String(30 * DAY_MS) },
+  }),
+  /** Restore plan steps for agents (their host's supervisor runs them). */
+  restoreCommands: topic<RestoreCommand>({
+    name: 'vigil.restore.commands',
+    schema: restoreCommandSchema as Schema,
+    key: (v) => v.agentId,
+    partitions: 6,
+    config: { 'retention.ms': String(7 * DAY_MS) },
+  }),
+  restoreResults: topic<RestoreResult>({
+    name: 'vigil.restore.results',
+    schema: restoreResultSchema as Schema,
     key: (v) => v.agentId,
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },

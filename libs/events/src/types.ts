@@ -186,6 +186,46 @@ export interface BackupVerified {
   verifiedAt: number;
 }
 
+/** One verified archive of a restore chain. */
+export interface RestoreArchive {
+  jobId: string;
+  kind: BackupKind;
+  location: string;
+  manifestLocation: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+/** One step of a restore plan: the agent restores the chain (full first, then its incrementals). */
+export interface RestoreCommand {
+  restoreId: string;
+  planId: string;
+  agentId: string;
+  chain: RestoreArchive[];
+  /** null: in place; else below this directory. */
+  targetDir: string | null;
+  attempt: number;
+  requestedAt: number;
+  timeoutMs: number;
+}
+
+export type RestoreStatus = 'running' | 'succeeded' | 'failed';
+
+export interface RestoreResult {
+  restoreId: string;
+  planId: string;
+  agentId: string;
+  status: RestoreStatus;
+  error: string | null;
+  bytes: number | null;
+  fileCount: number | null;
+  durationMs: number | null;
+  /** Reported by crash recovery (a swap completed or rolled back after a restart). */
+  recovered: boolean;
+  attempt: number;
+  reportedAt: number;
+}
+
 export type DeadLetterReason =
   | 'undecodable'
   | 'unknown_schema_id'

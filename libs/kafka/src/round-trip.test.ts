@@ -26,6 +26,8 @@ const cases: Array<[string, TopicDef<never>, unknown]> = [
   ['BackupResult', Topics.backupResults as TopicDef<never>, samples.sampleBackupResult()],
   ['BackupVerified', Topics.backupVerified as TopicDef<never>, samples.sampleBackupVerified()],
   ['BackupRequest', Topics.backupRequests as TopicDef<never>, samples.sampleBackupRequest()],
+  ['RestoreCommand', Topics.restoreCommands as TopicDef<never>, samples.sampleRestoreCommand()],
+  ['RestoreResult', Topics.restoreResults as TopicDef<never>, samples.sampleRestoreResult()],
   ['DeadLetter', Topics.stateChanges.dlq as TopicDef<never>, samples.sampleDeadLetter()],
 ];
 

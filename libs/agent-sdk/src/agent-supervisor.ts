@@ -1,5 +1,12 @@
 import os from 'node:os';
-import { Topics, type BackupCommand, type HealCommand, type HealResult, type TopicDef } from '@vigil/events';
+import {
+  Topics,
+  type BackupCommand,
+  type HealCommand,
+  type HealResult,
+  type RestoreCommand,
+  type TopicDef,
+} from '@vigil/events';
 import {
   ConsumerRunner,
   groupBy,
@@ -25,6 +32,8 @@ export interface CommandHandlers {
    */
   heal?(command: HealCommand): Promise<HealOutcome | void> | HealOutcome | void;
   backup?(command: BackupCommand): Promise<void> | void;
+  /** Restores the agent's data from a backup chain (see RestoreRunner). */
+  restore?(command: RestoreCommand): Promise<void> | void;
 }
 
 export interface AgentSupervisorOptions {
@@ -33,7 +42,12 @@ export interface AgentSupervisorOptions {
   hostId?: string;
   logger?: EventsLogger;
   /** The command topics (default: the catalogue's); tests give private copies. */
-  topics?: { heal: TopicDef<HealCommand>; backup: TopicDef<BackupCommand>; healResults?: TopicDef<HealResult> };
+  topics?: {
+    heal: TopicDef<HealCommand>;
+    backup: TopicDef<BackupCommand>;
+    restore?: TopicDef<RestoreCommand>;
+    healResults?: TopicDef<HealResult>;
+  };
 }
 
 /** Results remembered to answer a redelivered command without running it again. */
@@ -53,6 +67,7 @@ export interface SupervisorStats {
 }
 
 type CommandKind = keyof CommandHandlers;
+type AgentCommand = HealCommand | BackupCommand | RestoreCommand;
 
 /**
  * Receives the commands of the agents one host runs. Commands are keyed by agent id, and KafkaJS
@@ -84,7 +99,7 @@ export class AgentSupervisor {
     this.connection = options.connection;
     this.healResults = options.topics?.healResults ?? Topics.healResults;
     this.groupId = `vigil-supervisor-${options.hostId ?? os.hostname()}`;
-    const subscription = <T extends HealCommand | BackupCommand>(topic: TopicDef<T>, kind: CommandKind) =>
+    const subscription = <T extends AgentCommand>(topic: TopicDef<T>, kind: CommandKind) =>
       ({
         topic,
         fromBeginning: false,
@@ -102,6 +117,7 @@ export class AgentSupervisor {
       subscriptions: [
         subscription(options.topics?.heal ?? Topics.healCommands, 'heal'),
         subscription(options.topics?.backup ?? Topics.backupCommands, 'backup'),
+        subscription(options.topics?.restore ?? Topics.restoreCommands, 'restore'),
       ],
       deadLetters: 'log',
       logger: this.logger,
@@ -140,10 +156,7 @@ export class AgentSupervisor {
    * Runs a batch's commands: one agent's in order, different agents' side by side (a heal takes
    * seconds; a rack's worth of them one after another would outlast every command's timeout).
    */
-  private async dispatch(
-    kind: CommandKind,
-    records: Array<ConsumedRecord<HealCommand | BackupCommand>>,
-  ): Promise<void> {
+  private async dispatch(kind: CommandKind, records: Array<ConsumedRecord<AgentCommand>>): Promise<void> {
     const byAgent = groupBy(records, (r) => r.value.agentId);
     await Promise.all(
       [...byAgent.values()].map(async (mine) => {
@@ -152,7 +165,7 @@ export class AgentSupervisor {
     );
   }
 
-  private async run(kind: CommandKind, { value, offset, partition }: ConsumedRecord<HealCommand | BackupCommand>) {
+  private async run(kind: CommandKind, { value, offset, partition }: ConsumedRecord<AgentCommand>) {
     const handler = this.agents.get(value.agentId)?.[kind] as
       ((c: typeof value) => Promise<HealOutcome | void> | HealOutcome | void) | undefined;
     if (!handler) {

@@ -15,6 +15,7 @@ export {
   type SupervisorStats,
 } from './agent-supervisor';
 export { BackupRunner, type BackupRunnerOptions } from './backup-runner';
+export { RestoreRunner, type RestoreRunnerOptions } from './restore-runner';
 export {
   FileSystemStore,
   S3Store,

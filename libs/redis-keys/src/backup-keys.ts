@@ -13,4 +13,10 @@ export const backupKeys = (group: string) => ({
   agents: `vigil:{bo:${group}}:agents`,
   /** Hash per agent: job id -> a verified backup that is kept (JSON); retention deletes from it. */
   backups: (agentId: string) => `vigil:{bo:${group}}:backups:${agentId}`,
+  /** Hash: plan id -> a restore plan and its progress (JSON, with its revision). */
+  restorePlans: `vigil:{bo:${group}}:restore-plans`,
+  /** Set: ids of the plans the tick still advances (running, or failed with steps in flight). */
+  restoreActive: `vigil:{bo:${group}}:restore-active`,
+  /** Hash: agent id -> broker time of its newest healthy heartbeat, kept only while a plan awaits it. */
+  restoreHealth: `vigil:{bo:${group}}:restore-health`,
 });

@@ -9,6 +9,9 @@ import { BackupsController } from './backups.controller';
 import type { OrchestratorConfig } from './config';
 import { JobStore } from './job-store';
 import { loadPolicies } from './policy';
+import { RestorePlanStore } from './restore/restore-plan-store';
+import { RestorePlans } from './restore/restore-plans';
+import { RestorePlansController } from './restore/restore-plans.controller';
 
 /** The store agents write to: a bucket when BACKUP_S3_BUCKET is set, else a directory. */
 async function storeOf(c: OrchestratorConfig): Promise<BackupStore> {
@@ -30,13 +33,20 @@ async function storeOf(c: OrchestratorConfig): Promise<BackupStore> {
 /**
  * Decides when agents back up (cron schedules per label selector, manual requests), sends the
  * commands, verifies every reported archive by reading it back, keeps what is verified and prunes
- * by retention. Jobs live in Redis, shared by every instance.
+ * by retention; plans restores by tier and dependency and runs them step by step. Jobs and plans
+ * live in Redis, shared by every instance.
  */
 @Module({
-  controllers: [BackupEventsController, BackupsController],
+  controllers: [BackupEventsController, BackupsController, RestorePlansController],
   providers: [
     BackupJobs,
     BackupScheduler,
+    RestorePlans,
+    {
+      provide: RestorePlanStore,
+      inject: [REDIS, CONFIG],
+      useFactory: (redis: Redis, c: OrchestratorConfig) => new RestorePlanStore(redis, c.CONSUMER_GROUP),
+    },
     {
       provide: JobStore,
       inject: [REDIS, CONFIG],

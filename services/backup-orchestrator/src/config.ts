@@ -1,6 +1,16 @@
 import { baseConfigSchema } from '@vigil/platform';
 import { z } from 'zod';
 
+/** MB/s measured by bench/restore-throughput on the 1 GB tree (2 cores; see the README). */
+const DEFAULT_RESTORE_MBPS = 40;
+
+/** `90`, `500ms`, `30s`, `15m`, `8h` in ms (a bare number is ms). */
+function durationMs(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+}
+
 export const orchestratorConfigSchema = baseConfigSchema.extend({
   CONSUMER_GROUP: z
     .string()
@@ -46,6 +56,45 @@ export const orchestratorConfigSchema = baseConfigSchema.extend({
     .describe(
       'how often every kept backup is read back and checked again (0: never; POST /backups/:job/verify does one)',
     ),
+  RESTORE_RTO: z
+    .string()
+    .default('15m,1h,8h')
+    .transform((v, ctx) => {
+      const out = v.split(',').map((d) => durationMs(d.trim()));
+      if (out.some((d) => d === undefined)) ctx.addIssue({ code: 'custom', message: `not a list of durations: ${v}` });
+      return out as number[];
+    })
+    .describe('recovery time objective per priority tier, tier 0 first (e.g. 15m,1h,8h); later tiers use the last'),
+  RESTORE_THROUGHPUT_MBPS: z.coerce
+    .number()
+    .positive()
+    .default(DEFAULT_RESTORE_MBPS)
+    .describe('restore speed (MB/s of archive) the plan estimates from; bench/restore-throughput measures it'),
+  RESTORE_PARALLELISM: z.coerce.number().int().min(1).max(64).default(2).describe('restore steps running at once'),
+  RESTORE_STEP_OVERHEAD_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5_000)
+    .describe('fixed time per step in estimates (command, checks, swap), besides bytes and the health gate'),
+  RESTORE_STEP_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(600_000)
+    .describe('a restore step with no result after this (or three times its estimate, if longer) fails the plan'),
+  RESTORE_HEALTH_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(300_000)
+    .describe('a restored agent with no healthy heartbeat after this fails the plan'),
+  RESTORE_RESEND_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(10_000)
+    .describe('a restore command the agent has not acknowledged after this is sent again (it dedupes)'),
 });
 
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

@@ -92,8 +92,8 @@ export function loadPolicies(path: string | undefined): BackupPolicies {
   return parsed.data;
 }
 
-/** Whether a policy's selector takes an agent with these labels. */
-export function selects(policy: BackupPolicy, labels: Record<string, string>): boolean {
+/** Whether a selector (a policy's, or a restore plan's) takes an agent with these labels. */
+export function selects(policy: Pick<BackupPolicy, 'selector'>, labels: Record<string, string>): boolean {
   return policy.selector.every((m) => {
     const [name, value] = m.includes('!=') ? m.split('!=') : m.split('=');
     const equal = (labels[name!] ?? '') === value;

@@ -29,6 +29,15 @@ export function chainHead(kept: KeptBackup[]): KeptBackup | undefined {
   return [...kept].sort((a, b) => b.verifiedAt - a.verifiedAt).find(complete);
 }
 
+/** The newest complete chain, full first: what a restore applies. Undefined when there is none. */
+export function newestChain(kept: KeptBackup[]): KeptBackup[] | undefined {
+  const byId = new Map(kept.map((b) => [b.jobId, b]));
+  const out: KeptBackup[] = [];
+  for (let cur = chainHead(kept); cur; cur = cur.kind === 'full' ? undefined : byId.get(cur.baseJobId ?? ''))
+    out.unshift(cur);
+  return out.length > 0 ? out : undefined;
+}
+
 /**
  * What retention removes from one policy's backups of one agent: everything but the newest
  * `keepLast` and (when set) what is younger than `maxAgeDays`, except the newest full and every

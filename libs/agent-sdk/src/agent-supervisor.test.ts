@@ -21,6 +21,7 @@ const run = randomUUID().slice(0, 8);
 const topics = {
   heal: isolatedTopic(Topics.healCommands),
   backup: isolatedTopic(Topics.backupCommands),
+  restore: isolatedTopic(Topics.restoreCommands),
   healResults: isolatedTopic(Topics.healResults),
 };
 const connection = new AgentConnection({ brokers: env.brokers, registryUrl: env.registryUrl, logger: silentLogger });
@@ -81,7 +82,7 @@ describe('AgentSupervisor: commands reach the agents of their host only', () => 
   before(async () => {
     await ensureTopics(
       connection.kafka,
-      [topics.heal, topics.backup, topics.healResults] as TopicDef<unknown>[],
+      [topics.heal, topics.backup, topics.restore, topics.healResults] as TopicDef<unknown>[],
       silentLogger,
     );
     a = new AgentSupervisor({ connection, hostId: `host-a-${run}`, topics, logger: silentLogger });

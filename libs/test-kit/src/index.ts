@@ -34,3 +34,4 @@ export { startAlertmanager, type RunningAlertmanager } from './alertmanager';
 export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat-service';
 export { connectToInfra, type InfraConnection } from './connect';
 export { installSdkFromTarball, installSize, type InstalledSdk } from './sdk-install';
+export { treeSnapshot } from './tree-snapshot';

@@ -111,7 +111,7 @@ export function planRestore(agents: PlanAgent[], s: PlanSettings): Planned {
   const dependents = new Map<string, string[]>();
   for (const [id, ds] of after) for (const d of ds) dependents.set(d, [...(dependents.get(d) ?? []), id]);
   const rank = (x: PlanAgent, y: PlanAgent) => x.tier - y.tier || (x.agentId < y.agentId ? -1 : 1);
-  let ready = agents.filter((a) => remaining.get(a.agentId) === 0);
+  const ready = agents.filter((a) => remaining.get(a.agentId) === 0);
   const order: PlanAgent[] = [];
   while (ready.length > 0) {
     ready.sort(rank);

@@ -116,8 +116,8 @@ describe(
       });
       backedUp = treeSnapshot(live);
       // On a fresh broker no service may have created the command topics yet: create them as one would.
-    await ensureTopics(kafka, undefined, silentLogger);
-    results = await watchTopic(kafka, codec, Topics.restoreResults, (r) => r.agentId === agentId);
+      await ensureTopics(kafka, undefined, silentLogger);
+      results = await watchTopic(kafka, codec, Topics.restoreResults, (r) => r.agentId === agentId);
     });
 
     after(async () => {

@@ -35,3 +35,4 @@ export { startHeartbeat, waitAssigned, type RunningHeartbeat } from './heartbeat
 export { connectToInfra, type InfraConnection } from './connect';
 export { installSdkFromTarball, installSize, type InstalledSdk } from './sdk-install';
 export { treeSnapshot } from './tree-snapshot';
+export { startOrchestrator, type RunningOrchestrator } from './orchestrator-service';

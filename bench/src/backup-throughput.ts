@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The agent's backup archiver on a tree of many small files and a few large ones, side by side in
-// one run with `tar czf` of the same tree: throughput, the archiver's memory over time, CPU.
+// one run with `tar czf` of the same tree; then the agent's restore of that archive side by side
+// with `tar xzf` of the same archive: throughput, memory over time, CPU.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,11 @@ import { writeReport } from './report';
 
 const HELP = `backup-throughput: archive a generated tree with the agent's archiver (tar + gzip streamed into a
 directory store, every file and the archive hashed while streaming, a manifest of the tree) and with
-\`tar czf\`, in the same run; then an incremental after 1% of the files changed.
+\`tar czf\`, in the same run; then an incremental after 1% of the files changed; then restores of
+the agent's full archive with the agent's restore (checksum of the archive, extraction into a staging
+tree with every file hashed, modes and mtimes, swap) and with \`tar xzf\`, and of the full +
+incremental chain. The restore MB/s of archive bytes is what restore plans estimate with
+(RESTORE_THROUGHPUT_MBPS).
 
 Usage: node bench/dist/backup-throughput.js [--size-mb N] [--large N] [--keep]
   --size-mb N   size of the tree (default 1024): half in small files (4-60 KB), half in --large files
@@ -159,6 +164,40 @@ async function main() {
   const inc = await measure(process.execPath, [worker, store, data, 'incremental', 'inc', fullOut.manifestLocation]);
   const incOut = JSON.parse(inc.output) as { sizeBytes: number; fileCount: number };
 
+  const fullArchive = JSON.parse(full.output) as { location: string; manifestLocation: string; sha256: string };
+  const incArchive = JSON.parse(inc.output) as { location: string; manifestLocation: string; sha256: string };
+  const restoreWorker = path.join(__dirname, 'restore-worker.js');
+  const journal = path.join(work, 'journal');
+  console.error('tar xzf of the agent archive');
+  mkdirSync(path.join(work, 'out-tar'));
+  const untar = await measure('tar', ['xzf', fullArchive.location, '-C', path.join(work, 'out-tar')]);
+  rmSync(path.join(work, 'out-tar'), { recursive: true, force: true });
+  console.error('the agent restore: the full');
+  const restoreFull = await measure(process.execPath, [
+    restoreWorker,
+    store,
+    path.join(work, 'out-full'),
+    journal,
+    JSON.stringify([fullArchive]),
+  ]);
+  rmSync(path.join(work, 'out-full'), { recursive: true, force: true });
+  console.error('the agent restore: full + incremental');
+  const restoreChain = await measure(process.execPath, [
+    restoreWorker,
+    store,
+    path.join(work, 'out-chain'),
+    journal,
+    JSON.stringify([fullArchive, incArchive]),
+  ]);
+  const archiveMb = fullOut.sizeBytes / 1e6;
+  const restoreFigures = (r: Run, archiveMB: number) => ({
+    treeMBps: Math.round(mb / r.seconds),
+    archiveMBps: Math.round(archiveMB / r.seconds),
+    seconds: r.seconds,
+    cpuCores: r.cpuCores,
+    rssMB: r.rssMB,
+  });
+
   const figures = {
     tree: { files: tree.files, MB: Math.round(mb) },
     tarCzf: {
@@ -184,6 +223,9 @@ async function main() {
       archiveMB: Math.round((incOut.sizeBytes / 1e6) * 10) / 10,
       entries: incOut.fileCount,
     },
+    tarXzf: restoreFigures(untar, archiveMb),
+    agentRestoreFull: restoreFigures(restoreFull, archiveMb),
+    agentRestoreChain: restoreFigures(restoreChain, archiveMb + incOut.sizeBytes / 1e6),
   };
   if (!values.keep) rmSync(work, { recursive: true, force: true });
   writeReport('backup-throughput', figures);

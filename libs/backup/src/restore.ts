@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, readdir, realpath, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, readdir, realpath, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -110,11 +111,45 @@ async function destinationsOf(roots: string[], req: RestoreRequest): Promise<Map
   return out;
 }
 
-/** Removes what is at `p`, whatever it is, unless it is already of `type` (directories are kept). */
-async function clear(p: string, type: ManifestEntry['type']): Promise<void> {
+/**
+ * Removes what is at `p`, whatever it is, unless it is already of `type` (directories are kept).
+ * Returns whether something was removed.
+ */
+async function clear(p: string, type: ManifestEntry['type']): Promise<boolean> {
   const s = await lstat(p).catch(() => undefined);
-  if (!s || (type === 'dir' && s.isDirectory())) return;
+  if (!s || (type === 'dir' && s.isDirectory())) return false;
   await rm(p, { recursive: true, force: true });
+  return true;
+}
+
+/** Files up to this size are written behind the extraction (see extractInto). */
+const SMALL_FILE = 1024 * 1024;
+const WRITES_IN_FLIGHT = 16;
+
+/** Tasks (file writes, attribute updates) in flight, at most `limit`; the first failure is thrown by the next add or by drain. */
+class BoundedTasks {
+  private readonly pending = new Set<Promise<void>>();
+  private failure: Error | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  async add(write: Promise<void>): Promise<void> {
+    const p = write.then(
+      () => void this.pending.delete(p),
+      (e: Error) => {
+        this.pending.delete(p);
+        this.failure ??= e;
+      },
+    );
+    this.pending.add(p);
+    while (this.pending.size >= this.limit) await Promise.race(this.pending);
+    if (this.failure) throw this.failure;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.pending);
+    if (this.failure) throw this.failure;
+  }
 }
 
 /**
@@ -130,6 +165,10 @@ async function extractInto(
   stagingOf: (entryPath: string) => { path: string; root: string },
 ): Promise<number> {
   const carried = new Map(manifest.entries.filter((e) => manifest.archived.includes(e.path)).map((e) => [e.path, e]));
+  const writes = new BoundedTasks(WRITES_IN_FLIGHT);
+  /** Directories known to resolve inside their staging tree (saves two realpaths per entry). */
+  const safeDirs = new Set<string>();
+  const realRoots = new Map<string, string>();
   const tap = new DigestTap();
   const ex = tarExtract();
   const feeding = pipeline(req.store.get(archive.location), tap, createGunzip(), ex);
@@ -148,18 +187,35 @@ async function extractInto(
       throw new Error(`archive ${archive.location} holds ${name} (${type}), which its manifest does not list`);
     }
     const { path: target, root } = stagingOf(abs);
-    await mkdir(path.dirname(target), { recursive: true });
-    if (target !== root && !inside(await realpath(path.dirname(target)), await realpath(root))) {
-      ex.destroy();
-      throw new Error(`entry ${name} would be written through a symlink outside the restore`);
+    const parent = path.dirname(target);
+    if (target !== root && !safeDirs.has(parent)) {
+      await mkdir(parent, { recursive: true });
+      if (!realRoots.has(root)) realRoots.set(root, await realpath(root));
+      if (!inside(await realpath(parent), realRoots.get(root)!)) {
+        ex.destroy();
+        throw new Error(`entry ${name} would be written through a symlink outside the restore`);
+      }
+      safeDirs.add(parent);
     }
-    await clear(target, want.type);
+    // A directory checked before may since have been replaced (by a symlink, say): check again.
+    if ((await clear(target, want.type)) || want.type === 'symlink') safeDirs.clear();
     if (want.type === 'dir') {
       await mkdir(target, { recursive: true, mode: 0o700 });
       entry.resume();
     } else if (want.type === 'symlink') {
       await symlink(want.target ?? '', target);
       entry.resume();
+    } else if (want.size <= SMALL_FILE) {
+      // Small files are read whole and written behind the extraction, several at once: a restore of
+      // many small files is bound by the latency of open/write/close, not by bytes.
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      if (createHash('sha256').update(body).digest('hex') !== want.sha256) {
+        ex.destroy();
+        throw new Error(`file ${abs} in ${archive.location} does not match its manifest's SHA-256`);
+      }
+      await writes.add(writeFile(target, body, { mode: 0o600 }));
     } else {
       const fileTap = new DigestTap();
       await pipeline(entry, fileTap, createWriteStream(target, { mode: 0o600 }));
@@ -169,6 +225,7 @@ async function extractInto(
       }
     }
   }
+  await writes.drain();
   await feeding;
   if (tap.digest() !== archive.sha256)
     throw new Error(`archive ${archive.location} changed in the store while it was restored`);
@@ -193,7 +250,7 @@ async function prune(dir: string, abs: string, listed: Map<string, ManifestEntry
  * (writing into a directory changes its mtime), and checks the tree is complete.
  */
 async function finish(entries: ManifestEntry[], stagingOf: (p: string) => { path: string }): Promise<void> {
-  for (const e of [...entries].reverse()) {
+  const settle = async (e: ManifestEntry) => {
     const p = stagingOf(e.path).path;
     const s = await lstat(p).catch(() => undefined);
     const type = s?.isDirectory() ? 'dir' : s?.isSymbolicLink() ? 'symlink' : s?.isFile() ? 'file' : undefined;
@@ -207,7 +264,12 @@ async function finish(entries: ManifestEntry[], stagingOf: (p: string) => { path
       await chmod(p, e.mode);
       await utimes(p, when, when);
     }
-  }
+  };
+  // Files and links several at once; then directories one by one, deepest first.
+  const pending = new BoundedTasks(WRITES_IN_FLIGHT);
+  for (const e of entries) if (e.type !== 'dir') await pending.add(settle(e));
+  await pending.drain();
+  for (const e of [...entries].reverse()) if (e.type === 'dir') await settle(e);
 }
 
 /**

@@ -1,8 +1,11 @@
 import { baseConfigSchema } from '@vigil/platform';
 import { z } from 'zod';
 
-/** MB/s measured by bench/restore-throughput on the 1 GB tree (2 cores; see the README). */
-const DEFAULT_RESTORE_MBPS = 40;
+/**
+ * Archive MB/s of the agent's restore, measured by bench/backup-throughput on its 1 GB tree on 2
+ * cores (52 for a full, 49 for a full + incremental; README "Benchmarks").
+ */
+const DEFAULT_RESTORE_MBPS = 50;
 
 /** `90`, `500ms`, `30s`, `15m`, `8h` in ms (a bare number is ms). */
 function durationMs(text: string): number | undefined {
@@ -69,7 +72,7 @@ export const orchestratorConfigSchema = baseConfigSchema.extend({
     .number()
     .positive()
     .default(DEFAULT_RESTORE_MBPS)
-    .describe('restore speed (MB/s of archive) the plan estimates from; bench/restore-throughput measures it'),
+    .describe('restore speed (MB/s of archive) the plan estimates from; bench/backup-throughput measures it'),
   RESTORE_PARALLELISM: z.coerce.number().int().min(1).max(64).default(2).describe('restore steps running at once'),
   RESTORE_STEP_OVERHEAD_MS: z.coerce
     .number()

@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readManifest, writeArchive, type ArchiveOutcome } from './archive';
@@ -175,7 +176,7 @@ describe('restores: a chain of archives applied in order, verified first, swappe
     assert.deepEqual(readdirSync(journal.dir), []);
   });
 
-  it('refuses a chain out of order, or a destination outside the allow-list, touching nothing', async () => {
+  it('refuses a chain out of order, a manifest naming a path outside its roots, or a destination outside the allow-list, touching nothing', async () => {
     await assert.rejects(
       restoreChain({
         restoreId: 'r-order',
@@ -208,6 +209,24 @@ describe('restores: a chain of archives applied in order, verified first, swappe
         journal,
       }),
       (e: unknown) => e instanceof RestoreRefused && /outside the agent's allow-list/.test(e.message),
+    );
+    // A manifest (tampered with, or written by a hostile agent) that names a path outside its roots.
+    const m = await readManifest(store, outs[0]!.manifestLocation);
+    const forged = await store.put(
+      'a1/forged.manifest.json',
+      Readable.from([JSON.stringify({ ...m, entries: [...m.entries, { ...m.entries[1]!, path: '/etc/cron.d/x' }] })]),
+    );
+    await assert.rejects(
+      restoreChain({
+        restoreId: 'r-forged',
+        chain: [{ ...chainOf(outs[0]!)[0]!, manifestLocation: forged.location }],
+        store,
+        allow: [work],
+        targetDir: path.join(work, 'x'),
+        journal,
+      }),
+      (e: unknown) =>
+        e instanceof RestoreRefused && /entry \/etc\/cron.d\/x of j1 lies outside its roots/.test(e.message),
     );
     symlinkSync('/etc', path.join(work, 'escape'));
     await assert.rejects(

@@ -244,10 +244,13 @@ describe('restores: a chain of archives applied in order, verified first, swappe
     assert.ok(!existsSync(path.join(work, 'x')));
   });
 
-  it('interrupted before the swap (staging written): recovery removes the staging tree, the old tree stays', async () => {
-    const target = path.join(work, 'crash-staged');
+  /**
+   * Restores the full into `target` (the old tree), then the whole chain over it, stopped at `phase`
+   * as a crash would stop it (nothing after that point runs). Returns the destination.
+   */
+  async function interruptedAt(phase: 'staged' | 'old-moved', restoreId: string, target: string): Promise<string> {
     await restoreChain({
-      restoreId: 'r-old',
+      restoreId: `${restoreId}-old`,
       chain: chainOf(outs[0]!),
       store,
       allow: [work],
@@ -257,7 +260,7 @@ describe('restores: a chain of archives applied in order, verified first, swappe
     const crash = new Error('crash');
     await assert.rejects(
       restoreChain({
-        restoreId: 'r-crash1',
+        restoreId,
         chain: chainOf(...outs),
         store,
         allow: [work],
@@ -265,48 +268,30 @@ describe('restores: a chain of archives applied in order, verified first, swappe
         journal,
         meta: { attempt: 1 },
         onPhase: (p) => {
-          if (p === 'staged') throw crash;
+          if (p === phase) throw crash;
         },
       }),
       (e) => e === crash,
     );
-    assert.equal(leftovers(path.dirname(path.join(target, data))).length, 1, 'the staging tree, as a crash leaves it');
+    return path.join(target, data);
+  }
+
+  it('interrupted before the swap (staging written): recovery removes the staging tree, the old tree stays', async () => {
+    const dest = await interruptedAt('staged', 'r-crash1', path.join(work, 'crash-staged'));
+    assert.equal(leftovers(path.dirname(dest)).length, 1, 'the staging tree, as a crash leaves it');
     assert.deepEqual(await journal.recover(), [
       { restoreId: 'r-crash1', meta: { attempt: 1 }, outcome: 'rolled_back' },
     ]);
-    assert.deepEqual(snapshot(path.join(target, data)), snapshots[0]);
-    assert.deepEqual(leftovers(path.dirname(path.join(target, data))), []);
+    assert.deepEqual(snapshot(dest), snapshots[0]);
+    assert.deepEqual(leftovers(path.dirname(dest)), []);
   });
 
   it('interrupted mid-swap (old tree moved aside, new not yet in): recovery completes the swap', async () => {
-    const target = path.join(work, 'crash-swap');
-    await restoreChain({
-      restoreId: 'r-old2',
-      chain: chainOf(outs[0]!),
-      store,
-      allow: [work],
-      targetDir: target,
-      journal,
-    });
-    const crash = new Error('crash');
-    await assert.rejects(
-      restoreChain({
-        restoreId: 'r-crash2',
-        chain: chainOf(...outs),
-        store,
-        allow: [work],
-        targetDir: target,
-        journal,
-        onPhase: (p) => {
-          if (p === 'old-moved') throw crash;
-        },
-      }),
-      (e) => e === crash,
-    );
-    assert.ok(!existsSync(path.join(target, data)), 'the moment of the crash: no tree at the destination');
-    assert.deepEqual(await journal.recover(), [{ restoreId: 'r-crash2', meta: {}, outcome: 'completed' }]);
-    assert.deepEqual(snapshot(path.join(target, data)), snapshots[2]);
-    assert.deepEqual(leftovers(path.dirname(path.join(target, data))), []);
+    const dest = await interruptedAt('old-moved', 'r-crash2', path.join(work, 'crash-swap'));
+    assert.ok(!existsSync(dest), 'the moment of the crash: no tree at the destination');
+    assert.deepEqual(await journal.recover(), [{ restoreId: 'r-crash2', meta: { attempt: 1 }, outcome: 'completed' }]);
+    assert.deepEqual(snapshot(dest), snapshots[2]);
+    assert.deepEqual(leftovers(path.dirname(dest)), []);
     assert.deepEqual(await journal.recover(), [], 'recovery is done once');
   });
 });

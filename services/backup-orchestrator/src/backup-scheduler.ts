@@ -4,6 +4,7 @@ import { CONFIG, LOGGER, type Logger } from '@vigil/platform';
 import { BackupJobs } from './backup-jobs';
 import type { OrchestratorConfig } from './config';
 import { latestSlot, selects } from './policy';
+import { Ticker } from './ticker';
 
 const KINDS: BackupKind[] = ['full', 'incremental'];
 
@@ -15,8 +16,7 @@ const KINDS: BackupKind[] = ['full', 'incremental'];
  */
 @Injectable()
 export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private ticking?: Promise<void>;
+  private readonly ticker: Ticker;
   /** Slots this instance already turned into jobs (saves asking Redis again every tick). */
   private fired = new Set<string>();
   private lastScrub = Date.now();
@@ -25,17 +25,16 @@ export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
     private readonly jobs: BackupJobs,
     @Inject(CONFIG) private readonly config: OrchestratorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    this.ticker = new Ticker(() => this.tick(), config.TICK_INTERVAL_MS);
+  }
 
   onModuleInit(): void {
-    this.timer = setInterval(() => {
-      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
-    }, this.config.TICK_INTERVAL_MS);
+    this.ticker.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.ticking;
+    await this.ticker.stop();
   }
 
   private async tick(): Promise<void> {

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import { BackupJobs, UnknownPolicy } from './backup-jobs';
+import { parseBody } from './http-body';
 
 const manualRequest = z
   .object({ policyId: z.string().min(1), kind: z.enum(['full', 'incremental']).default('full') })
@@ -61,13 +62,9 @@ export class BackupsController {
   @Post('agents/:id/backups')
   @HttpCode(202)
   async manual(@Param('id') id: string, @Body() body: unknown) {
-    const parsed = manualRequest.safeParse(body ?? {});
-    if (!parsed.success)
-      throw new BadRequestException(
-        `backup request: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`,
-      );
+    const request = parseBody(manualRequest, body, 'backup request');
     try {
-      return { jobId: await this.jobs.manual(parsed.data.policyId, id, parsed.data.kind) };
+      return { jobId: await this.jobs.manual(request.policyId, id, request.kind) };
     } catch (e) {
       if (e instanceof UnknownPolicy) throw new BadRequestException(e.message);
       throw e;

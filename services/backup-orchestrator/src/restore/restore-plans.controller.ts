@@ -1,5 +1,4 @@
 import {
-  BadRequestException,
   Body,
   ConflictException,
   Controller,
@@ -16,6 +15,7 @@ import { Topics, type RestoreResult } from '@vigil/events';
 import type { ConsumedRecord } from '@vigil/kafka';
 import { HandlerErrorsPassThrough } from '@vigil/platform';
 import { z } from 'zod';
+import { parseBody } from '../http-body';
 import { summary, type RestorePlan } from './restore-progress';
 import { PlanNotRunnable, PlanRefused, RestorePlans } from './restore-plans';
 
@@ -45,14 +45,10 @@ export class RestorePlansController {
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown) {
-    const parsed = planRequest.safeParse(body ?? {});
-    if (!parsed.success)
-      throw new BadRequestException(
-        `restore plan request: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`,
-      );
+    const request = parseBody(planRequest, body, 'restore plan request');
     try {
-      const plan = await this.plans.create(parsed.data);
-      return view(parsed.data.run ? await this.plans.run(plan.planId) : plan);
+      const plan = await this.plans.create(request);
+      return view(request.run ? await this.plans.run(plan.planId) : plan);
     } catch (e) {
       if (e instanceof PlanRefused) throw new UnprocessableEntityException(e.message);
       if (e instanceof PlanNotRunnable) throw new ConflictException(e.message);

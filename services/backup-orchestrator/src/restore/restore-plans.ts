@@ -8,6 +8,7 @@ import type { OrchestratorConfig } from '../config';
 import { JobStore } from '../job-store';
 import { selects } from '../policy';
 import { newestChain } from '../retention';
+import { Ticker } from '../ticker';
 import { planRestore, type PlanAgent, type PlanSettings } from './restore-plan';
 import { RestorePlanStore } from './restore-plan-store';
 import {
@@ -44,8 +45,7 @@ const MAX_WRITE_ATTEMPTS = 20;
  */
 @Injectable()
 export class RestorePlans implements OnModuleInit, OnApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private ticking?: Promise<void>;
+  private readonly ticker: Ticker;
   /** Agents a plan waits on (restoring or awaiting health): only their heartbeats are decoded. */
   private awaited = new Set<string>();
   private readonly health: ConsumerRunner;
@@ -57,10 +57,11 @@ export class RestorePlans implements OnModuleInit, OnApplicationShutdown {
     private readonly jobs: JobStore,
     readonly store: RestorePlanStore,
     private readonly resources: ServiceResources,
-    @Inject(CONFIG) private readonly config: OrchestratorConfig,
+    @Inject(CONFIG) config: OrchestratorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS) registry: Registry,
   ) {
+    this.ticker = new Ticker(() => this.tick(), config.TICK_INTERVAL_MS);
     this.planSettings = {
       rtoMs: config.RESTORE_RTO,
       bytesPerSecond: config.RESTORE_THROUGHPUT_MBPS * 1e6,
@@ -103,14 +104,11 @@ export class RestorePlans implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     await this.refreshAwaited();
     await this.health.start();
-    this.timer = setInterval(() => {
-      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
-    }, this.config.TICK_INTERVAL_MS);
+    this.ticker.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.ticking;
+    await this.ticker.stop();
     await this.health.stop();
   }
 

@@ -75,6 +75,15 @@ describe(
     let pump: NodeJS.Timeout;
     /** The tree of each agent at its newest backup. */
     const backedUp = new Map<string, Record<string, string>>();
+    const group = `restores-test-${run}`;
+    const orchestratorEnv = {
+      BACKUP_POLICY_FILE: policyFile,
+      BACKUP_STORE_DIR: storeDir,
+      // db's estimate (5 s per step at least) misses a 2 s RTO; the other tiers have hours.
+      RESTORE_RTO: '2s,1h,8h',
+      RESTORE_PARALLELISM: '2',
+      RESTORE_HEALTH_TIMEOUT_MS: '30000',
+    };
     /** When db starts reporting `ok` again after a restore (it restarts slowly). */
     let dbHealthyFrom = Infinity;
 
@@ -272,6 +281,32 @@ describe(
       for (const s of plan.steps) assert.ok(s.healthyAt! >= s.restoredAt!, `${s.agentId}: healthy after its restore`);
       for (const agentId of Object.values(agents))
         assert.deepEqual(treeSnapshot(path.join(target, dataOf(agentId))), backedUp.get(agentId), agentId);
+    });
+
+    it('an orchestrator SIGKILLed mid-plan: its restart resumes the plan from Redis, each agent restored once', async () => {
+      const target = path.join(work, 'restored-after-kill');
+      const res = await orchestrator.api<PlanView>('POST', '/restore-plans', {
+        selector: [`fleet=rs${run}`],
+        targetDir: target,
+        run: true,
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const p = res.body.planId;
+      // Killed while db is restored and auth waits for db's health.
+      await waitUntil(() => seenAt(agents.db, 'succeeded', p) !== undefined, 30_000, 'db restored');
+      orchestrator.child.kill('SIGKILL');
+      await orchestrator.exited;
+      orchestrator = await startOrchestrator(group, orchestratorEnv);
+      const plan = await finished(p, 'the plan to finish after the restart');
+      assert.equal(plan.status, 'succeeded', JSON.stringify(plan.summary));
+      for (const agentId of Object.values(agents)) {
+        assert.equal(
+          results.values((r) => r.planId === p && r.agentId === agentId && r.status === 'succeeded').length,
+          1,
+          `${agentId} restored once`,
+        );
+        assert.deepEqual(treeSnapshot(path.join(target, dataOf(agentId))), backedUp.get(agentId), agentId);
+      }
     });
 
     it('a corrupted archive stops the plan: db restored, auth failed with the reason, web not started', async () => {

@@ -71,11 +71,6 @@ status() {
   else echo "alertmanager: down"; return 1; fi
 }
 
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) status ;;
-  bin) ensure_binary ;;
-  -h|--help|help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "usage: $0 up|down|status|bin (--help)" >&2; exit 2 ;;
-esac
+verb_bin() { ensure_binary; }
+
+component_main "$0" "$@"

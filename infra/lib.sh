@@ -66,3 +66,16 @@ stop_pid() {
   rm -f "$pidfile"
   log "$name stopped"
 }
+
+# component_main SCRIPT ARGS...: the dispatch every component script shares. The script defines
+# up, down and status (and verb_<name> for verbs of its own); --help prints its header comment.
+component_main() {
+  local script=$1; shift
+  case "${1:-}" in
+    up|down|status) "$1" ;;
+    -h|--help|help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$script" ;;
+    *)
+      if [ -n "${1:-}" ] && declare -F "verb_$1" >/dev/null; then "verb_$1"
+      else echo "usage: $script up|down|status (--help)" >&2; exit 2; fi ;;
+  esac
+}

@@ -64,10 +64,4 @@ status() {
   else echo "s3proxy: down"; return 1; fi
 }
 
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) status ;;
-  -h|--help|help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "usage: $0 up|down|status (--help)" >&2; exit 2 ;;
-esac
+component_main "$0" "$@"

@@ -6,21 +6,14 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics, type StateChangeEvent } from '@vigil/events';
+import { SchemaCodec, Topics } from '@vigil/events';
 import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
 import { stateKey } from '@vigil/redis-keys';
-import {
-  committedOffsets,
-  errorsToStderr,
-  metricSum,
-  percentile,
-  startService,
-  stopProcess,
-  waitUntil,
-} from '@vigil/test-kit';
+import { errorsToStderr, percentile, startService, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
 import { topSelfTime } from './cpu-profile';
 import { writeReport } from './report';
+import { committedAll, ev, metric, preload } from './state-sync-kit';
 
 const HELP = `state-sync-throughput: state-sync events/s vs raw KafkaJS, and publish->Redis latency at fixed rates.
 
@@ -33,20 +26,6 @@ Starts its own state-sync process (consumer group bench-state-sync-<run>) with -
 
 const quiet = errorsToStderr;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function ev(entityId: string, version: number, now = Date.now()): StateChangeEvent {
-  return {
-    eventId: randomUUID(),
-    entityId,
-    entityType: 'bench',
-    agentId: 'bench-agent',
-    eventType: 'updated',
-    version,
-    timestamp: now,
-    payload: '{"v":1}',
-    checksum: null,
-  };
-}
 
 async function main() {
   const { values } = parseArgs({
@@ -75,14 +54,7 @@ async function main() {
   // The new group starts at the beginning of the topic: everything already there is part of the
   // measured stream, for state-sync and for the raw consumer alike.
   console.log(`pre-loading ${n} events (${n / 20} entities x 20 versions)`);
-  for (let v = 1; v <= 20; v++) {
-    const batch = Array.from({ length: n / 20 }, (_, e) => ev(`bench-${run}-e${e}`, v));
-    for (let i = 0; i < batch.length; i += 2000)
-      await producer.send(
-        Topics.stateChanges,
-        batch.slice(i, i + 2000).map((value) => ({ value })),
-      );
-  }
+  await preload(producer, `bench-${run}`, n);
   const ends = await highWatermarks(kafka, Topics.stateChanges.name);
   const total = [...ends.values()].reduce((a, b) => a + Number(b), 0);
   console.log(`input topic holds ${total} records`);
@@ -203,14 +175,6 @@ async function latencyAtRate(
   console.log(`  ${JSON.stringify(result)}`);
   return result;
 }
-
-async function committedAll(kafka: ReturnType<typeof createKafkaClient>, group: string, ends: Map<number, bigint>) {
-  const committed = await committedOffsets(kafka, group, Topics.stateChanges.name);
-  return [...ends].every(([p, end]) => end === 0n || (committed.get(p) ?? -1n) >= end);
-}
-
-/** A metric of the service, 0 while it does not answer yet. */
-const metric = (port: number, name: string) => metricSum(port, name).catch(() => 0);
 
 async function rssOf(port: number) {
   return Math.round((await metric(port, 'process_resident_memory_bytes')) / 2 ** 20);

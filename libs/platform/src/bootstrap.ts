@@ -43,7 +43,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
     SERVICE_NAME: def.name,
     HTTP_PORT: def.defaultPort,
   }) as BaseConfig & z.infer<S>;
-  const tracing = startTracing({ serviceName: config.SERVICE_NAME, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const tracing = startTracing({ serviceName: config.SERVICE_NAME });
   const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
   const resources = new ServiceResources(config, logger);
 

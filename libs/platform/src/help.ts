@@ -16,7 +16,8 @@ const BASE_HELP: Record<string, string> = {
   SCHEMA_REGISTRY_URL: 'Confluent-compatible registry API base URL',
   REDIS_URL: 'redis://host:port[/db]',
   LOG_LEVEL: 'trace|debug|info|warn|error|fatal|silent',
-  OTEL_EXPORTER_OTLP_ENDPOINT: 'OTLP/HTTP endpoint for traces; unset = no export',
+  OTEL_EXPORTER_OTLP_ENDPOINT:
+    'OTLP endpoint for traces (otlp exporter); the standard OTEL_* variables apply: OTEL_TRACES_EXPORTER=otlp|zipkin|console|none, OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_TRACES_SAMPLER(_ARG); none set = tracing off',
   SHUTDOWN_TIMEOUT_MS: 'longest graceful shutdown before a forced exit',
   CONSUMER_CONCURRENCY: 'partitions handled at once (order holds within each)',
 };

@@ -1,45 +1,36 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import {
-  BatchSpanProcessor,
-  NoopSpanProcessor,
-  SimpleSpanProcessor,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 export interface TracingOptions {
+  /** The service name unless OTEL_SERVICE_NAME says otherwise. */
   serviceName: string;
-  /** OTLP/HTTP endpoint; without it (and without an exporter) spans are created but not exported. */
-  otlpEndpoint?: string;
-  /** For tests: an in-memory exporter that collects every span. */
+  /** For tests: an exporter that gets every span as it ends (instead of what the env says). */
   exporter?: SpanExporter;
 }
 
 /**
- * Starts the OpenTelemetry SDK: W3C trace-context propagation (what libs/events injects into and
- * extracts from Kafka headers) and, where configured, an OTLP exporter. Call before anything else
- * so that the context manager is in place for the first span.
+ * Starts OpenTelemetry configured the standard way, by env: OTEL_TRACES_EXPORTER (otlp, zipkin,
+ * console, none; a comma-separated list for several), OTEL_EXPORTER_OTLP_ENDPOINT and the other
+ * OTEL_EXPORTER_OTLP_* variables, OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_TRACES_SAMPLER and
+ * OTEL_TRACES_SAMPLER_ARG, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_PROPAGATORS.
+ *
+ * Off unless asked for: without OTEL_TRACES_EXPORTER (or an OTLP endpoint, which means otlp) no
+ * tracer provider is registered, so spans are non-recording and cost a context lookup; the W3C
+ * context a record arrives with is still passed on to what it causes, so services that do trace
+ * see one chain through one that does not. Call before anything else, so the context manager is in
+ * place for the first span.
  */
 export function startTracing(options: TracingOptions): { shutdown: () => Promise<void> } {
-  // Spans are recorded even when nothing exports them, so trace context still flows downstream.
-  let processor: SpanProcessor = new NoopSpanProcessor();
-  if (options.exporter) processor = new SimpleSpanProcessor(options.exporter);
-  else if (options.otlpEndpoint) {
-    processor = new BatchSpanProcessor(
-      new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }),
-    );
-  }
   // Vigil exports traces only; metrics are scraped from /metrics and logs go to stdout.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  const otlp = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (!process.env.OTEL_TRACES_EXPORTER && !options.exporter) process.env.OTEL_TRACES_EXPORTER = otlp ? 'otlp' : 'none';
   const sdk = new NodeSDK({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
-    spanProcessors: [processor],
-    // No auto-instrumentation: the spans that matter (publish, process, Redis apply) are made by
-    // Vigil's own code, and monkey-patching KafkaJS would double them.
+    serviceName: process.env.OTEL_SERVICE_NAME || options.serviceName,
+    spanProcessors: options.exporter ? [new SimpleSpanProcessor(options.exporter)] : undefined,
+    // No auto-instrumentation yet: the spans that matter (publish, process, Redis apply) are made by
+    // Vigil's own code, and instrumenting KafkaJS as well would double every hop.
     instrumentations: [],
   });
   sdk.start();

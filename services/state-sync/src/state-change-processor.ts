@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { RecordHeaderNames, Topics, type SchemaCodec, type StateChangeEvent } from '@vigil/events';
 import {
+  inBatchSpan,
   PartitionNotReady,
   type BatchInfo,
   type ConsumedRecord,
@@ -179,7 +180,17 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
   private async applyAndPublish(records: Array<ConsumedRecord<StateChangeEvent>>, partition: number) {
     const events = records.map((r) => r.value);
     this.batches += 1;
-    const results = await this.store.apply(events);
+    // One span for the batch's Lua apply (one script call for all of it), in each record's trace.
+    const results = await inBatchSpan(
+      'vigil.state apply',
+      records.map((r) => r.context),
+      { 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA' },
+      async (span) => {
+        const out = await this.store.apply(events);
+        span.setAttribute('vigil.applied', out.filter((r) => r.outcome === 'applied').length);
+        return out;
+      },
+    );
     const toPublish: Array<{ record: ConsumedRecord<StateChangeEvent>; recovered: boolean }> = [];
     const queued = new Set<string>();
     results.forEach((r, i) => {

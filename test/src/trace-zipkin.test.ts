@@ -1,0 +1,156 @@
+// One trace from an agent's publish to the backup orchestrator, in a real Zipkin: this process is
+// the agent's host (it starts an OpenTelemetry SDK, as a host does; the SDK itself only uses the
+// API), state-sync and the orchestrator are real processes exporting with OTEL_TRACES_EXPORTER=zipkin,
+// and the trace is read back from Zipkin's HTTP API by the id the changelog record carries.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AgentPublisher } from '@vigil/agent-sdk';
+import { Topics, type StateChangeEvent } from '@vigil/events';
+import { silentLogger } from '@vigil/kafka';
+import { startTracing } from '@vigil/platform';
+import {
+  connectToInfra,
+  freePort,
+  infraEnv,
+  startOrchestrator,
+  startService,
+  stopProcess,
+  waitHttpOk,
+  waitUntil,
+  watchTopic,
+  type RunningOrchestrator,
+  type ServiceProcess,
+  type TopicWatch,
+} from '@vigil/test-kit';
+
+interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name: string;
+  kind?: string;
+  localEndpoint?: { serviceName?: string };
+  tags?: Record<string, string>;
+}
+
+const zipkinUrl = process.env.ZIPKIN_URL;
+const run = randomUUID().slice(0, 8);
+const work = mkdtempSync(path.join(tmpdir(), 'vigil-trace-'));
+const entityId = `tz${run}-e1`;
+const agentId = `tz${run}-agent`;
+/** Export every span within 100 ms of its end (the default batch waits 5 s). */
+const tracingEnv = { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_BSP_SCHEDULE_DELAY: '100' };
+
+async function traceOf(traceId: string): Promise<ZipkinSpan[]> {
+  const res = await fetch(`${zipkinUrl}/api/v2/trace/${traceId}`);
+  return res.ok ? ((await res.json()) as ZipkinSpan[]) : [];
+}
+
+describe(
+  'one trace from the agent publish through state-sync to the backup orchestrator, in Zipkin',
+  { timeout: 180_000 },
+  () => {
+    const { kafka, codec, close } = connectToInfra('trace-test');
+    let stateSync: ServiceProcess;
+    let orchestrator: RunningOrchestrator;
+    let changelog: TopicWatch<StateChangeEvent>;
+    let agent: AgentPublisher;
+    let tracing: { shutdown: () => Promise<void> };
+
+    before(async () => {
+      assert.ok(zipkinUrl, 'ZIPKIN_URL is not set: bring Zipkin up with infra/up.sh (or infra/zipkin.sh up)');
+      Object.assign(process.env, tracingEnv);
+      tracing = startTracing({ serviceName: 'vigil-agent' });
+      const port = await freePort();
+      stateSync = startService('state-sync', {
+        ...process.env,
+        ...tracingEnv,
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'warn',
+      });
+      await waitHttpOk(port, '/health/ready', 60_000, 'state-sync');
+      orchestrator = await startOrchestrator(`trace-test-${run}`, tracingEnv);
+      changelog = await watchTopic(kafka, codec, Topics.stateChangelog, (v) => v.entityId.startsWith(entityId));
+      const env = infraEnv();
+      agent = AgentPublisher.open({
+        agentId,
+        dataDir: path.join(work, 'agent'),
+        brokers: env.brokers,
+        registryUrl: env.registryUrl,
+        logger: silentLogger,
+      });
+    });
+
+    after(async () => {
+      await agent?.close(5000);
+      await Promise.all([stopProcess(stateSync.child), stopProcess(orchestrator.child)]);
+      await changelog.stop();
+      await close();
+      await tracing.shutdown();
+      rmSync(work, { recursive: true, force: true });
+    });
+
+    it('parents each hop on the one before: agent publish -> state-sync process (-> Redis apply) -> changelog publish -> orchestrator process', async () => {
+      const receipt = await agent.publishStateChange({ id: entityId, type: 'service' }, 'created', { replicas: 3 });
+      assert.ok(receipt.accepted);
+      await waitUntil(() => changelog.seen.length > 0, 60_000, 'the change on the changelog');
+      const traceId = changelog.seen[0]!.headers.traceparent?.split('-')[1];
+      assert.match(traceId ?? '', /^[0-9a-f]{32}$/, 'the changelog record carries the trace');
+
+      let spans: ZipkinSpan[] = [];
+      const inOrchestrator = () =>
+        spans.find(
+          (s) => s.localEndpoint?.serviceName === 'backup-orchestrator' && s.name === 'vigil.state.changelog process',
+        );
+      await waitUntil(
+        async () => {
+          spans = await traceOf(traceId!);
+          return inOrchestrator() !== undefined;
+        },
+        30_000,
+        'the orchestrator span in Zipkin',
+      );
+      console.log(
+        `trace ${traceId}: ${spans.map((s) => `${s.localEndpoint?.serviceName}/${s.name}`).join(', ')} (${zipkinUrl}/zipkin/traces/${traceId})`,
+      );
+
+      // From the orchestrator's span up to the root, each span's parent is the hop before it.
+      const byId = new Map(spans.map((s) => [s.id, s]));
+      const chain: ZipkinSpan[] = [];
+      for (let s: ZipkinSpan | undefined = inOrchestrator(); s; s = s.parentId ? byId.get(s.parentId) : undefined)
+        chain.unshift(s);
+      assert.deepEqual(
+        chain.map((s) => `${s.localEndpoint?.serviceName}: ${s.name} (${s.kind ?? 'INTERNAL'})`),
+        [
+          'vigil-agent: agent publishstatechange (PRODUCER)',
+          'vigil-agent: vigil.agent.state-changes publish (PRODUCER)',
+          'state-sync: vigil.agent.state-changes process (CONSUMER)',
+          'state-sync: vigil.state.changelog publish (PRODUCER)',
+          'backup-orchestrator: vigil.state.changelog process (CONSUMER)',
+        ],
+      );
+      const [root, agentPublish, consume, republish, orchestratorConsume] = chain;
+      assert.equal(root!.parentId, undefined, 'the agent publish starts the trace');
+      assert.equal(root!.tags?.['vigil.agent.id'], agentId);
+      assert.equal(root!.tags?.['vigil.entity.id'], entityId);
+      for (const s of [agentPublish!, republish!]) {
+        assert.equal(s.tags?.['messaging.system'], 'kafka');
+        assert.equal(s.tags?.['messaging.kafka.message.key'], entityId);
+      }
+      assert.equal(consume!.tags?.['messaging.destination.name'], 'vigil.agent.state-changes');
+      assert.equal(consume!.tags?.['messaging.consumer.group.name'], 'state-sync');
+      assert.match(consume!.tags?.['messaging.kafka.offset'] ?? '', /^\d+$/);
+      assert.equal(orchestratorConsume!.tags?.['messaging.consumer.group.name'], `trace-test-${run}`);
+      // The batch's Redis apply: one span per batch, a child of the record's process span.
+      const apply = spans.find((s) => s.name === 'vigil.state apply');
+      assert.ok(apply, 'the Redis apply span');
+      assert.equal(apply.parentId, consume!.id);
+      assert.equal(apply.tags?.['db.system.name'], 'redis');
+      assert.equal(apply.tags?.['vigil.applied'], '1');
+    });
+  },
+);

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { SchemaCodec, Topics } from '@vigil/events';
 import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
 import { errorsToStderr, freePort, startService, stopProcess, waitHttpOk, waitUntil } from '@vigil/test-kit';
+import { seenKey, stateKey } from '@vigil/redis-keys';
+import Redis from 'ioredis';
 import { writeReport } from './report';
 import { committedAll, metric, preload } from './state-sync-kit';
 
@@ -14,7 +16,9 @@ const HELP = `tracing-cost: state-sync's throughput, CPU and memory with tracing
 
 Usage: node bench/dist/tracing-cost.js [--events N]
   --events N   events pre-loaded (default 60000); each variant reads the whole state-change topic
-               from its beginning with a group of its own, so earlier records count too (printed)
+               from its beginning with a group of its own, so earlier records count too (printed;
+               they are duplicates for every variant), and the bench's entities are removed from
+               Redis before each, so every variant applies and publishes the same events
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL, OTEL_EXPORTER_ZIPKIN_ENDPOINT (infra/up.sh writes
 them to .vigil/infra.env). Writes bench/results/tracing-cost.json.`;
 
@@ -58,8 +62,15 @@ async function main() {
   const total = [...ends.values()].reduce((a, b) => a + Number(b), 0);
   console.log(`each variant reads ${total} records`);
 
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const entities = Number(values.events) / 20;
   const rows: Array<Record<string, unknown>> = [];
   for (const [i, variant] of VARIANTS.entries()) {
+    // The same work for every variant: the bench's entities forgotten, so their events are applied
+    // and published again instead of found to be duplicates of the previous variant's.
+    const forget = redis.pipeline();
+    for (let e = 0; e < entities; e++) forget.del(stateKey(`bench-tc-${run}-e${e}`), seenKey(`bench-tc-${run}-e${e}`));
+    await forget.exec();
     const group = `bench-tracing-${run}-${i}`;
     const port = await freePort();
     const proc = startService('state-sync', {
@@ -93,6 +104,7 @@ async function main() {
     console.log(JSON.stringify(row));
     rows.push(row);
   }
+  redis.disconnect();
   const off = rows[0]!.eventsPerSecond as number;
   writeReport('tracing-cost', {
     records: total,

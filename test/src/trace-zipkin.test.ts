@@ -113,7 +113,10 @@ describe(
         },
         30_000,
         'the orchestrator span in Zipkin',
-      );
+      ).catch((e: Error) => {
+        const held = spans.map((s) => `${s.localEndpoint?.serviceName}/${s.name}`).join(', ') || 'nothing';
+        throw new Error(`${e.message}; trace ${traceId} holds: ${held}`);
+      });
       console.log(
         `trace ${traceId}: ${spans.map((s) => `${s.localEndpoint?.serviceName}/${s.name}`).join(', ')} (${zipkinUrl}/zipkin/traces/${traceId})`,
       );

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { context } from '@opentelemetry/api';
 import {
   Topics,
   type BackupCommand,
@@ -165,7 +166,15 @@ export class AgentSupervisor {
     );
   }
 
-  private async run(kind: CommandKind, { value, offset, partition }: ConsumedRecord<AgentCommand>) {
+  /**
+   * Runs a command's handler in the command's trace (spans the host makes in it are children of
+   * the command's consume span), and publishes a heal's result in it too.
+   */
+  private async run(kind: CommandKind, record: ConsumedRecord<AgentCommand>) {
+    await context.with(record.context, () => this.runInContext(kind, record));
+  }
+
+  private async runInContext(kind: CommandKind, { value, offset, partition }: ConsumedRecord<AgentCommand>) {
     const handler = this.agents.get(value.agentId)?.[kind] as
       ((c: typeof value) => Promise<HealOutcome | void> | HealOutcome | void) | undefined;
     if (!handler) {
@@ -222,6 +231,6 @@ export class AgentSupervisor {
       if (this.results.size > REMEMBERED_RESULTS) this.results.delete(this.results.keys().next().value!);
     }
     // A result that cannot be sent fails the batch: it is redelivered and answered from memory.
-    await this.connection.producer.send(this.healResults, [{ value: result }]);
+    await this.connection.producer.send(this.healResults, [{ value: result, context: context.active() }]);
   }
 }

@@ -39,6 +39,8 @@ export interface TopicDef<T> {
   readonly schema: Schema;
   /** The record key; per-key order is what Kafka guarantees, so this decides what stays ordered. */
   readonly key: (value: T) => string;
+  /** What the key names, as the span attribute the publish and consume spans of its records carry it in. */
+  readonly keyAttribute?: 'vigil.agent.id' | 'vigil.entity.id' | 'vigil.alert.fingerprint';
   readonly partitions: number;
   /** Broker-side topic config (cleanup.policy, message.timestamp.type, ...). */
   readonly config: Readonly<Record<string, string>>;
@@ -69,6 +71,7 @@ export const Topics = {
     name: 'vigil.agent.heartbeats',
     schema: heartbeatSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 12,
     // Liveness is judged on broker time: the broker stamps each record when it appends it.
     config: { 'message.timestamp.type': 'LogAppendTime', 'retention.ms': String(DAY_MS) },
@@ -78,6 +81,7 @@ export const Topics = {
     name: 'vigil.agent.state-changes',
     schema: stateChangeSchema as Schema,
     key: (v) => v.entityId,
+    keyAttribute: 'vigil.entity.id',
     partitions: 12,
     config: { 'retention.ms': String(7 * DAY_MS) },
     validate: validateStateChange,
@@ -86,6 +90,7 @@ export const Topics = {
     name: 'vigil.state.changelog',
     schema: stateChangeSchema as Schema,
     key: (v) => v.entityId,
+    keyAttribute: 'vigil.entity.id',
     partitions: 12,
     // The source of truth for entity state: compaction keeps the newest record per entity forever.
     // Segments roll hourly (not weekly, the default): only closed segments are compacted, and a
@@ -96,6 +101,7 @@ export const Topics = {
     name: 'vigil.agent.liveness',
     schema: livenessSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(7 * DAY_MS) },
   }),
@@ -103,6 +109,7 @@ export const Topics = {
     name: 'vigil.agent.registry',
     schema: registrationSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     // The fleet's directory: compaction keeps each agent's newest registration, tombstones remove it.
     config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000', 'segment.ms': String(3600 * 1000) },
@@ -111,6 +118,7 @@ export const Topics = {
     name: 'vigil.heal.commands',
     schema: healCommandSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(7 * DAY_MS) },
   }),
@@ -118,6 +126,7 @@ export const Topics = {
     name: 'vigil.heal.results',
     schema: healResultSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(7 * DAY_MS) },
   }),
@@ -125,6 +134,7 @@ export const Topics = {
     name: 'vigil.alerts',
     schema: alertSchema as Schema,
     key: (v) => v.fingerprint,
+    keyAttribute: 'vigil.alert.fingerprint',
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },
   }),
@@ -132,6 +142,7 @@ export const Topics = {
     name: 'vigil.backup.commands',
     schema: backupCommandSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(7 * DAY_MS) },
   }),
@@ -139,6 +150,7 @@ export const Topics = {
     name: 'vigil.backup.results',
     schema: backupResultSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },
   }),
@@ -147,6 +159,7 @@ export const Topics = {
     name: 'vigil.backup.requests',
     schema: backupRequestSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(7 * DAY_MS) },
   }),
@@ -155,6 +168,7 @@ export const Topics = {
     name: 'vigil.backup.verified',
     schema: backupVerifiedSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },
   }),
@@ -163,6 +177,7 @@ export const Topics = {
     name: 'vigil.restore.commands',
     schema: restoreCommandSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(7 * DAY_MS) },
   }),
@@ -170,6 +185,7 @@ export const Topics = {
     name: 'vigil.restore.results',
     schema: restoreResultSchema as Schema,
     key: (v) => v.agentId,
+    keyAttribute: 'vigil.agent.id',
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },
   }),

@@ -34,6 +34,18 @@ export {
   type GroupListener,
   type ConsumerRunnerOptions,
 } from './consumer-runner';
-export { injectTraceContext, extractTraceContext, eventsTracer, inBatchSpan, type RecordHeaders } from './tracing';
+export {
+  injectTraceContext,
+  extractTraceContext,
+  eventsTracer,
+  inBatchSpan,
+  inLinkedSpan,
+  failSpan,
+  traceparentOf,
+  startCausedBySilence,
+  SAMPLING_PRIORITY,
+  type RecordHeaders,
+  type TraceContext,
+} from './tracing';
 export { type EventsMetrics, type CounterLike } from './metrics';
 export { stderrLogger, silentLogger, type EventsLogger } from './logger';

@@ -136,6 +136,7 @@ export class EventProducer {
           const headers = injectTraceContext({ ...r.headers }, trace.setSpan(parent, span));
           const key = r.key ?? def.key(r.value);
           span.setAttribute('messaging.kafka.message.key', key);
+          if (def.keyAttribute) span.setAttribute(def.keyAttribute, key);
           const value = r.tombstone ? null : await this.codec.encode(def, r.value);
           return { key, value, headers, partition: r.partition };
         }),

@@ -1,5 +1,6 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { PrioritySampler, samplerFromEnv } from './priority-sampler';
 
 export interface TracingOptions {
   /** The service name unless OTEL_SERVICE_NAME says otherwise. */
@@ -12,7 +13,7 @@ export interface TracingOptions {
  * Starts OpenTelemetry configured the standard way, by env: OTEL_TRACES_EXPORTER (otlp, zipkin,
  * console, none; a comma-separated list for several), OTEL_EXPORTER_OTLP_ENDPOINT and the other
  * OTEL_EXPORTER_OTLP_* variables, OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_TRACES_SAMPLER and
- * OTEL_TRACES_SAMPLER_ARG, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_PROPAGATORS.
+ * OTEL_TRACES_SAMPLER_ARG (wrapped in a PrioritySampler), OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_PROPAGATORS.
  *
  * Off unless asked for: without OTEL_TRACES_EXPORTER (or an OTLP endpoint, which means otlp) no
  * tracer provider is registered, so spans are non-recording and cost a context lookup; the W3C
@@ -29,6 +30,9 @@ export function startTracing(options: TracingOptions): { shutdown: () => Promise
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME || options.serviceName,
     spanProcessors: options.exporter ? [new SimpleSpanProcessor(options.exporter)] : undefined,
+    // The standard sampler from env, except that a trace started with sampling.priority (an agent
+    // gone unreachable) is always kept.
+    sampler: new PrioritySampler(samplerFromEnv()),
     // No auto-instrumentation yet: the spans that matter (publish, process, Redis apply) are made by
     // Vigil's own code, and instrumenting KafkaJS as well would double every hop.
     instrumentations: [],

@@ -18,7 +18,8 @@ export interface WebhookBody {
 
 /** A webhook receiver on a fixed port that records what it gets, and can go down and come back. */
 export class WebhookReceiver {
-  readonly got: Array<{ key: string; body: WebhookBody; at: number }> = [];
+  /** What arrived: the idempotency key, the body, when, and the W3C traceparent it came in (if any). */
+  readonly got: Array<{ key: string; body: WebhookBody; at: number; traceparent?: string }> = [];
   private server?: Server;
 
   /** `delayMs`: how long it takes to answer each request (a slow receiver). */
@@ -40,6 +41,7 @@ export class WebhookReceiver {
           key: String(req.headers['idempotency-key']),
           body: JSON.parse(body) as WebhookBody,
           at: Date.now(),
+          traceparent: req.headers.traceparent as string | undefined,
         });
         setTimeout(() => res.writeHead(200).end(), this.delayMs);
       });

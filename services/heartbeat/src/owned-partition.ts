@@ -1,5 +1,12 @@
 import { type AgentLivenessChanged, type AgentRegistration, type Heartbeat } from '@vigil/events';
-import { extractTraceContext, type BatchInfo, type ConsumedRecord, type OutgoingRecord } from '@vigil/kafka';
+import {
+  extractTraceContext,
+  startCausedBySilence,
+  type BatchInfo,
+  type TraceContext,
+  type ConsumedRecord,
+  type OutgoingRecord,
+} from '@vigil/kafka';
 import type { Logger } from '@vigil/platform';
 import type { BacklogEnd, BacklogEnds } from './backlog-ends';
 import type { LeaseTable } from './detection/lease-table';
@@ -61,6 +68,8 @@ export class OwnedPartition {
   private backlog?: Backlog;
   /** When each fresh transition was decided (monotonic ms): its detection latency runs until Kafka's ack. */
   private readonly decidedAt = new WeakMap<AgentLivenessChanged, number>();
+  /** The trace a transition caused by silence started (one made by a heartbeat continues the heartbeat's). */
+  private readonly traces = new WeakMap<AgentLivenessChanged, TraceContext>();
   private released = false;
 
   constructor(
@@ -211,7 +220,9 @@ export class OwnedPartition {
     void this.enqueue(async () => {
       this.judgeQueued = false;
       if (!judging() || !this.restored) return;
-      await this.persist(this.deps.table.judge(this.partition));
+      const judged = this.deps.table.judge(this.partition);
+      for (const t of judged) this.causedBySilence(t);
+      await this.persist(judged);
     });
   }
 
@@ -269,7 +280,11 @@ export class OwnedPartition {
     const batch = this.outbox.slice();
     try {
       await this.deps.publish(
-        batch.map((t) => ({ value: t, key: t.agentId, context: extractTraceContext(this.traceOf(t.agentId)) })),
+        batch.map((t) => ({
+          value: t,
+          key: t.agentId,
+          context: this.traces.get(t) ?? this.lastBeatContext(t.agentId),
+        })),
       );
     } catch (e) {
       this.deps.metrics.persistFailures.inc();
@@ -313,8 +328,26 @@ export class OwnedPartition {
     this.deps.metrics.detectionLatency.observe((decisionLateMs + (ackedAt - decidedAt)) / 1000);
   }
 
-  private traceOf(agentId: string): Record<string, string> {
+  /**
+   * A transition a judgement made is caused by silence, not by the heartbeat before it: it starts
+   * its own trace (always sampled, so heartbeats can be sampled down without losing heal chains),
+   * linked to the agent's last heartbeat.
+   */
+  private causedBySilence(t: AgentLivenessChanged): void {
+    this.traces.set(
+      t,
+      startCausedBySilence(`liveness ${t.to}`, this.lastBeatContext(t.agentId), {
+        'vigil.agent.id': t.agentId,
+        'vigil.liveness.from': t.from,
+        'vigil.liveness.to': t.to,
+        'vigil.liveness.reason': t.reason,
+      }),
+    );
+  }
+
+  /** The context the agent's last heartbeat was published in (what a transition it caused continues). */
+  private lastBeatContext(agentId: string): TraceContext {
     const tp = this.deps.table.get(agentId)?.traceparent;
-    return tp ? { traceparent: tp } : {};
+    return extractTraceContext(tp ? { traceparent: tp } : {});
   }
 }

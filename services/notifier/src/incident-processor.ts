@@ -11,7 +11,7 @@ import {
 import {
   extractTraceContext,
   groupBy,
-  injectTraceContext,
+  traceparentOf,
   partitionOfKey,
   type ConsumedRecord,
   type EventProducer,
@@ -61,8 +61,7 @@ interface Work {
 }
 
 /** The W3C traceparent of a consumed record's span (what the records published because of it continue). */
-const traceparentOf = (r: ConsumedRecord<unknown>): string | undefined =>
-  injectTraceContext({}, r.context).traceparent?.toString();
+const traceparentOfRecord = (r: ConsumedRecord<unknown>): string | undefined => traceparentOf(r.context);
 
 type Decide = (i: Incident, now: number, who?: AgentRegistration, counts?: HostCounts) => Step;
 
@@ -169,7 +168,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     await this.run(this.agentWork(records, (r, i, now, who) => this.rules.onLiveness(i, r, now, who)));
     // Hosts after their agents: when a host comes back, its agents' resolutions are published
     // before HostDown's, so no group flush sees them firing and no longer inhibited.
-    const hosts = new Map(onHosts.map((r) => [r.value.host!, traceparentOf(r)]));
+    const hosts = new Map(onHosts.map((r) => [r.value.host!, traceparentOfRecord(r)]));
     await this.run([...hosts].map(([host, traceparent]) => this.hostWork(host, traceparent)));
   }
 
@@ -198,7 +197,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       ...records.map((r) => ({
         shard: shardOf(r.value.agentId),
         key: backupKey(r.value.agentId, r.value.policyId),
-        traceparent: traceparentOf(r),
+        traceparent: traceparentOfRecord(r),
         decide: (i: Incident, now: number) => decideBackup(i, r.value, this.policy.alerts.severity.backup, now),
       })),
       ...(this.policy.heal.preHealBackup
@@ -219,7 +218,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       shard: shardOf(r.value.agentId),
       key: r.value.agentId,
       agent: true,
-      traceparent: traceparentOf(r),
+      traceparent: traceparentOfRecord(r),
       decide: (i: Incident, now: number, who?: AgentRegistration) => decide(r.value, i, now, who),
     }));
   }
@@ -245,7 +244,7 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
     return this.run(
       records.flatMap((r) => {
         const { value, key, headers } = r;
-        const traceparent = traceparentOf(r);
+        const traceparent = traceparentOfRecord(r);
         if (value === null) {
           const version = Number(headers[RecordHeaderNames.version]?.toString() ?? NaN);
           if (!Number.isFinite(version)) return [];
@@ -371,11 +370,12 @@ export class IncidentProcessor implements GroupListener, OnModuleInit, OnApplica
       const now = Date.now();
       let s = decide(read, now, who, counts);
       if (s.noop) return [];
-      // An incident keeps the trace of the event that opened it: heals and alerts decided later (a
-      // timer, a heal result) continue it, so one trace runs from the agent to the alert.
+      // What a record decides continues that record's trace (a heal result's alert is its child);
+      // what a timer decides (a heal timed out, the next attempt) continues the trace of the event
+      // that opened the incident, so one trace runs from the agent to the alert.
       if (read.phase === 'closed' && s.incident.phase !== 'closed')
         s = { ...s, incident: { ...s.incident, traceparent } };
-      const tp = s.incident.traceparent ?? traceparent;
+      const tp = traceparent ?? s.incident.traceparent;
       const entries = outboxEntries(s.heals, s.alerts, now, tp, s.backups).map((entry) => ({
         raw: JSON.stringify(entry),
         entry,

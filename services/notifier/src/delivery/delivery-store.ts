@@ -10,6 +10,8 @@ export interface PendingDelivery {
   status: 'firing' | 'resolved';
   /** The alerts it carries (for logs and dead letters). */
   fingerprints: string[];
+  /** The traces of the alert records it carries: its HTTP span is the first one's child and links to all. */
+  traceparents?: string[];
   /** What is POSTed: Alertmanager's webhook JSON, or its API v2 alert list. */
   body: unknown;
   /** The group shard it was queued on. */

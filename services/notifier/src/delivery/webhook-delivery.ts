@@ -1,6 +1,13 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Topics, type DeadLetter } from '@vigil/events';
-import { type EventProducer, type GroupListener } from '@vigil/kafka';
+import {
+  extractTraceContext,
+  failSpan,
+  injectTraceContext,
+  inLinkedSpan,
+  type EventProducer,
+  type GroupListener,
+} from '@vigil/kafka';
 import { CONFIG, LOGGER, MEMBERSHIP, METRICS, PRODUCER, type GroupMembership, type Logger } from '@vigil/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { backoffDelay } from '../backoff';
@@ -188,22 +195,49 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
     }
   }
 
-  /** POSTs the notification; undefined on a 2xx, else why not. */
-  private async post(url: string, timeoutMs: number, d: PendingDelivery): Promise<string | undefined> {
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': d.id },
-        body: JSON.stringify(d.body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      return res.ok ? undefined : `HTTP ${res.status} ${res.statusText}`.trim();
-    } catch (e) {
-      const err = e as Error & { cause?: { code?: string; message?: string } };
-      if (err.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-      return err.cause?.code ?? err.cause?.message ?? err.message;
-    }
+  /**
+   * POSTs the notification; undefined on a 2xx, else why not. In an HTTP client span (a child of
+   * the first alert's trace, linked to the others) whose traceparent goes with the request, so a
+   * receiver that traces continues the chain.
+   */
+  private post(url: string, timeoutMs: number, d: PendingDelivery): Promise<string | undefined> {
+    const contexts = (d.traceparents ?? []).map((traceparent) => extractTraceContext({ traceparent }));
+    const attributes = {
+      'http.request.method': 'POST',
+      'url.full': withoutSecrets(url),
+      'vigil.receiver': d.receiver,
+      'vigil.alert.group': d.groupKey,
+      'vigil.alert.count': d.fingerprints.length,
+      'vigil.delivery.attempt': d.attempts + 1,
+    };
+    return inLinkedSpan('POST', contexts, { kind: 'client', attributes }, async (span, context) => {
+      const headers = injectTraceContext(
+        { 'content-type': 'application/json', 'idempotency-key': d.id },
+        context,
+      ) as Record<string, string>;
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify(d.body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        await res.arrayBuffer().catch(() => undefined);
+        span.setAttribute('http.response.status_code', res.status);
+        if (res.ok) return undefined;
+        const error = `HTTP ${res.status} ${res.statusText}`.trim();
+        failSpan(span, String(res.status), error);
+        return error;
+      } catch (e) {
+        const err = e as Error & { cause?: { code?: string; message?: string } };
+        const error =
+          err.name === 'TimeoutError'
+            ? `no answer within ${timeoutMs} ms`
+            : (err.cause?.code ?? err.cause?.message ?? err.message);
+        failSpan(span, err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.name), error);
+        return error;
+      }
+    });
   }
 
   private async deadLetter(d: PendingDelivery): Promise<void> {
@@ -224,5 +258,15 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
     };
     // One dead letter per notification: its key is the delivery id (group, flush, receiver).
     await this.producer.send(Topics.alerts.dlq!, [{ value: letter, key: d.id }]);
+  }
+}
+
+/** A receiver URL as a span may show it: no user info or query (where webhook tokens live). */
+function withoutSecrets(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'invalid URL';
   }
 }

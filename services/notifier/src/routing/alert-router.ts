@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Topics, type AlertEvent } from '@vigil/events';
-import { groupBy, partitionOfKey, type ConsumedRecord, type GroupListener } from '@vigil/kafka';
+import { groupBy, partitionOfKey, traceparentOf, type ConsumedRecord, type GroupListener } from '@vigil/kafka';
 import { CONFIG, LOGGER, MEMBERSHIP, METRICS, type GroupMembership, type Logger } from '@vigil/platform';
 import { Counter, type Registry } from 'prom-client';
 import type { NotifierConfig } from '../config';
@@ -110,18 +110,15 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
     if (records.length === 0) return;
     const now = Date.now();
     // One alert's states in order (a record's groups may live on any shard); different alerts side by side.
-    const byFingerprint = groupBy(
-      records.map((r) => r.value),
-      (a) => a.fingerprint,
-    );
+    const byFingerprint = groupBy(records, (r) => r.value.fingerprint);
     await Promise.all(
       [...byFingerprint.values()].map(async (states) => {
-        for (const alert of states) await this.ingest(alert, now);
+        for (const r of states) await this.ingest(r.value, now, traceparentOf(r.context));
       }),
     );
   }
 
-  private async ingest(alert: AlertEvent, now: number): Promise<void> {
+  private async ingest(alert: AlertEvent, now: number, traceparent?: string): Promise<void> {
     await this.groups.indexAlert(alert, sourceSlots(this.rules, alert));
     const writes: Array<Promise<void>> = [];
     for (const route of routesFor(this.root, alert.labels)) {
@@ -132,7 +129,7 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
         const shard = partitionOfKey(id, SHARDS);
         const firstAt = now + route.groupWaitMs;
         writes.push(
-          this.groups.ingest(shard, meta, alert, firstAt).then((outcome) => {
+          this.groups.ingest(shard, meta, alert, firstAt, traceparent).then((outcome) => {
             if (outcome === 'opened') this.wakeAt(shard, firstAt);
           }),
         );
@@ -221,6 +218,7 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
     let delivery: PendingDelivery | undefined;
     if (f.send) {
       const alerts = [...f.send.firing, ...f.send.resolved];
+      const traces = new Map(g.alerts.flatMap((a) => (a.traceparent ? [[a.fingerprint, [a.traceparent]]] : [])));
       const externalUrl = this.policy.delivery.externalUrl;
       delivery = {
         id: `${g.meta.id}@${f.meta.seq}/${g.meta.receiver}`,
@@ -228,6 +226,7 @@ export class AlertRouter implements GroupListener, OnModuleInit, OnApplicationSh
         groupKey: g.meta.id,
         status: f.send.firing.length > 0 ? 'firing' : 'resolved',
         fingerprints: alerts.map((a) => a.fingerprint),
+        traceparents: alerts.flatMap((a) => traces.get(a.fingerprint) ?? []),
         body:
           kind === 'alertmanager'
             ? alertmanagerPayload(alerts, externalUrl, now, ALERTMANAGER_HOLD_INTERVALS * route.groupIntervalMs)

@@ -83,9 +83,12 @@ type WithScripts = Redis & {
   indexAlert(...args: string[]): Promise<number>;
 };
 
+/** An alert as a group keeps it: with the trace of the record that brought it, for the notification's span. */
+export type GroupedAlert = AlertEvent & { traceparent?: string };
+
 export interface LoadedGroup {
   meta: GroupMeta;
-  alerts: AlertEvent[];
+  alerts: GroupedAlert[];
   /** Each alert as stored: a flush only removes what it saw. */
   raw: Map<string, string>;
 }
@@ -114,6 +117,7 @@ export class GroupStore {
     meta: GroupMeta,
     alert: AlertEvent,
     firstFlushAt: number,
+    traceparent?: string,
   ): Promise<'opened' | 'changed' | 'unchanged'> {
     const k = deliveryKeys(this.group, shard);
     const changed = await this.redis.ingestGroupAlert(
@@ -122,7 +126,7 @@ export class GroupStore {
       k.groupAlerts(meta.id),
       meta.id,
       alert.fingerprint,
-      JSON.stringify(alert),
+      JSON.stringify(traceparent ? { ...alert, traceparent } : alert),
       String(alert.startsAt),
       alert.status,
       JSON.stringify(meta),
@@ -161,7 +165,11 @@ export class GroupStore {
       if (!meta) return [];
       const raw = new Map(Object.entries(results[i + 1]![1] as Record<string, string>));
       return [
-        { meta: JSON.parse(meta) as GroupMeta, alerts: [...raw.values()].map((r) => JSON.parse(r) as AlertEvent), raw },
+        {
+          meta: JSON.parse(meta) as GroupMeta,
+          alerts: [...raw.values()].map((r) => JSON.parse(r) as GroupedAlert),
+          raw,
+        },
       ];
     });
   }

@@ -75,7 +75,7 @@ component_main() {
     up|down|status) "$1" ;;
     -h|--help|help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$script" ;;
     *)
-      if [ -n "${1:-}" ] && declare -F "verb_$1" >/dev/null; then "verb_$1"
+      if [ -n "${1:-}" ] && declare -F "verb_$1" >/dev/null; then "verb_$1" "$@"
       else echo "usage: $script up|down|status (--help)" >&2; exit 2; fi ;;
   esac
 }

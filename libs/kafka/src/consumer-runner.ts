@@ -221,13 +221,22 @@ export class ConsumerRunner {
 
     for (let attempt = 1; ; attempt++) {
       if (!isRunning() || isStale()) return; // shutting down or rebalanced away: the next owner redoes it
+      const started = performance.now();
       try {
         await this.handleOnce(sub, batch);
+        this.options.metrics?.batchSeconds?.observe(
+          { topic: batch.topic, outcome: 'ok' },
+          (performance.now() - started) / 1000,
+        );
         await this.consumer.commitOffsets([
           { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
         ]);
         payload.resolveOffset(batch.lastOffset());
         this.failures.delete(partitionKey);
+        this.options.metrics?.consumerLag?.set(
+          { topic: batch.topic, partition: batch.partition, group: this.options.groupId },
+          Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n)),
+        );
         await heartbeat();
         return;
       } catch (e) {
@@ -239,6 +248,10 @@ export class ConsumerRunner {
         // rejoin now; retrying the commit would only fail again. The next owner redoes the batch.
         if (REBALANCE_ERRORS.has((e as { type?: string }).type ?? '')) throw e;
         this.options.metrics?.batchFailures.inc({ topic: batch.topic });
+        this.options.metrics?.batchSeconds?.observe(
+          { topic: batch.topic, outcome: 'failed' },
+          (performance.now() - started) / 1000,
+        );
         this.logger.warn(
           {
             topic: batch.topic,

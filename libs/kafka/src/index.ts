@@ -47,5 +47,5 @@ export {
   type RecordHeaders,
   type TraceContext,
 } from './tracing';
-export { type EventsMetrics, type CounterLike } from './metrics';
+export { type EventsMetrics, type CounterLike, type GaugeLike, type HistogramLike } from './metrics';
 export { stderrLogger, silentLogger, type EventsLogger } from './logger';

@@ -48,7 +48,7 @@ export class ServiceResources {
       registryUrl: config.SCHEMA_REGISTRY_URL,
       compatibility: config.SCHEMA_COMPATIBILITY,
     });
-    this.producer = new EventProducer(this.kafka, this.codec);
+    this.producer = new EventProducer(this.kafka, this.codec, { metrics: this.eventsMetrics });
     // lazyConnect: the first command connects; offline queueing stays on so a Redis restart
     // delays commands instead of failing them, and maxRetriesPerRequest bounds that delay.
     this.redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 20 });

@@ -36,3 +36,4 @@ export { connectToInfra, type InfraConnection } from './connect';
 export { installSdkFromTarball, installSize, type InstalledSdk } from './sdk-install';
 export { treeSnapshot } from './tree-snapshot';
 export { startOrchestrator, type RunningOrchestrator } from './orchestrator-service';
+export { scrapeTarget, promQuery, type PromSample } from './prometheus';

@@ -56,6 +56,7 @@ describe(
   () => {
     const { kafka, codec, close } = connectToInfra('trace-test');
     let stateSync: ServiceProcess;
+    let stateSyncPort: number;
     let orchestrator: RunningOrchestrator;
     let changelog: TopicWatch<StateChangeEvent>;
     let agent: AgentPublisher;
@@ -65,14 +66,14 @@ describe(
       assert.ok(zipkinUrl, 'ZIPKIN_URL is not set: bring Zipkin up with infra/up.sh (or infra/zipkin.sh up)');
       Object.assign(process.env, tracingEnv);
       tracing = startTracing({ serviceName: 'vigil-agent' });
-      const port = await freePort();
+      stateSyncPort = await freePort();
       stateSync = startService('state-sync', {
         ...process.env,
         ...tracingEnv,
-        HTTP_PORT: String(port),
+        HTTP_PORT: String(stateSyncPort),
         LOG_LEVEL: 'warn',
       });
-      await waitHttpOk(port, '/health/ready', 60_000, 'state-sync');
+      await waitHttpOk(stateSyncPort, '/health/ready', 60_000, 'state-sync');
       orchestrator = await startOrchestrator(`trace-test-${run}`, tracingEnv);
       changelog = await watchTopic(kafka, codec, Topics.stateChangelog, (v) => v.entityId.startsWith(entityId));
       const env = infraEnv();
@@ -154,6 +155,33 @@ describe(
       assert.equal(apply.parentId, consume!.id);
       assert.equal(apply.tags?.['db.system.name'], 'redis');
       assert.equal(apply.tags?.['vigil.applied'], '1');
+    });
+
+    it('traces an API request with the maintained instrumentations: its HTTP server span, the Redis commands it ran as children', async () => {
+      // The caller's own trace, as a tool or Grafana's link would send it.
+      const traceId = randomUUID().replace(/-/g, '');
+      const res = await fetch(`http://127.0.0.1:${stateSyncPort}/entities/${entityId}`, {
+        headers: { traceparent: `00-${traceId}-${'ab'.repeat(8)}-01` },
+      });
+      assert.equal(res.status, 200);
+      let spans: ZipkinSpan[] = [];
+      const server = () => spans.find((s) => s.localEndpoint?.serviceName === 'state-sync' && s.kind === 'SERVER');
+      const redis = () =>
+        spans.filter((s) => s.tags?.['db.system'] === 'redis' || s.tags?.['db.system.name'] === 'redis');
+      await waitUntil(
+        async () => {
+          spans = await traceOf(traceId);
+          return server() !== undefined && redis().length > 0;
+        },
+        30_000,
+        'the request and its Redis spans in Zipkin',
+      ).catch((e: Error) => {
+        const held = spans.map((s) => `${s.localEndpoint?.serviceName}/${s.name}/${s.kind}`).join(', ') || 'nothing';
+        throw new Error(`${e.message}; trace ${traceId} holds: ${held}`);
+      });
+      assert.equal(server()!.parentId, 'ab'.repeat(8), "the caller's span is the parent");
+      assert.equal(server()!.tags?.['http.request.method'] ?? server()!.tags?.['http.method'], 'GET');
+      for (const r of redis()) assert.equal(r.parentId, server()!.id, `${r.name} runs inside the request`);
     });
   },
 );

@@ -3,6 +3,7 @@ export { baseConfigSchema, loadConfig, ConfigError, type BaseConfig } from './co
 export { createLogger, NestPinoLogger, type Logger } from './logger';
 export { HealthRegistry, type HealthCheck, type HealthReport, type RestoreProgress } from './health';
 export { startTracing, type TracingOptions } from './tracing';
+export { tracingRequested, vigilInstrumentations } from './instrumentations';
 export { PrioritySampler, samplerFromEnv } from './priority-sampler';
 export { ServiceResources } from './service-resources';
 export { GroupMembership } from './group-membership';

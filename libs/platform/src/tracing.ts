@@ -33,8 +33,7 @@ export function startTracing(options: TracingOptions): { shutdown: () => Promise
     // The standard sampler from env, except that a trace started with sampling.priority (an agent
     // gone unreachable) is always kept.
     sampler: new PrioritySampler(samplerFromEnv()),
-    // No auto-instrumentation yet: the spans that matter (publish, process, Redis apply) are made by
-    // Vigil's own code, and instrumenting KafkaJS as well would double every hop.
+    // Registered by ./instrument before the modules they patch were loaded (see there).
     instrumentations: [],
   });
   sdk.start();

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: the maintained OpenTelemetry instrumentations patch http and ioredis as they load.
+import '@vigil/platform/dist/instrument';
 import { serviceMain } from '@vigil/platform';
 import { BackupOrchestratorModule } from './backup-orchestrator.module';
 import { orchestratorConfigSchema } from './config';

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: the maintained OpenTelemetry instrumentations patch http and ioredis as they load.
+import '@vigil/platform/dist/instrument';
 import { setFlagsFromString } from 'node:v8';
 import { serviceMain } from '@vigil/platform';
 import { heartbeatConfigSchema } from './config';

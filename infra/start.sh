@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The main job on local defaults: installs everything, brings up Kafka, the registry and Redis,
-# starts the four services, runs the smoke publisher against them, then a simulated fleet
-# (FLEET_AGENTS agents, default 200, through the real agent SDK) whose commands you type
+# The main job on local defaults: installs everything, brings up Kafka, the registry, Redis, Zipkin
+# and Prometheus, starts the four services (tracing to Zipkin, scraped by Prometheus), runs the
+# smoke publisher against them, then a simulated fleet (FLEET_AGENTS agents, default 200, through
+# the real agent SDK, tracing at VIGIL_TRACE_RATIO, default 0.1) whose commands you type
 # (kill 5, revive 5, freeze 3 10000, degrade 2, stop 1, status, quit; see --help of tools/fleet-sim)
 # and whose supervisor answers the notifier's heals (FLEET_HEAL_SUCCESS, default 0.5, of them work),
 # until quit, Ctrl-C or SIGTERM, when it stops everything gracefully, with the infra it started.
 # Usage: infra/start.sh [--once] [--help]
 #   --once   short scripted run: 3 of the fleet are killed and must be reported unreachable
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 once=0; [ "${1:-}" = --once ] && once=1
 cd "$REPO_DIR"
 
@@ -42,6 +43,15 @@ receivers: $receivers
 route: { group_by: [host], group_wait: 5s, group_interval: 30s, repeat_interval: 1h }
 YAML
 
+# Traces to the Zipkin up.sh started (VIGIL_ZIPKIN=0: none), the fleet's own sampled down to
+# VIGIL_TRACE_RATIO (default 0.1) as a large fleet would; a heal chain is kept whatever the ratio.
+zipkin_url=$(sed -n 's/^ZIPKIN_URL=//p' "$ENV_FILE")
+prometheus_url=$(sed -n 's/^PROMETHEUS_URL=//p' "$ENV_FILE")
+if [ -n "$zipkin_url" ]; then
+  export OTEL_TRACES_EXPORTER=zipkin OTEL_TRACES_SAMPLER=parentbased_traceidratio \
+    OTEL_TRACES_SAMPLER_ARG="${VIGIL_TRACE_RATIO:-0.1}"
+fi
+
 for svc in "${!PORTS[@]}"; do
   port_open 127.0.0.1 "${PORTS[$svc]}" && die "port ${PORTS[$svc]} for $svc is in use: stop that process (or another start.sh)"
   # One subshell that execs node, so $! is the service itself and gets the SIGTERM.
@@ -56,7 +66,18 @@ for svc in "${!PORTS[@]}"; do
 done
 for svc in heartbeat state-sync backup-orchestrator notifier; do
   printf '  %-20s http://127.0.0.1:%s/health/ready  /metrics   log: %s\n' "$svc" "${PORTS[$svc]}" "$LOGS/$svc.log"
+  [ -z "$prometheus_url" ] || bash "$INFRA_DIR/prometheus.sh" target "$svc" "${PORTS[$svc]}"
 done
+[ -z "$prometheus_url" ] || log "Prometheus scrapes the four services: $prometheus_url (dashboards for Grafana: infra/grafana)"
+[ -z "$zipkin_url" ] || log "traces: $zipkin_url/zipkin/ (sampled at ${OTEL_TRACES_SAMPLER_ARG}; every heal chain kept)"
+# A trace to open: the newest heal chain (an agent gone unreachable), else the newest trace at all.
+sample_trace() {
+  [ -n "$zipkin_url" ] || return 0
+  local id
+  id=$(curl -fs "$zipkin_url/api/v2/traces?spanName=liveness%20unreachable&limit=1&lookback=3600000" \
+    | grep -o '"traceId":"[0-9a-f]*"' | head -1 | cut -d'"' -f4) || true
+  [ -n "$id" ] && log "a heal chain, agent to alert, in one trace: $zipkin_url/zipkin/traces/$id"
+}
 
 status=0
 with_infra_env node tools/smoke/dist/main.js || status=$?
@@ -76,6 +97,7 @@ if [ "$once" = 1 ]; then
     [ "$state" = unreachable ] || die "killed agent $agent is $state in the fleet view, not unreachable"
   done
   log "the killed agents ($killed) were found unreachable"
+  sample_trace
   exit 0
 fi
 heal_success=${FLEET_HEAL_SUCCESS:-0.5}
@@ -84,6 +106,7 @@ log "the notifier heals what dies: the fleet's supervisor restarts an agent with
 log "fleet view: curl -s '$fleet_view?format=table'   (add &state=unreachable,suspect)"
 log "open alerts: curl -s http://127.0.0.1:${PORTS[notifier]}/alerts   heals of one agent: .../agents/<id>/heals   silences: .../silences"
 [ -n "$am_url" ] && log "the same alerts, grouped by host, in Alertmanager: $am_url (its web UI)"
+[ -z "$zipkin_url" ] || log "once an agent dies: $zipkin_url/zipkin/?spanName=liveness%20unreachable lists the heal chains"
 with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
   --heal-success "$heal_success" \
   > >(tee "$LOGS/fleet-sim.jsonl") || true

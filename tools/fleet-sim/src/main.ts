@@ -2,6 +2,7 @@
 // Simulates a fleet of agents on the real agent SDK, and breaks them on command.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import { parseBrokers } from '@vigil/kafka';
 import { COMMANDS_HELP, runCommand } from './commands';
 import { Fleet, type FleetEvent } from './fleet';
@@ -31,7 +32,8 @@ ${COMMANDS_HELP}
 
 Output: one JSON line per fleet event on stdout (started, killed, revived, ..., summary); a progress
 line on stderr every 2 s. Environment: KAFKA_BROKERS (127.0.0.1:9092), SCHEMA_REGISTRY_URL
-(http://127.0.0.1:8081/apis/ccompat/v7), LOG_LEVEL (warn).
+(http://127.0.0.1:8081/apis/ccompat/v7), LOG_LEVEL (warn); OTEL_TRACES_EXPORTER and the other
+OTEL_* variables to trace the fleet's publishes (service vigil-fleet-sim).
 Exit status: 0 after a clean run, 2 on bad arguments.`;
 
 function positiveInt(name: string, v: string | undefined, min = 1): number {
@@ -112,6 +114,16 @@ async function main(): Promise<number> {
     (e: FleetEvent) => print(e),
   );
 
+  // The fleet's host traces as a host embedding the SDK would, when the OTEL_* env asks for it
+  // (the SDK itself only uses the OpenTelemetry API).
+  if (process.env.OTEL_TRACES_EXPORTER) {
+    process.env.OTEL_METRICS_EXPORTER ??= 'none';
+    process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  }
+  const tracing = process.env.OTEL_TRACES_EXPORTER
+    ? new NodeSDK({ serviceName: process.env.OTEL_SERVICE_NAME ?? 'vigil-fleet-sim' })
+    : undefined;
+  tracing?.start();
   const started = Date.now();
   await fleet.start((n) => process.stderr.write(`fleet-sim: ${n} agents started\n`));
   const progress = setInterval(() => {
@@ -148,6 +160,7 @@ async function main(): Promise<number> {
   await finished;
   clearInterval(progress);
   await fleet.close(!values['no-deregister']);
+  await tracing?.shutdown();
   print({
     event: 'summary',
     at: Date.now(),

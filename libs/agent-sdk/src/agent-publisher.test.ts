@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -8,6 +9,8 @@ import { SchemaCodec, Topics, type TopicDef } from '@vigil/events';
 import { createKafkaClient, ensureTopics, highWatermarks, readPartitionRanges } from '@vigil/kafka';
 import * as testing from '@vigil/kafka/testing';
 import { AgentPublisher, type AgentPublisherOptions } from './agent-publisher';
+import { AgentSupervisor } from './agent-supervisor';
+import { agentMetricsText } from './metrics-text';
 import { AgentConnection } from './connection';
 
 import { silentLogger as quiet } from '@vigil/kafka';
@@ -156,6 +159,34 @@ describe('AgentPublisher (the agent SDK)', () => {
     const next = await agent.publishStateChange({ id: 'big', type: 't' }, 'updated', {});
     assert.equal(next.accepted, false, 'still full: nothing was delivered');
     await agent.close(100);
+  });
+
+  it("renders its counts for a host's /metrics in Prometheus' text format, one family per measure and one sample per agent", async () => {
+    const delivering = open(options());
+    const offline = open(options({ brokers: UNREACHABLE, maxQueuedHeartbeats: 1 }));
+    for (const n of [1, 2])
+      assert.ok((await delivering.publishStateChange({ id: `m${n}`, type: 't' }, 'created', {})).accepted);
+    for (let i = 0; i < 3; i++) offline.heartbeat('ok');
+    await testing.waitUntil(() => delivering.stats().delivered === 2, 30_000, 'both changes delivered');
+
+    const supervisor = new AgentSupervisor({
+      connection: new AgentConnection({ brokers: env.brokers, registryUrl: env.registryUrl }),
+      hostId: 'metrics-host',
+    });
+    const text = agentMetricsText({ publishers: [delivering, offline], supervisors: [supervisor] });
+    assert.match(text, /^vigil_supervisor_commands_total\{host="metrics-host",outcome="handled"\} 0$/m);
+    const sample = (name: string, agent: string) =>
+      Number(new RegExp(`^${name}\\{agent="${agent}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(sample('vigil_agent_state_changes_delivered_total', delivering.agentId), 2);
+    assert.equal(sample('vigil_agent_state_changes_pending', delivering.agentId), 0);
+    assert.equal(sample('vigil_agent_kafka_connected', delivering.agentId), 1);
+    assert.equal(sample('vigil_agent_heartbeats_dropped_total', offline.agentId), 2);
+    assert.equal(sample('vigil_agent_kafka_connected', offline.agentId), 0);
+    assert.equal(text.match(/^# TYPE vigil_agent_state_changes_delivered_total counter$/gm)?.length, 1, 'one family');
+    // Prometheus' own linter reads it as a valid exposition that follows its naming conventions.
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.ok(!lint.error, 'promtool not found: bash infra/prometheus.sh bin installs it');
+    assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
   });
 
   it('sends heartbeats every interval with what report() says, and ends with `stopping` on close (deregistration)', async () => {

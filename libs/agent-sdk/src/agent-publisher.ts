@@ -164,6 +164,7 @@ export class AgentPublisher {
         payload: payloadJson,
         checksum,
       };
+      span.setAttributes({ 'vigil.event.id': event.eventId, 'vigil.version': event.version });
       const size = Buffer.byteLength(JSON.stringify(event)) + 64;
       if (this.outbox.bytes + size > (this.options.maxBufferBytes ?? 64 * 2 ** 20)) {
         this.droppedStateChanges += 1;

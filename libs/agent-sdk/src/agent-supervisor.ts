@@ -90,6 +90,8 @@ export class AgentSupervisor {
   private readonly logger: EventsLogger;
   private readonly counts: SupervisorStats = { handled: 0, failed: 0, unhandled: 0, passedOver: 0, refused: 0 };
   readonly groupId: string;
+  /** The host it serves. */
+  readonly hostId: string;
   private readonly connection: AgentConnection;
   private readonly healResults: TopicDef<HealResult>;
   /** commandId -> its result, oldest first (a Map keeps insertion order). */
@@ -99,7 +101,8 @@ export class AgentSupervisor {
     this.logger = options.logger ?? stderrLogger;
     this.connection = options.connection;
     this.healResults = options.topics?.healResults ?? Topics.healResults;
-    this.groupId = `vigil-supervisor-${options.hostId ?? os.hostname()}`;
+    this.hostId = options.hostId ?? os.hostname();
+    this.groupId = `vigil-supervisor-${this.hostId}`;
     const subscription = <T extends AgentCommand>(topic: TopicDef<T>, kind: CommandKind) =>
       ({
         topic,

@@ -24,3 +24,4 @@ export {
   type Manifest,
   type ManifestEntry,
 } from '@vigil/backup';
+export { agentMetricsText } from './metrics-text';

@@ -18,3 +18,4 @@ export {
   type KafkaEventTransportOptions,
 } from './kafka-event-transport';
 export { createEventsMetrics } from './events-metrics';
+export { zeroed } from './zeroed';

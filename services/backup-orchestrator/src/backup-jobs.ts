@@ -21,6 +21,7 @@ import {
   type GroupMembership,
   type HealthRegistry,
   type Logger,
+  zeroed,
 } from '@vigil/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { OrchestratorConfig } from './config';
@@ -71,12 +72,15 @@ export class BackupJobs implements GroupListener, OnModuleInit, OnApplicationShu
     @Inject(METRICS) registry: Registry,
   ) {
     this.unassigned = health.hold('waiting for the first partition assignment');
-    this.outcomes = new Counter({
-      name: 'vigil_backup_jobs_total',
-      help: 'Backup jobs decided, by verdict (verified, failed, timed_out), and attempts retried (retried)',
-      labelNames: ['outcome'] as const,
-      registers: [registry],
-    });
+    this.outcomes = zeroed(
+      new Counter({
+        name: 'vigil_backup_jobs_total',
+        help: 'Backup jobs decided, by verdict (verified, failed, timed_out), and attempts retried (retried)',
+        labelNames: ['outcome'] as const,
+        registers: [registry],
+      }),
+      ['verified', 'failed', 'timed_out', 'retried'].map((outcome) => ({ outcome })),
+    );
     this.bytes = new Counter({
       name: 'vigil_backup_verified_bytes_total',
       help: 'Bytes of archives verified (read back and checksummed)',

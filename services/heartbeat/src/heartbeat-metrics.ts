@@ -1,3 +1,4 @@
+import { zeroed } from '@vigil/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function createHeartbeatMetrics(registry: Registry) {
@@ -7,12 +8,15 @@ export function createHeartbeatMetrics(registry: Registry) {
       help: 'Heartbeats applied to the lease table',
       registers: [registry],
     }),
-    transitions: new Counter({
-      name: 'vigil_liveness_transitions_total',
-      help: 'AgentLivenessChanged events published, by target state',
-      labelNames: ['to'] as const,
-      registers: [registry],
-    }),
+    transitions: zeroed(
+      new Counter({
+        name: 'vigil_liveness_transitions_total',
+        help: 'AgentLivenessChanged events published, by target state',
+        labelNames: ['to'] as const,
+        registers: [registry],
+      }),
+      ['starting', 'healthy', 'degraded', 'suspect', 'unreachable', 'deregistered'].map((to) => ({ to })),
+    ),
     detectionLatency: new Histogram({
       name: 'vigil_heartbeat_detection_latency_seconds',
       help: 'Unreachable detections, until Kafka acknowledged the event: (broker time of the decision - last heartbeat - interval x missThreshold) + (ack - decision)',

@@ -1,3 +1,4 @@
+import { zeroed } from '@vigil/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 export const NOTIFIER_METRICS = Symbol('vigil.notifier-metrics');
@@ -10,12 +11,15 @@ export function createNotifierMetrics(registry: Registry) {
       labelNames: ['action', 'outcome'] as const,
       registers: [registry],
     }),
-    alerts: new Counter({
-      name: 'vigil_notifier_alerts_total',
-      help: 'Alert events published, by status',
-      labelNames: ['status'] as const,
-      registers: [registry],
-    }),
+    alerts: zeroed(
+      new Counter({
+        name: 'vigil_notifier_alerts_total',
+        help: 'Alert events published, by status',
+        labelNames: ['status'] as const,
+        registers: [registry],
+      }),
+      [{ status: 'firing' }, { status: 'resolved' }],
+    ),
     timeToAlert: new Histogram({
       name: 'vigil_notifier_unreachable_to_alert_seconds',
       help: 'From the event that opened an incident to its alert firing (heals included)',

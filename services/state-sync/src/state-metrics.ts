@@ -1,14 +1,18 @@
+import { zeroed } from '@vigil/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function createStateSyncMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    events: new Counter({
-      name: 'vigil_state_events_total',
-      help: 'StateChangeEvents by outcome: applied, duplicate (same event id), stale (version not newer)',
-      labelNames: ['outcome'],
-      registers,
-    }),
+    events: zeroed(
+      new Counter({
+        name: 'vigil_state_events_total',
+        help: 'StateChangeEvents by outcome: applied, duplicate (same event id), stale (version not newer)',
+        labelNames: ['outcome'],
+        registers,
+      }),
+      [{ outcome: 'applied' }, { outcome: 'duplicate' }, { outcome: 'stale' }],
+    ),
     changelogPublished: new Counter({
       name: 'vigil_state_changelog_published_total',
       help: 'Records published to the changelog; recovered = re-sent after a crash left them unpublished',

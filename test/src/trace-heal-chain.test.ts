@@ -26,32 +26,19 @@ import {
   type RunningHeartbeat,
   type RunningNotifier,
   type TopicWatch,
+  zipkinTrace,
+  showSpan,
+  ancestry,
+  ZIPKIN_TRACING_ENV,
+  type ZipkinSpan,
 } from '@vigil/test-kit';
-
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind?: string;
-  localEndpoint?: { serviceName?: string };
-  tags?: Record<string, string>;
-}
 
 const zipkinUrl = process.env.ZIPKIN_URL;
 const run = randomUUID().slice(0, 8);
 const work = mkdtempSync(path.join(tmpdir(), 'vigil-trace-heal-'));
 const agentId = `th${run}-agent`;
 const host = `th${run}-host`;
-/** Export every span within 100 ms of its end (the default batch waits 5 s). */
-const tracingEnv = { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_BSP_SCHEDULE_DELAY: '100' };
-
-async function traceOf(traceId: string): Promise<ZipkinSpan[]> {
-  const res = await fetch(`${zipkinUrl}/api/v2/trace/${traceId}`);
-  return res.ok ? ((await res.json()) as ZipkinSpan[]) : [];
-}
-
-const show = (s: ZipkinSpan) => `${s.localEndpoint?.serviceName}: ${s.name} (${s.kind ?? 'INTERNAL'})`;
+const tracingEnv = ZIPKIN_TRACING_ENV;
 
 describe(
   'one trace from an agent gone silent to the webhook: liveness -> heal -> heal result -> alert -> POST',
@@ -147,21 +134,18 @@ route: { group_by: ['...'], group_wait: 0s, group_interval: 500ms }
       const post = () => spans.find((s) => s.localEndpoint?.serviceName === 'notifier' && s.name === 'post');
       await waitUntil(
         async () => {
-          spans = await traceOf(traceId!);
+          spans = await zipkinTrace(traceId!);
           return post() !== undefined;
         },
         30_000,
         'the webhook span in Zipkin',
       ).catch((e: Error) => {
-        throw new Error(`${e.message}; trace ${traceId} holds: ${spans.map(show).join(', ') || 'nothing'}`);
+        throw new Error(`${e.message}; trace ${traceId} holds: ${spans.map(showSpan).join(', ') || 'nothing'}`);
       });
-      console.log(`trace ${traceId}: ${spans.map(show).join(', ')} (${zipkinUrl}/zipkin/traces/${traceId})`);
+      console.log(`trace ${traceId}: ${spans.map(showSpan).join(', ')} (${zipkinUrl}/zipkin/traces/${traceId})`);
 
-      const byId = new Map(spans.map((s) => [s.id, s]));
-      const chain: ZipkinSpan[] = [];
-      for (let s: ZipkinSpan | undefined = post(); s; s = s.parentId ? byId.get(s.parentId) : undefined)
-        chain.unshift(s);
-      assert.deepEqual(chain.map(show), [
+      const chain = ancestry(spans, post()!);
+      assert.deepEqual(chain.map(showSpan), [
         'heartbeat: liveness unreachable (INTERNAL)',
         'heartbeat: vigil.agent.liveness publish (PRODUCER)',
         'notifier: vigil.agent.liveness process (CONSUMER)',
@@ -191,7 +175,7 @@ route: { group_by: ['...'], group_wait: 0s, group_interval: 500ms }
       assert.equal(postSpan.tags?.['vigil.receiver'], 'ops');
 
       // The heartbeats themselves were sampled down: the last one's trace is not in Zipkin.
-      assert.deepEqual(await traceOf(lastBeat.split('-')[1]!), []);
+      assert.deepEqual(await zipkinTrace(lastBeat.split('-')[1]!), []);
     });
   },
 );

@@ -25,30 +25,19 @@ import {
   type RunningOrchestrator,
   type ServiceProcess,
   type TopicWatch,
+  zipkinTrace,
+  showSpan,
+  ancestry,
+  ZIPKIN_TRACING_ENV,
+  type ZipkinSpan,
 } from '@vigil/test-kit';
-
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind?: string;
-  localEndpoint?: { serviceName?: string };
-  tags?: Record<string, string>;
-}
 
 const zipkinUrl = process.env.ZIPKIN_URL;
 const run = randomUUID().slice(0, 8);
 const work = mkdtempSync(path.join(tmpdir(), 'vigil-trace-'));
 const entityId = `tz${run}-e1`;
 const agentId = `tz${run}-agent`;
-/** Export every span within 100 ms of its end (the default batch waits 5 s). */
-const tracingEnv = { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_BSP_SCHEDULE_DELAY: '100' };
-
-async function traceOf(traceId: string): Promise<ZipkinSpan[]> {
-  const res = await fetch(`${zipkinUrl}/api/v2/trace/${traceId}`);
-  return res.ok ? ((await res.json()) as ZipkinSpan[]) : [];
-}
+const tracingEnv = ZIPKIN_TRACING_ENV;
 
 describe(
   'one trace from the agent publish through state-sync to the backup orchestrator, in Zipkin',
@@ -109,34 +98,26 @@ describe(
         );
       await waitUntil(
         async () => {
-          spans = await traceOf(traceId!);
+          spans = await zipkinTrace(traceId!);
           return inOrchestrator() !== undefined;
         },
         30_000,
         'the orchestrator span in Zipkin',
       ).catch((e: Error) => {
-        const held = spans.map((s) => `${s.localEndpoint?.serviceName}/${s.name}`).join(', ') || 'nothing';
+        const held = spans.map(showSpan).join(', ') || 'nothing';
         throw new Error(`${e.message}; trace ${traceId} holds: ${held}`);
       });
-      console.log(
-        `trace ${traceId}: ${spans.map((s) => `${s.localEndpoint?.serviceName}/${s.name}`).join(', ')} (${zipkinUrl}/zipkin/traces/${traceId})`,
-      );
+      console.log(`trace ${traceId}: ${spans.map(showSpan).join(', ')} (${zipkinUrl}/zipkin/traces/${traceId})`);
 
       // From the orchestrator's span up to the root, each span's parent is the hop before it.
-      const byId = new Map(spans.map((s) => [s.id, s]));
-      const chain: ZipkinSpan[] = [];
-      for (let s: ZipkinSpan | undefined = inOrchestrator(); s; s = s.parentId ? byId.get(s.parentId) : undefined)
-        chain.unshift(s);
-      assert.deepEqual(
-        chain.map((s) => `${s.localEndpoint?.serviceName}: ${s.name} (${s.kind ?? 'INTERNAL'})`),
-        [
-          'vigil-agent: agent publishstatechange (PRODUCER)',
-          'vigil-agent: vigil.agent.state-changes publish (PRODUCER)',
-          'state-sync: vigil.agent.state-changes process (CONSUMER)',
-          'state-sync: vigil.state.changelog publish (PRODUCER)',
-          'backup-orchestrator: vigil.state.changelog process (CONSUMER)',
-        ],
-      );
+      const chain = ancestry(spans, inOrchestrator()!);
+      assert.deepEqual(chain.map(showSpan), [
+        'vigil-agent: agent publishstatechange (PRODUCER)',
+        'vigil-agent: vigil.agent.state-changes publish (PRODUCER)',
+        'state-sync: vigil.agent.state-changes process (CONSUMER)',
+        'state-sync: vigil.state.changelog publish (PRODUCER)',
+        'backup-orchestrator: vigil.state.changelog process (CONSUMER)',
+      ]);
       const [root, agentPublish, consume, republish, orchestratorConsume] = chain;
       assert.equal(root!.parentId, undefined, 'the agent publish starts the trace');
       assert.equal(root!.tags?.['vigil.agent.id'], agentId);
@@ -170,7 +151,7 @@ describe(
         spans.filter((s) => s.tags?.['db.system'] === 'redis' || s.tags?.['db.system.name'] === 'redis');
       await waitUntil(
         async () => {
-          spans = await traceOf(traceId);
+          spans = await zipkinTrace(traceId);
           return server() !== undefined && redis().length > 0;
         },
         30_000,

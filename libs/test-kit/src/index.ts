@@ -37,3 +37,4 @@ export { installSdkFromTarball, installSize, type InstalledSdk } from './sdk-ins
 export { treeSnapshot } from './tree-snapshot';
 export { startOrchestrator, type RunningOrchestrator } from './orchestrator-service';
 export { scrapeTarget, promQuery, type PromSample } from './prometheus';
+export { zipkinTrace, showSpan, ancestry, ZIPKIN_TRACING_ENV, type ZipkinSpan } from './zipkin';

@@ -11,3 +11,10 @@ export const RecordHeaderNames = {
   /** On the changelog: the agent that published the change (a tombstone has no body to say it). */
   agentId: 'vigil-agent-id',
 } as const;
+
+/** What each contract header carries, as the AsyncAPI document states it. */
+export const RecordHeaderMeanings: Record<keyof typeof RecordHeaderNames, string> = {
+  version: 'The entity version the record (or tombstone) carries, as a decimal string.',
+  eventId: 'The event id of the accepted change, so that a tombstone still names its event.',
+  agentId: 'The agent that published the change (a tombstone has no body to say it).',
+};

@@ -29,6 +29,7 @@ import type {
   RestoreResult,
   StateChangeEvent,
 } from './types';
+import { RecordHeaderNames } from './headers';
 import { validateHeartbeat, validateStateChange } from './validation';
 
 /** What a value must satisfy beyond its schema; returns the reason it is invalid, or null. */
@@ -47,28 +48,50 @@ export interface TopicDef<T> {
   readonly validate?: ValueValidator<T>;
   /** The topic's dead-letter companion; undefined for a DLQ itself (a DLQ has no DLQ). */
   readonly dlq?: TopicDef<DeadLetter>;
+  /** What one record means, for people and for the AsyncAPI document. */
+  readonly summary: string;
+  /** Who writes it and who reads it (other systems may read any topic; see the README). */
+  readonly producers: readonly Party[];
+  readonly consumers: readonly Party[];
+  /** Record headers beyond the W3C trace context every record may carry. */
+  readonly headers?: readonly (keyof typeof RecordHeaderNames)[];
+  /** A record with a key and no value deletes the key (compacted topics). */
+  readonly tombstones?: boolean;
 }
+
+/** The writers and readers of Vigil's topics. */
+export type Party =
+  'agent' | 'agent supervisor' | 'heartbeat' | 'state-sync' | 'notifier' | 'backup-orchestrator' | 'any consumer';
 
 const DAY_MS = 24 * 3600 * 1000;
 
-function deadLetterTopic(source: string): TopicDef<DeadLetter> {
+function deadLetterTopic(source: Omit<TopicDef<unknown>, 'dlq'>): TopicDef<DeadLetter> {
   return {
-    name: `${source}.dlq`,
+    name: `${source.name}.dlq`,
     schema: deadLetterSchema as Schema,
     key: (v) => `${v.topic}/${v.partition}/${v.offset}`,
     partitions: 1,
     config: { 'retention.ms': String(30 * DAY_MS) },
+    summary:
+      `A record of ${source.name} that its reader refused (undecodable, invalid, oversized, no key), ` +
+      'with its bytes, headers, position and the reason; written before the offset is committed.',
+    producers: source.consumers.filter((p) => p !== 'any consumer'),
+    consumers: ['any consumer'],
   };
 }
 
 function topic<T>(def: Omit<TopicDef<T>, 'dlq'>): TopicDef<T> {
-  return { ...def, dlq: deadLetterTopic(def.name) };
+  return { ...def, dlq: deadLetterTopic(def as Omit<TopicDef<unknown>, 'dlq'>) };
 }
 
 /** The catalogue: every topic Vigil reads or writes, with its schema, key and broker config. */
 export const Topics = {
   heartbeats: topic<Heartbeat>({
     name: 'vigil.agent.heartbeats',
+    summary:
+      "A proof of life: the agent's lease settings (interval, miss threshold), status, checks, registration data; judged on broker time.",
+    producers: ['agent'],
+    consumers: ['heartbeat', 'backup-orchestrator'],
     schema: heartbeatSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -79,6 +102,10 @@ export const Topics = {
   }),
   stateChanges: topic<StateChangeEvent>({
     name: 'vigil.agent.state-changes',
+    summary:
+      "A change of one entity an agent owns, with a unique event id and the entity's next version: applied once (dedupe by event id), only if newer (version gate).",
+    producers: ['agent'],
+    consumers: ['state-sync'],
     schema: stateChangeSchema as Schema,
     key: (v) => v.entityId,
     keyAttribute: 'vigil.entity.id',
@@ -88,6 +115,12 @@ export const Topics = {
   }),
   stateChangelog: topic<StateChangeEvent>({
     name: 'vigil.state.changelog',
+    summary:
+      "Each accepted state change, keyed by entity, in version order; a deletion is a tombstone whose headers name its version, event and agent. Read from the beginning it is the table of every entity's latest state.",
+    producers: ['state-sync'],
+    consumers: ['notifier', 'backup-orchestrator', 'any consumer'],
+    headers: ['version', 'eventId', 'agentId'],
+    tombstones: true,
     schema: stateChangeSchema as Schema,
     key: (v) => v.entityId,
     keyAttribute: 'vigil.entity.id',
@@ -99,6 +132,10 @@ export const Topics = {
   }),
   liveness: topic<AgentLivenessChanged>({
     name: 'vigil.agent.liveness',
+    summary:
+      "An agent's liveness changed (starting, healthy, degraded, suspect, unreachable, deregistered), with why and since when (broker time).",
+    producers: ['heartbeat'],
+    consumers: ['notifier', 'any consumer'],
     schema: livenessSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -107,6 +144,11 @@ export const Topics = {
   }),
   agentRegistry: topic<AgentRegistration>({
     name: 'vigil.agent.registry',
+    summary:
+      'Who each agent is (host, version, tier, dependencies, labels), kept per agent by compaction; a tombstone removes a deregistered agent.',
+    producers: ['heartbeat'],
+    consumers: ['notifier', 'backup-orchestrator', 'any consumer'],
+    tombstones: true,
     schema: registrationSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -116,6 +158,10 @@ export const Topics = {
   }),
   healCommands: topic<HealCommand>({
     name: 'vigil.heal.commands',
+    summary:
+      "Heal an agent (restart, ...): attempt n of an incident, with a deadline; its host's supervisor runs it once.",
+    producers: ['notifier'],
+    consumers: ['agent supervisor'],
     schema: healCommandSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -124,6 +170,9 @@ export const Topics = {
   }),
   healResults: topic<HealResult>({
     name: 'vigil.heal.results',
+    summary: "How a heal went, as the agent's supervisor tells it.",
+    producers: ['agent supervisor'],
+    consumers: ['notifier'],
     schema: healResultSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -132,6 +181,10 @@ export const Topics = {
   }),
   alerts: topic<AlertEvent>({
     name: 'vigil.alerts',
+    summary:
+      "An alert fired or resolved, keyed by its fingerprint (Alertmanager's model: labels, annotations, startsAt, endsAt).",
+    producers: ['notifier'],
+    consumers: ['notifier', 'any consumer'],
     schema: alertSchema as Schema,
     key: (v) => v.fingerprint,
     keyAttribute: 'vigil.alert.fingerprint',
@@ -140,6 +193,9 @@ export const Topics = {
   }),
   backupCommands: topic<BackupCommand>({
     name: 'vigil.backup.commands',
+    summary: 'Back up these paths of an agent now (full or incremental), into the store the orchestrator names.',
+    producers: ['backup-orchestrator'],
+    consumers: ['agent supervisor'],
     schema: backupCommandSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -148,6 +204,9 @@ export const Topics = {
   }),
   backupResults: topic<BackupResult>({
     name: 'vigil.backup.results',
+    summary: "What the agent's supervisor archived, where, its size and SHA-256 (to be verified, not trusted).",
+    producers: ['agent supervisor'],
+    consumers: ['backup-orchestrator'],
     schema: backupResultSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -157,6 +216,9 @@ export const Topics = {
   /** Backups other services ask the orchestrator for (the notifier's pre-heal backups). */
   backupRequests: topic<BackupRequest>({
     name: 'vigil.backup.requests',
+    summary: 'Another service asks for a backup (the notifier, before a heal).',
+    producers: ['notifier'],
+    consumers: ['backup-orchestrator'],
     schema: backupRequestSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -166,6 +228,9 @@ export const Topics = {
   /** The orchestrator's verdicts: the notifier alerts and resolves on these, never on the agent's claims. */
   backupVerified: topic<BackupVerified>({
     name: 'vigil.backup.verified',
+    summary: "The orchestrator's verdict on a backup after reading it back: verified, failed or timed out.",
+    producers: ['backup-orchestrator'],
+    consumers: ['notifier', 'any consumer'],
     schema: backupVerifiedSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -175,6 +240,9 @@ export const Topics = {
   /** Restore plan steps for agents (their host's supervisor runs them). */
   restoreCommands: topic<RestoreCommand>({
     name: 'vigil.restore.commands',
+    summary: 'One step of a restore plan: restore this chain of archives into place (or a target directory).',
+    producers: ['backup-orchestrator'],
+    consumers: ['agent supervisor'],
     schema: restoreCommandSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',
@@ -183,6 +251,9 @@ export const Topics = {
   }),
   restoreResults: topic<RestoreResult>({
     name: 'vigil.restore.results',
+    summary: 'How a restore step went: running, succeeded (bytes, files) or failed (why).',
+    producers: ['agent supervisor'],
+    consumers: ['backup-orchestrator'],
     schema: restoreResultSchema as Schema,
     key: (v) => v.agentId,
     keyAttribute: 'vigil.agent.id',

@@ -1,0 +1,18 @@
+// Writes libs/events/asyncapi.yaml from the catalogue: `npm run -s asyncapi` after changing a topic
+// or a schema (asyncapi.test.ts fails until the two agree).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { asyncApiDocument } from './asyncapi';
+
+export const ASYNCAPI_FILE = path.resolve(__dirname, '../asyncapi.yaml');
+
+export function asyncApiYaml(): string {
+  const { version } = require('../package.json') as { version: string };
+  return `# Generated from libs/events/src/topics.ts by \`npm run -s asyncapi\`; do not edit.\n${stringify(asyncApiDocument(version), { lineWidth: 0 })}`;
+}
+
+if (require.main === module) {
+  writeFileSync(ASYNCAPI_FILE, asyncApiYaml());
+  process.stdout.write(`wrote ${ASYNCAPI_FILE}\n`);
+}

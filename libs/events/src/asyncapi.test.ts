@@ -5,12 +5,12 @@ import { AvroSchemaParser } from '@asyncapi/avro-schema-parser';
 import { DiagnosticSeverity, Parser } from '@asyncapi/parser';
 import { parse } from 'yaml';
 import { asyncApiDocument } from './asyncapi';
-import { ASYNCAPI_FILE } from './asyncapi-write';
+import { ASYNCAPI_FILE, contractVersion } from './asyncapi-write';
 import { RecordHeaderNames } from './headers';
 import { allTopics, Topics } from './topics';
 
 const text = readFileSync(ASYNCAPI_FILE, 'utf8');
-const { version } = require('../package.json') as { version: string };
+const version = contractVersion();
 
 describe('the AsyncAPI document (libs/events/asyncapi.yaml)', () => {
   it('is what the catalogue says today (else: npm run -s asyncapi)', () => {

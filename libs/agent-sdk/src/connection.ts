@@ -1,12 +1,23 @@
 import os from 'node:os';
 import { SchemaCodec, Topics, type Heartbeat } from '@vigil/events';
-import { createKafkaClient, EventProducer, stderrLogger, type EventsLogger, type KafkaClient } from '@vigil/kafka';
+import {
+  createKafkaClient,
+  EventProducer,
+  stderrLogger,
+  type EventsLogger,
+  type KafkaClient,
+  type KafkaSecurity,
+} from '@vigil/kafka';
 
 export interface AgentConnectionOptions {
   brokers: string[];
   registryUrl: string;
   clientId?: string;
   logger?: EventsLogger;
+  /** SASL and TLS to Kafka (kafkaSecurityFromEnv reads the KAFKA_SASL_* and KAFKA_TLS* variables). */
+  security?: KafkaSecurity;
+  /** Basic auth to the schema registry. */
+  registryAuth?: { username: string; password: string };
 }
 
 /**
@@ -28,8 +39,9 @@ export class AgentConnection {
       brokers: options.brokers,
       clientId: options.clientId ?? `vigil-agents-${os.hostname()}`,
       logger: quietKafka(options.logger ?? stderrLogger),
+      security: options.security,
     });
-    this.codec = new SchemaCodec({ registryUrl: options.registryUrl });
+    this.codec = new SchemaCodec({ registryUrl: options.registryUrl, auth: options.registryAuth });
     this.producer = new EventProducer(this.kafka, this.codec);
     this.heartbeatProducer = new EventProducer(this.kafka, this.codec, {
       bestEffort: { retries: 1, maxRetryTimeMs: 500 },

@@ -49,6 +49,8 @@ export interface SchemaCodecOptions {
    * that exists keeps whatever level its owners gave it.
    */
   compatibility?: Compatibility;
+  /** HTTP basic auth to the registry. TLS: an https URL; a CA of one's own through NODE_EXTRA_CA_CERTS. */
+  auth?: { username: string; password: string };
 }
 
 /**
@@ -61,6 +63,7 @@ export class SchemaCodec {
   private registryClient?: SchemaRegistry;
   private readonly registryUrl: string;
   private readonly compatibility: Compatibility;
+  private readonly auth?: { username: string; password: string };
   private readonly writerIds = new Map<string, Promise<number>>();
   private readonly readerTypes = new Map<string, avro.Type>();
   private readonly resolvers = new Map<string, avro.Resolver | null | 'mismatch'>();
@@ -68,6 +71,13 @@ export class SchemaCodec {
   constructor(options: SchemaCodecOptions) {
     this.registryUrl = options.registryUrl.replace(/\/+$/, '');
     this.compatibility = options.compatibility ?? 'FULL_TRANSITIVE';
+    this.auth = options.auth;
+  }
+
+  /** Resolves when the registry answers its API (with the credentials given); else why not. */
+  async ping(): Promise<void> {
+    const res = await this.call('GET', '/subjects');
+    if (res.status !== 200) throw registryError('list the subjects of', this.registryUrl, res);
   }
 
   /**
@@ -80,7 +90,7 @@ export class SchemaCodec {
       const { SchemaRegistry: Client } =
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         require('@kafkajs/confluent-schema-registry') as typeof import('@kafkajs/confluent-schema-registry');
-      this.registryClient = new Client({ host: this.registryUrl, clientId: 'vigil' });
+      this.registryClient = new Client({ host: this.registryUrl, clientId: 'vigil', auth: this.auth });
     }
     return this.registryClient;
   }
@@ -154,7 +164,13 @@ export class SchemaCodec {
   private async call(method: string, urlPath: string, body?: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.registryUrl}${urlPath}`, {
       method,
-      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/json' },
+      headers: {
+        'content-type': 'application/vnd.schemaregistry.v1+json',
+        accept: 'application/json',
+        ...(this.auth
+          ? { authorization: `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64')}` }
+          : {}),
+      },
       body,
     });
     const text = await res.text();

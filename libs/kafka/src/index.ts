@@ -49,3 +49,4 @@ export {
 } from './tracing';
 export { type EventsMetrics, type CounterLike, type GaugeLike, type HistogramLike } from './metrics';
 export { stderrLogger, silentLogger, type EventsLogger } from './logger';
+export { kafkaSecurityFromEnv, secretFromEnv, type KafkaSecurity } from './security';

@@ -3,6 +3,7 @@
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer, type LogEntry } from 'kafkajs';
 import type { EventsLogger } from './logger';
 import { stderrLogger } from './logger';
+import { kafkaJsSecurity, type KafkaSecurity } from './security';
 
 export type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer, KafkaMessage };
 export type KafkaClient = Kafka;
@@ -14,6 +15,8 @@ export interface KafkaClientOptions {
   /** Connection and request timeouts; short defaults suit a local broker and fast failure detection. */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** SASL and TLS (see kafkaSecurityFromEnv); PLAINTEXT without. */
+  security?: KafkaSecurity;
 }
 
 const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -30,6 +33,7 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
     brokers: options.brokers,
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
     requestTimeout: options.requestTimeoutMs ?? 30000,
+    ...kafkaJsSecurity(options.security),
     // KafkaJS logs broker-side hiccups it retries itself (a coordinator still loading) at ERROR;
     // they go out at the level it chose, tagged so they can be filtered.
     logLevel: logLevel.WARN,

@@ -1,3 +1,4 @@
+import { kafkaSecurityFromEnv, secretFromEnv } from '@vigil/kafka';
 import { z } from 'zod';
 
 /** Settings every service reads; a service extends this with its own. */
@@ -12,7 +13,21 @@ export const baseConfigSchema = z.object({
   SCHEMA_COMPATIBILITY: z
     .enum(['NONE', 'BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE'])
     .default('FULL_TRANSITIVE'),
+  /** SASL to Kafka: plain, scram-sha-256 or scram-sha-512, with a username and password. */
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** TLS to Kafka (true, or a CA file of one's own). */
+  KAFKA_TLS: z.enum(['true', 'false']).default('false'),
+  KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
+  SCHEMA_REGISTRY_USERNAME: z.string().min(1).optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().min(1).optional(),
+  /** redis://host:port[/db], or rediss:// for TLS. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** A CA of one's own (PEM) for rediss://. */
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** When set, spans are exported over OTLP/HTTP to this endpoint (e.g. http://127.0.0.1:4318). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
@@ -48,9 +63,29 @@ export function loadConfig<S extends z.ZodTypeAny>(
 ): z.infer<S> {
   const merged: Record<string, unknown> = { ...defaults };
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
+  const issues: string[] = [];
+  // Secrets from the variable or from the file its _FILE twin names (a mounted secret).
+  for (const key of SECRETS) {
+    try {
+      const secret = secretFromEnv(key, env);
+      if (secret !== undefined) merged[key] = secret;
+    } catch (e) {
+      issues.push((e as Error).message);
+    }
+  }
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+    issues.push(...parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  } else if ('KAFKA_TLS' in parsed.data) {
+    try {
+      kafkaSecurityFromEnv(parsed.data as NodeJS.ProcessEnv);
+    } catch (e) {
+      issues.push((e as Error).message);
+    }
   }
+  if (issues.length > 0) throw new ConfigError(issues);
   return parsed.data;
 }
+
+/** The variables that hold secrets: each may come from a file (`<NAME>_FILE`), none is ever logged. */
+export const SECRETS = ['KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD', 'REDIS_PASSWORD'] as const;

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { SchemaCodec } from '@vigil/events';
 import {
   createKafkaClient,
+  kafkaSecurityFromEnv,
   EventProducer,
   KafkaAdminFacade,
   parseBrokers,
@@ -8,7 +10,7 @@ import {
   type KafkaClient,
 } from '@vigil/kafka';
 import { createEventsMetrics } from './events-metrics';
-import Redis from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { BaseConfig } from './config';
 import { GroupMembership } from './group-membership';
@@ -42,23 +44,30 @@ export class ServiceResources {
       brokers: parseBrokers(config.KAFKA_BROKERS),
       clientId: config.SERVICE_NAME,
       logger: logger.child({ component: 'kafka' }),
+      // Validated when the config was loaded.
+      security: kafkaSecurityFromEnv(config as unknown as NodeJS.ProcessEnv),
     });
     this.admin = new KafkaAdminFacade(this.kafka);
     this.codec = new SchemaCodec({
       registryUrl: config.SCHEMA_REGISTRY_URL,
       compatibility: config.SCHEMA_COMPATIBILITY,
+      auth:
+        config.SCHEMA_REGISTRY_USERNAME && config.SCHEMA_REGISTRY_PASSWORD
+          ? { username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }
+          : undefined,
     });
     this.producer = new EventProducer(this.kafka, this.codec, { metrics: this.eventsMetrics });
     // lazyConnect: the first command connects; offline queueing stays on so a Redis restart
     // delays commands instead of failing them, and maxRetriesPerRequest bounds that delay.
-    this.redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 20 });
+    this.redis = new Redis(config.REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 20,
+      ...redisSecurity(config),
+    });
     this.redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
 
     this.health.register('kafka', async () => void (await this.admin.clusterId()));
-    this.health.register('schema-registry', async () => {
-      const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/subjects`);
-      if (!res.ok) throw new Error(`registry answered ${res.status}`);
-    });
+    this.health.register('schema-registry', () => this.codec.ping());
     this.health.register('redis', async () => {
       if ((await this.redis.ping()) !== 'PONG') throw new Error('redis did not answer PONG');
     });
@@ -71,4 +80,14 @@ export class ServiceResources {
     await this.admin.close();
     this.redis.disconnect();
   }
+}
+
+/** ioredis options for AUTH and TLS: the password (and ACL user) from config, a CA of one's own for rediss://. */
+function redisSecurity(config: BaseConfig): RedisOptions {
+  const tls = config.REDIS_URL.startsWith('rediss:');
+  return {
+    ...(config.REDIS_USERNAME ? { username: config.REDIS_USERNAME } : {}),
+    ...(config.REDIS_PASSWORD ? { password: config.REDIS_PASSWORD } : {}),
+    ...(tls ? { tls: config.REDIS_TLS_CA_FILE ? { ca: [readFileSync(config.REDIS_TLS_CA_FILE, 'utf8')] } : {} } : {}),
+  };
 }

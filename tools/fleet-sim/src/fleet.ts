@@ -7,6 +7,7 @@ import {
   AgentSupervisor,
   type HealOutcome,
   type HeartbeatReport,
+  type AgentConnectionOptions,
 } from '@vigil/agent-sdk';
 import type { HealCommand } from '@vigil/events';
 import type { HealthCheck } from '@vigil/events';
@@ -22,6 +23,9 @@ export interface FleetOptions {
   stateChangeRate: number;
   brokers: string[];
   registryUrl: string;
+  /** SASL/TLS to Kafka and basic auth to the registry, as the agents' connections use them. */
+  security?: AgentConnectionOptions['security'];
+  registryAuth?: AgentConnectionOptions['registryAuth'];
   dataDir?: string;
   /** Agents per shared Kafka connection. */
   agentsPerConnection: number;
@@ -95,6 +99,8 @@ export class Fleet {
           registryUrl: this.options.registryUrl,
           clientId: `fleet-sim-${i}`,
           logger: this.options.logger,
+          security: this.options.security,
+          registryAuth: this.options.registryAuth,
         }),
       );
     }

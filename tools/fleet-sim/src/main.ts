@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { parseBrokers } from '@vigil/kafka';
+import { kafkaSecurityFromEnv, parseBrokers, secretFromEnv } from '@vigil/kafka';
 import { COMMANDS_HELP, runCommand } from './commands';
 import { Fleet, type FleetEvent } from './fleet';
 
@@ -32,7 +32,9 @@ ${COMMANDS_HELP}
 
 Output: one JSON line per fleet event on stdout (started, killed, revived, ..., summary); a progress
 line on stderr every 2 s. Environment: KAFKA_BROKERS (127.0.0.1:9092), SCHEMA_REGISTRY_URL
-(http://127.0.0.1:8081/apis/ccompat/v7), LOG_LEVEL (warn); OTEL_TRACES_EXPORTER and the other
+(http://127.0.0.1:8081/apis/ccompat/v7), SCHEMA_REGISTRY_USERNAME and _PASSWORD (or _PASSWORD_FILE),
+KAFKA_SASL_MECHANISM with KAFKA_SASL_USERNAME and _PASSWORD (or _PASSWORD_FILE), KAFKA_TLS,
+KAFKA_TLS_CA_FILE, LOG_LEVEL (warn); OTEL_TRACES_EXPORTER and the other
 OTEL_* variables to trace the fleet's publishes (service vigil-fleet-sim).
 Exit status: 0 after a clean run, 2 on bad arguments.`;
 
@@ -43,6 +45,13 @@ function positiveInt(name: string, v: string | undefined, min = 1): number {
     process.exit(2);
   }
   return n;
+}
+
+/** Basic auth to the registry from SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD (or _FILE). */
+function registryAuthFromEnv() {
+  const username = process.env.SCHEMA_REGISTRY_USERNAME;
+  const password = secretFromEnv('SCHEMA_REGISTRY_PASSWORD');
+  return username && password ? { username, password } : undefined;
 }
 
 async function main(): Promise<number> {
@@ -108,6 +117,8 @@ async function main(): Promise<number> {
       heal,
       brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
       registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+      security: kafkaSecurityFromEnv(),
+      registryAuth: registryAuthFromEnv(),
       dataDir: values['data-dir'],
       logger: { debug: log('debug', 0), info: log('info', 1), warn: log('warn', 2), error: log('error', 3) },
     },

@@ -64,11 +64,19 @@ export class ServiceResources {
       maxRetriesPerRequest: 20,
       ...redisSecurity(config),
     });
-    this.redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
+    // The last connection error, so readiness can say why Redis is not there (a wrong password is
+    // otherwise just a ping that never answers).
+    let redisError: string | undefined;
+    this.redis.on('error', (e: Error) => {
+      redisError = e.message;
+      logger.warn({ err: e.message }, 'redis connection error');
+    });
+    this.redis.on('ready', () => (redisError = undefined));
 
     this.health.register('kafka', async () => void (await this.admin.clusterId()));
     this.health.register('schema-registry', () => this.codec.ping());
     this.health.register('redis', async () => {
+      if (this.redis.status !== 'ready' && redisError) throw new Error(`not connected: ${redisError}`);
       if ((await this.redis.ping()) !== 'PONG') throw new Error('redis did not answer PONG');
     });
   }

@@ -130,7 +130,7 @@ export function startCausedBySilence(name: string, lastSeen: Context, attributes
     {
       kind: SpanKind.INTERNAL,
       root: true,
-      links: last ? [{ context: last, attributes: { 'vigil.link': 'last heartbeat' } }] : [],
+      links: last ? [{ context: last, attributes: { 'vigil.link': 'last seen' } }] : [],
       attributes: { ...attributes, [SAMPLING_PRIORITY]: 1, ...(last ? { 'vigil.cause.trace_id': last.traceId } : {}) },
     },
     ROOT_CONTEXT,

@@ -22,6 +22,8 @@ export function vigilInstrumentations(): Instrumentation[] {
     new HttpInstrumentation({
       // Scrapes and probes every few seconds would bury the requests people make.
       ignoreIncomingRequestHook: (req) => /^\/(metrics|health)(\/|\?|$)/.test(req.url ?? ''),
+      // A registry or S3 call outside any span (a schema lookup at start) is not a trace of its own.
+      requireParentforOutgoingSpans: true,
     }),
     // Only inside a span: the consume path runs its Redis work as one hand-made span per batch
     // (a script for the whole batch), which a span per command would only repeat.

@@ -1,5 +1,6 @@
 // A service where secrets guard the backends: Redis with requirepass behind TLS (a CA this test
-// makes with openssl), and the schema registry behind a proxy that demands basic auth (Apicurio's
+// makes with openssl; Debian's redis-server is built without TLS, so a TLS front of the test's own
+// terminates it, as stunnel or a cloud Redis' proxy would), and the schema registry behind a proxy that demands basic auth (Apicurio's
 // own auth needs an OIDC server). state-sync takes its passwords from files (*_FILE), works
 // through both, refuses clearly when a password is wrong, and never writes a password to its log.
 import assert from 'node:assert/strict';
@@ -7,6 +8,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -132,6 +135,7 @@ describe(
   () => {
     const { producer, close } = connectToInfra('secured-test');
     let redis: ChildProcess;
+    let tlsFront: TlsServer;
     let redisPort: number;
     let certs: { ca: string; cert: string; key: string };
     let proxy: ReturnType<typeof authProxy>;
@@ -166,22 +170,15 @@ describe(
     before(async () => {
       certs = makeCertificates();
       redisPort = await freePort();
-      // TLS only (no plaintext port), a password, nothing persisted.
+      const plainPort = await freePort();
+      // A password, nothing persisted, reachable only through the TLS front.
       redis = spawn(
         'redis-server',
         [
           '--port',
-          '0',
-          '--tls-port',
-          String(redisPort),
-          '--tls-cert-file',
-          certs.cert,
-          '--tls-key-file',
-          certs.key,
-          '--tls-ca-file',
-          certs.ca,
-          '--tls-auth-clients',
-          'no',
+          String(plainPort),
+          '--bind',
+          '127.0.0.1',
           '--requirepass',
           redisPassword,
           '--save',
@@ -193,6 +190,14 @@ describe(
         ],
         { stdio: 'ignore' },
       );
+      tlsFront = createTlsServer({ cert: readFileSync(certs.cert), key: readFileSync(certs.key) }, (client) => {
+        const upstream = connect(plainPort, '127.0.0.1');
+        client.pipe(upstream).pipe(client);
+        const close = () => (client.destroy(), upstream.destroy());
+        client.on('error', close);
+        upstream.on('error', close);
+      });
+      await new Promise<void>((r) => tlsFront.listen(redisPort, '127.0.0.1', r));
       proxy = authProxy(await freePort(), 'vigil', registryPassword);
       await proxy.up();
     });
@@ -200,6 +205,7 @@ describe(
     after(async () => {
       for (const p of started) await stopProcess(p.child);
       redis?.kill('SIGTERM');
+      await new Promise((r) => (tlsFront ? tlsFront.close(r) : r(undefined)));
       await proxy?.down();
       await close();
       rmSync(work, { recursive: true, force: true });

@@ -21,7 +21,8 @@ const DEFAULT_SERVERS: AsyncApiServers = {
 const TRACE_HEADERS = {
   traceparent: {
     type: 'string',
-    description: 'W3C Trace Context of the span that published the record (the record continues its trace).',
+    description:
+      'W3C Trace Context of the span that published the record, when it is part of a trace (its writer traces, or what caused it carried one).',
   },
   tracestate: { type: 'string', description: 'W3C Trace Context vendor state, when the publisher had any.' },
 } as const;

@@ -118,7 +118,8 @@ export const Topics = {
     summary:
       "Each accepted state change, keyed by entity, in version order; a deletion is a tombstone whose headers name its version, event and agent. Read from the beginning it is the table of every entity's latest state.",
     producers: ['state-sync'],
-    consumers: ['notifier', 'backup-orchestrator', 'any consumer'],
+    // state-sync reads its tail back to recover what a crash left unpublished.
+    consumers: ['state-sync', 'notifier', 'backup-orchestrator', 'any consumer'],
     headers: ['version', 'eventId', 'agentId'],
     tombstones: true,
     schema: stateChangeSchema as Schema,

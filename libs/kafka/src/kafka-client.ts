@@ -17,7 +17,16 @@ export interface KafkaClientOptions {
   requestTimeoutMs?: number;
   /** SASL and TLS (see kafkaSecurityFromEnv); PLAINTEXT without. */
   security?: KafkaSecurity;
+  /**
+   * Called with the broker's words when it refuses this principal something (a group, a topic,
+   * the cluster). KafkaJS retries such refusals or reports them as something else (a group it may
+   * not use becomes "Failed to find group coordinator", retried for ever); a service stops on it.
+   */
+  onAuthorizationError?: (error: string) => void;
 }
+
+/** How the broker's refusals read in KafkaJS' logs (GROUP_/TOPIC_/CLUSTER_AUTHORIZATION_FAILED). */
+const REFUSAL = /not authorized to access|authorization failed/i;
 
 const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -42,6 +51,8 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       ({ level, log }: LogEntry) => {
         const { message, ...rest } = log;
         logger[levelName[level] ?? 'info']({ component: 'kafkajs', ...rest }, message);
+        const error = typeof rest.error === 'string' ? rest.error : '';
+        if (REFUSAL.test(error)) options.onAuthorizationError?.(error);
       },
   });
 }

@@ -46,6 +46,14 @@ export class ServiceResources {
       logger: logger.child({ component: 'kafka' }),
       // Validated when the config was loaded.
       security: kafkaSecurityFromEnv(config as unknown as NodeJS.ProcessEnv),
+      // A right this service lacks is a deployment error that no retry mends: stop and say so.
+      onAuthorizationError: (error) => {
+        logger.fatal(
+          { err: error, principal: config.KAFKA_SASL_USERNAME ?? 'ANONYMOUS' },
+          "Kafka refused this service's principal a right it needs; grant it (README: Security) and restart. Exiting",
+        );
+        process.exit(1);
+      },
     });
     this.admin = new KafkaAdminFacade(this.kafka);
     this.codec = new SchemaCodec({

@@ -3,6 +3,7 @@
 # Usage: infra/down.sh [--help]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 case "${1:-}" in -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+bash "$INFRA_DIR/kafka-secure.sh" down
 bash "$INFRA_DIR/prometheus.sh" down
 bash "$INFRA_DIR/zipkin.sh" down
 bash "$INFRA_DIR/s3.sh" down

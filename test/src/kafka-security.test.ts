@@ -89,6 +89,8 @@ describe('Vigil on a Kafka with SASL, TLS and ACLs', { timeout: 300_000 }, () =>
     await agent?.close(1000);
     await connection?.close();
     for (const p of started) await stopProcess(p.child);
+    // The secured node is this test's alone: stop it (its users, certificates and data stay for next time).
+    runScript('infra/kafka-secure.sh', ['down'], process.env, 60_000);
     rmSync(work, { recursive: true, force: true });
   });
 

@@ -50,20 +50,10 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$KDIR/data
-num.partitions=6
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-# Topics come from the catalogue (libs/events ensureTopics), never from a typo in a consumer.
-auto.create.topics.enable=false
-# Single-node dev broker: no reason to wait for more members before the first rebalance.
-group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 log.segment.bytes=104857600
 PROPS
+  single_node_kafka_props >> "$PROPS"
 }
 
 ready() { port_open 127.0.0.1 "$KAFKA_PORT" && grep -q "Kafka Server started" "$KDIR/logs/server.log" 2>/dev/null; }

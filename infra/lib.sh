@@ -79,3 +79,19 @@ component_main() {
       else echo "usage: $script up|down|status (--help)" >&2; exit 2; fi ;;
   esac
 }
+
+# single_node_kafka_props: the broker settings every one-node KRaft of ours shares (internal topics
+# with one replica, as one node can hold; topics only from the catalogue, never from a typo).
+single_node_kafka_props() {
+  cat <<PROPS
+num.partitions=6
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+auto.create.topics.enable=false
+group.initial.rebalance.delay.ms=0
+PROPS
+}

@@ -1,13 +1,15 @@
 // A service where secrets guard the backends: Redis with requirepass behind TLS (a CA this test
 // makes with openssl; Debian's redis-server is built without TLS, so a TLS front of the test's own
-// terminates it, as stunnel or a cloud Redis' proxy would), and the schema registry behind a proxy that demands basic auth (Apicurio's
-// own auth needs an OIDC server). state-sync takes its passwords from files (*_FILE), works
-// through both, refuses clearly when a password is wrong, and never writes a password to its log.
+// terminates it, as stunnel or a cloud Redis' proxy would), and the schema registry behind an HTTPS
+// proxy that demands basic auth (Apicurio's own auth needs an OIDC server). state-sync takes its
+// passwords from files (*_FILE), trusts the test's CA through NODE_EXTRA_CA_CERTS, works through
+// both, refuses clearly when a password is wrong, and never writes a password to its log.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -90,10 +92,10 @@ function makeCertificates(): { ca: string; cert: string; key: string } {
 }
 
 /** A registry proxy that answers 401 without the right basic auth and forwards everything else. */
-function authProxy(port: number, username: string, password: string) {
+function authProxy(port: number, username: string, password: string, tls: { cert: string; key: string }) {
   const counts = { authorized: 0, refused: 0 };
   const expected = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-  const server: Server = createServer((req, res) => {
+  const server: Server = createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => {
     if (req.headers.authorization !== expected) {
       counts.refused += 1;
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="registry"' });
@@ -123,7 +125,7 @@ function authProxy(port: number, username: string, password: string) {
   });
   return {
     counts,
-    url: `http://127.0.0.1:${port}/apis/ccompat/v7`,
+    url: `https://127.0.0.1:${port}/apis/ccompat/v7`,
     up: () => new Promise<void>((r) => server.listen(port, '127.0.0.1', r)),
     down: () => new Promise<void>((r) => server.close(() => r())),
   };
@@ -156,6 +158,8 @@ describe(
         REDIS_TLS_CA_FILE: certs.ca,
         REDIS_PASSWORD_FILE: file('redis-password', `${redisPassword}\n`),
         SCHEMA_REGISTRY_URL: proxy.url,
+        // The registry is served over TLS with the test's CA: Node's own variable for a CA of one's own.
+        NODE_EXTRA_CA_CERTS: certs.ca,
         SCHEMA_REGISTRY_USERNAME: 'vigil',
         SCHEMA_REGISTRY_PASSWORD_FILE: file('registry-password', `${registryPassword}\n`),
         ...overrides,
@@ -198,7 +202,7 @@ describe(
         upstream.on('error', close);
       });
       await new Promise<void>((r) => tlsFront.listen(redisPort, '127.0.0.1', r));
-      proxy = authProxy(await freePort(), 'vigil', registryPassword);
+      proxy = authProxy(await freePort(), 'vigil', registryPassword, certs);
       await proxy.up();
     });
 

@@ -135,7 +135,9 @@ route: { group_by: ['...'], group_wait: 0s, group_interval: 500ms }
       await waitUntil(
         async () => {
           spans = await zipkinTrace(traceId!);
-          return post() !== undefined;
+          // Every process exports on its own schedule: wait until the chain reaches its root.
+          const last = post();
+          return last !== undefined && ancestry(spans, last)[0]!.name === 'liveness unreachable';
         },
         30_000,
         'the webhook span in Zipkin',

@@ -25,10 +25,9 @@ fetch() {
   local v; v=$(kafka_version)
   local stamp; stamp=$(sha256sum "$INFRA_DIR/kafka/pom.xml" | cut -c1-16)
   if [ -f "$JARS/.pom-$stamp" ]; then return 0; fi
-  require_mvn
   log "fetching Apache Kafka $v jars with Maven"
   rm -rf "$JARS"
-  (cd "$INFRA_DIR/kafka" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime) \
+  (cd "$INFRA_DIR/kafka" && mvn_quiet dependency:copy-dependencies -DincludeScope=runtime) \
     || die "could not fetch org.apache.kafka:kafka_2.13:$v from Maven Central: check network access to the Maven repository (mvn -X in infra/kafka for details)"
   [ -f "$JARS/kafka_2.13-$v.jar" ] || die "Maven ran but $JARS/kafka_2.13-$v.jar is missing"
   touch "$JARS/.pom-$stamp"

@@ -43,6 +43,15 @@ find_java() {
   die "no Java $min+ found (looked at JAVA_HOME, PATH, /usr/lib/jvm): install a JDK $min+ and set JAVA_HOME"
 }
 
+# Maven, quiet: its output (only errors with -q) is shown, without the colour codes Maven 3.8's
+# jansi writes even in batch mode, only when it fails.
+mvn_quiet() {
+  require_mvn
+  local out rc=0
+  out=$(mvn -q -B -Dstyle.color=never "$@" 2>&1) || rc=$?
+  [ "$rc" = 0 ] || printf '%s\n' "$out" | sed 's/\x1b\[[0-9;]*m//g' >&2
+  return "$rc"
+}
 require_mvn() {
   command -v mvn >/dev/null || die "mvn not found: install Maven (apt-get install -y maven), it fetches the broker and registry from Maven Central"
 }

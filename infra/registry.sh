@@ -26,9 +26,8 @@ URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 fetch() {
   [ -f "$APP/quarkus-run.jar" ] && return 0
   if [ ! -f "$TARBALL" ]; then
-    require_mvn
     log "fetching $ARTIFACT (about 159 MB) with Maven"
-    mvn -q -B dependency:get "-Dartifact=$ARTIFACT" -Dtransitive=false \
+    mvn_quiet dependency:get "-Dartifact=$ARTIFACT" -Dtransitive=false \
       || die "could not fetch $ARTIFACT from Maven Central: check network access to the Maven repository"
   fi
   log "unpacking Apicurio Registry $APICURIO_VERSION"

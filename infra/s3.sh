@@ -18,10 +18,9 @@ answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/" 2
 
 fetch() {
   [ -f "$JAR" ] && return 0
-  require_mvn
   mkdir -p "$SDIR"
   log "fetching S3Proxy $VERSION from Maven Central"
-  mvn -q -B dependency:copy -Dartifact="org.gaul:s3proxy:$VERSION:jar:jar-with-dependencies" -DoutputDirectory="$SDIR" \
+  mvn_quiet dependency:copy -Dartifact="org.gaul:s3proxy:$VERSION:jar:jar-with-dependencies" -DoutputDirectory="$SDIR" \
     >"$SDIR/fetch.log" 2>&1 || die "could not fetch org.gaul:s3proxy:$VERSION (see $SDIR/fetch.log): check Maven's access to Maven Central"
 }
 

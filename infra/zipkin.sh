@@ -21,10 +21,9 @@ record() {
 
 fetch() {
   [ -f "$JAR" ] && return 0
-  require_mvn
   mkdir -p "$ZDIR"
   log "fetching Zipkin $VERSION from Maven Central"
-  mvn -q -B dependency:copy -Dartifact="io.zipkin:zipkin-server:$VERSION:jar:exec" -DoutputDirectory="$ZDIR" \
+  mvn_quiet dependency:copy -Dartifact="io.zipkin:zipkin-server:$VERSION:jar:exec" -DoutputDirectory="$ZDIR" \
     >"$ZDIR/fetch.log" 2>&1 || die "could not fetch io.zipkin:zipkin-server:$VERSION (see $ZDIR/fetch.log): check Maven's access to Maven Central"
 }
 

@@ -2,6 +2,7 @@
 // swap to a maintained client with a KafkaJS-compatible API is a change here and nowhere else.
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer, type LogEntry } from 'kafkajs';
 import type { EventsLogger } from './logger';
+import { clientLogLevel } from './client-log-level';
 import { stderrLogger } from './logger';
 import { kafkaJsSecurity, type KafkaSecurity } from './security';
 
@@ -28,13 +29,6 @@ export interface KafkaClientOptions {
 /** How the broker's refusals read in KafkaJS' logs (GROUP_/TOPIC_/CLUSTER_AUTHORIZATION_FAILED). */
 const REFUSAL = /not authorized to access|authorization failed/i;
 
-const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
 export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
   const logger = options.logger ?? stderrLogger;
   return new Kafka({
@@ -43,14 +37,13 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
     requestTimeout: options.requestTimeoutMs ?? 30000,
     ...kafkaJsSecurity(options.security),
-    // KafkaJS logs broker-side hiccups it retries itself (a coordinator still loading) at ERROR;
-    // they go out at the level it chose, tagged so they can be filtered.
+    // Through our logger, tagged, at the level each line deserves (see clientLogLevel).
     logLevel: logLevel.WARN,
     logCreator:
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...rest } = log;
-        logger[levelName[level] ?? 'info']({ component: 'kafkajs', ...rest }, message);
+        logger[clientLogLevel(level, rest)]({ component: 'kafkajs', ...rest }, message);
         const error = typeof rest.error === 'string' ? rest.error : '';
         if (REFUSAL.test(error)) options.onAuthorizationError?.(error);
       },

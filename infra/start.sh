@@ -2,18 +2,33 @@
 # The main job on local defaults: installs everything, brings up Kafka, the registry, Redis, Zipkin
 # and Prometheus, starts the four services (tracing to Zipkin, scraped by Prometheus), runs the
 # smoke publisher against them, then a simulated fleet (FLEET_AGENTS agents, default 200, through
-# the real agent SDK, tracing at VIGIL_TRACE_RATIO, default 0.1) whose commands you type
-# (kill 5, revive 5, freeze 3 10000, degrade 2, stop 1, status, quit; see --help of tools/fleet-sim)
-# and whose supervisor answers the notifier's heals (FLEET_HEAL_SUCCESS, default 0.5, of them work),
-# until quit, Ctrl-C or SIGTERM, when it stops everything gracefully, with the infra it started.
-# Usage: infra/start.sh [--once] [--help]
-#   --once   short scripted run: 3 of the fleet are killed and must be reported unreachable
+# the real agent SDK, tracing at VIGIL_TRACE_RATIO, default 0.1) that breaks on a timer (agents
+# killed, degraded, revived) and whose supervisor answers the notifier's heals (FLEET_HEAL_SUCCESS,
+# default 0.5, of them work). The terminal shows the fleet live (`vigil watch`): the status table,
+# counts by state and the event feed. More commands for the fleet: echo "kill 5" > .vigil/fleet.commands
+# (see --help of tools/fleet-sim). Ctrl-C or SIGTERM stops everything, with the infra it started.
+# Usage: infra/start.sh [--once] [--no-install] [--help]
+#   --once        short scripted run: 3 of the fleet are killed and must be reported unreachable
+#   --no-install  skip install.sh (already installed and built)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
-once=0; [ "${1:-}" = --once ] && once=1
+once=0 install=1
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --once) once=1 ;;
+    --no-install) install=0 ;;
+    *) die "unknown option $arg (see --help)" ;;
+  esac
+done
 cd "$REPO_DIR"
 
-bash "$INFRA_DIR/install.sh"
+if [ "$install" = 1 ]; then
+  estimate="about 30 s"; [ -d node_modules ] || estimate="about 2 min on a first run (npm packages, Kafka and the registry from Maven Central)"
+  log "[1/4] install and build: $estimate"
+  bash "$INFRA_DIR/install.sh"
+fi
+[ -d "$VIGIL_HOME/kafka" ] || log "[2/4] infra: first start downloads Zipkin, Prometheus and S3Proxy too, about 1 min; later about 30 s"
+[ -d "$VIGIL_HOME/kafka" ] && log "[2/4] infra: about 30 s"
 was_up=1
 bash "$INFRA_DIR/kafka.sh" status >/dev/null 2>&1 && bash "$INFRA_DIR/registry.sh" status >/dev/null 2>&1 || was_up=0
 bash "$INFRA_DIR/up.sh"
@@ -52,6 +67,7 @@ if [ -n "$zipkin_url" ]; then
     OTEL_TRACES_SAMPLER_ARG="${VIGIL_TRACE_RATIO:-0.1}"
 fi
 
+log "[3/4] the four services"
 for svc in "${!PORTS[@]}"; do
   port_open 127.0.0.1 "${PORTS[$svc]}" && die "port ${PORTS[$svc]} for $svc is in use: stop that process (or another start.sh)"
   # One subshell that execs node, so $! is the service itself and gets the SIGTERM.
@@ -89,7 +105,6 @@ if [ "$once" = 1 ]; then
   log "fleet: $agents agents for 20 s; 3 are killed after 5 s"
   with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
     --duration-s 20 --at "5 kill 3" --at "6 degrade 1" > "$LOGS/fleet-sim.jsonl" || exit 1
-  curl -fs "$fleet_view?state=unreachable,degraded&prefix=demo&format=table"
   killed=$(node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n"))
     if (l.includes("\"event\":\"killed\"")) console.log(JSON.parse(l).agents.join(" "))' "$LOGS/fleet-sim.jsonl")
   for agent in $killed; do
@@ -98,15 +113,36 @@ if [ "$once" = 1 ]; then
   done
   log "the killed agents ($killed) were found unreachable"
   sample_trace
+  with_infra_env node tools/cli/dist/main.js watch --once --prefix demo --rows 10
   exit 0
 fi
 heal_success=${FLEET_HEAL_SUCCESS:-0.5}
-log "fleet: $agents agents; type commands (kill 5, revive 5, degrade 2, stop 1, status, quit)"
+# The fleet breaks on a timer so that detection, heals, alerts and resolutions show on screen
+# (VIGIL_DEMO_CHAOS=0: only what you command).
+chaos=(--every "20 kill 2" --every "30 degrade 1" --every "33 heal 1" --every "45 revive 2")
+if [ "${VIGIL_DEMO_CHAOS:-1}" = 0 ]; then
+  chaos=(); log "[4/4] fleet: $agents agents, breaking only on command"
+else
+  log "[4/4] fleet: $agents agents; every 20 s two die, every 30 s one degrades; killed agents are revived every 45 s"
+fi
 log "the notifier heals what dies: the fleet's supervisor restarts an agent with probability $heal_success (FLEET_HEAL_SUCCESS); after 3 failed heals it alerts"
-log "fleet view: curl -s '$fleet_view?format=table'   (add &state=unreachable,suspect)"
-log "open alerts: curl -s http://127.0.0.1:${PORTS[notifier]}/alerts   heals of one agent: .../agents/<id>/heals   silences: .../silences"
-[ -n "$am_url" ] && log "the same alerts, grouped by host, in Alertmanager: $am_url (its web UI)"
-[ -z "$zipkin_url" ] || log "once an agent dies: $zipkin_url/zipkin/?spanName=liveness%20unreachable lists the heal chains"
-with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
-  --heal-success "$heal_success" \
-  > >(tee "$LOGS/fleet-sim.jsonl") || true
+# The fleet reads commands from a FIFO this script holds open (so it never sees end of input).
+commands="$VIGIL_HOME/fleet.commands"
+rm -f "$commands"; mkfifo "$commands"; exec 3<>"$commands"
+(set -a; source "$ENV_FILE"; set +a
+ exec node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
+  --heal-success "$heal_success" "${chaos[@]}") \
+  < "$commands" > "$LOGS/fleet-sim.jsonl" 2> "$LOGS/fleet-sim.log" &
+pids=("$!" "${pids[@]}")
+# What to look at besides the live view, printed below each frame and in the log.
+{
+  echo "fleet commands: echo 'kill 5' > $commands   (revive 5, degrade 2, freeze 3 10000, stop 1)"
+  echo "the CLI: npx vigil status | agents --state unreachable | alerts | agent <id> | trace <agent> | dlq vigil.agent.state-changes"
+  [ -z "$am_url" ] || echo "alerts grouped by host in Alertmanager: $am_url"
+  [ -z "$prometheus_url" ] || echo "metrics: $prometheus_url (dashboards: infra/grafana)"
+  [ -z "$zipkin_url" ] || echo "heal chains in Zipkin: $zipkin_url/zipkin/?spanName=liveness%20unreachable"
+} > "$VIGIL_HOME/demo-links.txt"
+cat "$VIGIL_HOME/demo-links.txt"
+sleep 3
+with_infra_env node tools/cli/dist/main.js watch --prefix demo --rows "${VIGIL_WATCH_ROWS:-15}" \
+  --links-file "$VIGIL_HOME/demo-links.txt" || true

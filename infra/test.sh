@@ -19,7 +19,7 @@ log "lint"
 npm run -s lint
 
 # Tests sit beside the code (libs/*/src, services/*/src) and in test/ for cross-process scenarios.
-mapfile -t files < <(find libs services test -path '*/node_modules' -prune -o -path '*/dist/*' -name '*.test.js' -print | sort | grep -- "${1:-}")
+mapfile -t files < <(find libs services tools test -path '*/node_modules' -prune -o -path '*/dist/*' -name '*.test.js' -print | sort | grep -- "${1:-}")
 [ "${#files[@]}" -gt 0 ] || die "no test files found (did the build run?)"
 log "running ${#files[@]} test files"
 # One file at a time: each test brings its own consumers and processes, and two cores are few.

@@ -57,6 +57,11 @@ export interface TopicDef<T> {
   readonly headers?: readonly (keyof typeof RecordHeaderNames)[];
   /** A record with a key and no value deletes the key (compacted topics). */
   readonly tombstones?: boolean;
+  /**
+   * Whether this topic's dead letters may be republished to it after a fix (`vigil dlq --replay`),
+   * and why. Absent: refused, as nobody has shown a replay of it to be harmless.
+   */
+  readonly replay?: { readonly safe: boolean; readonly why: string };
 }
 
 /** The writers and readers of Vigil's topics. */
@@ -99,6 +104,10 @@ export const Topics = {
     // Liveness is judged on broker time: the broker stamps each record when it appends it.
     config: { 'message.timestamp.type': 'LogAppendTime', 'retention.ms': String(DAY_MS) },
     validate: validateHeartbeat,
+    replay: {
+      safe: false,
+      why: 'liveness is judged on broker time, so a replayed heartbeat is a fresh proof of life: it would revive a dead agent',
+    },
   }),
   stateChanges: topic<StateChangeEvent>({
     name: 'vigil.agent.state-changes',
@@ -112,6 +121,10 @@ export const Topics = {
     partitions: 12,
     config: { 'retention.ms': String(7 * DAY_MS) },
     validate: validateStateChange,
+    replay: {
+      safe: true,
+      why: 'state-sync dedupes by event id and gates by version: a replayed change applies once, and only while it is the newest',
+    },
   }),
   stateChangelog: topic<StateChangeEvent>({
     name: 'vigil.state.changelog',

@@ -49,5 +49,5 @@ export {
 } from './tracing';
 export { type EventsMetrics, type CounterLike, type GaugeLike, type HistogramLike } from './metrics';
 export { stderrLogger, silentLogger, type EventsLogger } from './logger';
-export { kafkaSecurityFromEnv, secretFromEnv, type KafkaSecurity } from './security';
+export { kafkaSecurityFromEnv, registryAuthFromEnv, secretFromEnv, type KafkaSecurity } from './security';
 export { rightsOf, aclEntries, grantRights, type Right } from './acls';

@@ -33,6 +33,15 @@ export function secretFromEnv(name: string, env: NodeJS.ProcessEnv = process.env
  * with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE); KAFKA_TLS=true for
  * TLS, KAFKA_TLS_CA_FILE for a CA of one's own (PEM). Throws with the variable to fix.
  */
+/** HTTP basic auth to the schema registry from SCHEMA_REGISTRY_USERNAME and _PASSWORD (or _PASSWORD_FILE). */
+export function registryAuthFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): { username: string; password: string } | undefined {
+  const username = env.SCHEMA_REGISTRY_USERNAME;
+  const password = secretFromEnv('SCHEMA_REGISTRY_PASSWORD', env);
+  return username && password ? { username, password } : undefined;
+}
+
 export function kafkaSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaSecurity {
   const out: KafkaSecurity = {};
   const mechanism = env.KAFKA_SASL_MECHANISM?.toLowerCase();

@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { kafkaSecurityFromEnv, parseBrokers, secretFromEnv } from '@vigil/kafka';
+import { kafkaSecurityFromEnv, parseBrokers, registryAuthFromEnv } from '@vigil/kafka';
 import { COMMANDS_HELP, runCommand } from './commands';
 import { Fleet, type FleetEvent } from './fleet';
 
@@ -24,6 +24,7 @@ Usage: node tools/fleet-sim/dist/main.js [options]
   --heal-latency-ms MS      how long a simulated heal takes (default 500)
   --duration-s S            stop after S seconds (default: run until quit or SIGTERM)
   --at "<s> <command>"      run a command S seconds after start; repeatable
+  --every "<s> <command>"   run a command every S seconds (e.g. "20 kill 2"); repeatable
   --no-deregister           on exit, let agents go silent instead of stopping cleanly
   --data-dir DIR            agent journals (default: a new temp directory)
   -h, --help                this text
@@ -47,13 +48,6 @@ function positiveInt(name: string, v: string | undefined, min = 1): number {
   return n;
 }
 
-/** Basic auth to the registry from SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD (or _FILE). */
-function registryAuthFromEnv() {
-  const username = process.env.SCHEMA_REGISTRY_USERNAME;
-  const password = secretFromEnv('SCHEMA_REGISTRY_PASSWORD');
-  return username && password ? { username, password } : undefined;
-}
-
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -71,6 +65,7 @@ async function main(): Promise<number> {
         'heal-latency-ms': { type: 'string', default: '500' },
         'duration-s': { type: 'string' },
         at: { type: 'string', multiple: true, default: [] },
+        every: { type: 'string', multiple: true, default: [] },
         'no-deregister': { type: 'boolean', default: false },
         'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -154,13 +149,20 @@ async function main(): Promise<number> {
       (goOn) => goOn || finish(),
       (e: Error) => print({ event: 'error', at: Date.now(), command: line, error: e.message }),
     );
-  for (const spec of values.at ?? []) {
-    const m = /^(\d+(?:\.\d+)?)\s+(.+)$/.exec(spec);
-    if (!m) {
-      process.stderr.write(`fleet-sim: --at "${spec}" is not "<seconds> <command>"\n`);
-      return 2;
+  const timers: NodeJS.Timeout[] = [];
+  for (const [flag, specs] of [
+    ['at', values.at],
+    ['every', values.every],
+  ] as const) {
+    for (const spec of specs ?? []) {
+      const m = /^(\d+(?:\.\d+)?)\s+(.+)$/.exec(spec);
+      if (!m || (flag === 'every' && Number(m[1]) <= 0)) {
+        process.stderr.write(`fleet-sim: --${flag} "${spec}" is not "<seconds> <command>"\n`);
+        return 2;
+      }
+      const run = () => void execute(m[2]!);
+      timers.push(flag === 'at' ? setTimeout(run, Number(m[1]) * 1000) : setInterval(run, Number(m[1]) * 1000));
     }
-    setTimeout(() => void execute(m[2]!), Number(m[1]) * 1000);
   }
   if (values['duration-s']) setTimeout(finish, positiveInt('duration-s', values['duration-s']) * 1000);
   // Commands from stdin; its end (e.g. /dev/null in the background) does not end the run.
@@ -170,6 +172,7 @@ async function main(): Promise<number> {
 
   await finished;
   clearInterval(progress);
+  for (const t of timers) clearTimeout(t);
   await fleet.close(!values['no-deregister']);
   await tracing?.shutdown();
   print({

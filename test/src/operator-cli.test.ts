@@ -1,0 +1,271 @@
+// The operator's first hour, end to end: `bash infra/start.sh` brings up the services and a fleet
+// and shows it live; the `vigil` CLI answers against that running system (fleet, agent, entity,
+// alerts, silences, backups, restore plans, traces, dead letters); Ctrl-C, sent to the script's
+// process group as a terminal sends it, stops everything it started (checked with ps).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sampleStateChange, Topics, type DeadLetter } from '@vigil/events';
+import { connectToInfra, envWithout, isPortOpen, repoRoot, waitUntil, type InfraConnection } from '@vigil/test-kit';
+
+const CLI = path.join(repoRoot, 'tools/cli/dist/main.js');
+const PORTS = [3001, 3002, 3003, 3004];
+/** What up.sh writes to .vigil/infra.env: without it in the env, start.sh finds the infra as a user's shell would. */
+const INFRA_VARIABLES = [
+  'KAFKA_BROKERS',
+  'SCHEMA_REGISTRY_URL',
+  'REDIS_URL',
+  'ALERTMANAGER_URL',
+  'S3_ENDPOINT',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+  'ZIPKIN_URL',
+  'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+  'PROMETHEUS_URL',
+  'PROMETHEUS_TARGETS_DIR',
+  'CI',
+];
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function vigil(...args: string[]): Run {
+  const r = spawnSync('node', [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env: process.env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A condition checked at most once a second: each check starts a CLI process. */
+const everySecond =
+  (check: () => boolean): (() => Promise<boolean>) =>
+  async () =>
+    check() || (await new Promise((r) => setTimeout(r, 1000)), false);
+
+function vigilJson<T>(...args: string[]): T {
+  const r = vigil('--json', ...args);
+  assert.equal(r.code, 0, `vigil ${args.join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Processes whose process group is the demo's. */
+function groupMembers(pgid: number): string[] {
+  const ps = spawnSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' }).stdout;
+  return ps
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => Number(f[1]) === pgid)
+    .map((f) => `${f[0]} ${f.slice(2).join(' ')}`);
+}
+
+describe('the demo and the vigil CLI, against a running system', { timeout: 400_000 }, () => {
+  let demo: ChildProcess;
+  let output = '';
+  let exited: Promise<number | null>;
+  let infra: InfraConnection;
+
+  before(async () => {
+    for (const port of PORTS) assert.equal(await isPortOpen(port), false, `port ${port} is taken: the demo needs it`);
+    infra = connectToInfra(`operator-cli-${randomUUID()}`);
+    demo = spawn('bash', [path.join(repoRoot, 'infra/start.sh'), '--no-install'], {
+      env: envWithout(INFRA_VARIABLES, {
+        FLEET_AGENTS: '30',
+        FLEET_HEAL_SUCCESS: '0',
+        VIGIL_DEMO_CHAOS: '0',
+        VIGIL_WATCH_ROWS: '40',
+      }),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    demo.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    demo.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    exited = new Promise((r) => demo.once('exit', (code) => r(code)));
+    await waitUntil(
+      () => output.includes('Vigil fleet at') && /30 agents: 30 healthy/.test(output),
+      180_000,
+      'the live view to show 30 healthy agents',
+    ).catch((e: Error) => assert.fail(`${e.message}:\n${output.slice(-3000)}`));
+  });
+
+  after(async () => {
+    if (demo.exitCode === null) process.kill(-demo.pid!, 'SIGKILL');
+    await infra?.close();
+  });
+
+  it('the live view shows the fleet table with counts, and an agent killed on command goes unreachable in its feed', async () => {
+    assert.match(output, /AGENT\s+HOST\s+STATE\s+SINCE\s+LAST HEARTBEAT\s+LAST BACKUP\s+OPEN ALERTS/);
+    assert.match(output, /demo-\d+\s+sim-host-\d+\s+healthy/);
+    writeFileSync(path.join(repoRoot, '.vigil/fleet.commands'), 'kill demo-07\n');
+    await waitUntil(
+      () => /demo-07 suspect -> unreachable/.test(output),
+      60_000,
+      'demo-07 unreachable in the feed',
+    ).catch((e: Error) => assert.fail(`${e.message}:\n${output.slice(-3000)}`));
+    await waitUntil(() => /heal demo-07: restart, attempt 1/.test(output), 30_000, 'the first heal in the feed');
+    assert.match(output, /newest heal chain: http:\/\/127\.0\.0\.1:9411\/zipkin\/traces\/[0-9a-f]{32}/);
+  });
+
+  it('status: every service ready, the fleet by state', () => {
+    const r = vigil('status');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const s of ['heartbeat', 'state-sync', 'backup-orchestrator', 'notifier'])
+      assert.match(r.stdout, new RegExp(`${s}\\s+yes`));
+    const json = vigilJson<{ fleet: { total: number; counts: Record<string, number> } }>('status');
+    assert.ok(json.fleet.total >= 30);
+  });
+
+  it('agents --state, agent and entity: what the services hold, as tables and JSON', async () => {
+    const dead = vigilJson<{ agents: Array<{ agentId: string; state: string }> }>(
+      'agents',
+      '--state',
+      'unreachable',
+      '--prefix',
+      'demo-',
+    );
+    assert.deepEqual(
+      dead.agents.map((a) => a.agentId),
+      ['demo-07'],
+    );
+    assert.match(vigil('agents', '--prefix', 'demo-0').stdout, /demo-03\s+sim-host-0\s+healthy/);
+    // With every heal failing, the notifier gives up after three and alerts.
+    await waitUntil(
+      everySecond(() => vigilJson<{ alerts: unknown[] }>('alerts', '--agent', 'demo-07').alerts.length > 0),
+      90_000,
+      'the alert after three failed heals',
+    );
+    const one = vigilJson<{ state: string; heals: { attempts: unknown[] }; alerts: Array<{ alertName: string }> }>(
+      'agent',
+      'demo-07',
+    );
+    assert.equal(one.state, 'unreachable');
+    assert.equal(one.heals.attempts.length, 3);
+    assert.deepEqual(
+      one.alerts.map((a) => a.alertName),
+      ['AgentUnreachable'],
+    );
+    assert.match(vigil('agent', 'demo-07').stdout, /heals:\s+\w+, 3 attempt\(s\)/);
+    const entities = await fetch('http://127.0.0.1:3002/agents/demo-03/entities').then(
+      (r) => r.json() as Promise<{ entities: Array<{ entityId: string; version: number }> }>,
+    );
+    const e = entities.entities[0]!;
+    const shown = vigilJson<{ entityId: string; version: number }>('entity', e.entityId);
+    assert.equal(shown.entityId, e.entityId);
+    assert.ok(shown.version >= e.version);
+    const missing = vigil('agent', 'nobody-here');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /agent nobody-here is not registered/);
+  });
+
+  it('alerts and silences: a silence mutes the alert, expiring it unmutes', () => {
+    const set = vigilJson<{ silenceID: string }>(
+      'silence',
+      'add',
+      'alertname=AgentUnreachable',
+      'agent=demo-07',
+      '--comment',
+      'operator-cli test',
+      '--duration',
+      '10m',
+    );
+    const listed = vigilJson<{ alerts: Array<{ state: string; silencedBy: string[] }> }>(
+      'alerts',
+      '--agent',
+      'demo-07',
+    );
+    assert.deepEqual(listed.alerts[0]!.silencedBy, [set.silenceID]);
+    assert.equal(vigilJson<{ alerts: unknown[] }>('alerts', '--agent', 'demo-07', '--active').alerts.length, 0);
+    assert.match(vigil('silence', 'ls').stdout, new RegExp(`${set.silenceID}\\s+active`));
+    assert.equal(vigil('silence', 'expire', set.silenceID).code, 0);
+    assert.equal(vigilJson<{ alerts: unknown[] }>('alerts', '--agent', 'demo-07', '--active').alerts.length, 1);
+    const bad = vigil('silence', 'add', 'not a matcher', '--comment', 'x');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /notifier: silence: matchers/);
+  });
+
+  it('backups and restore-plan: an agent without a verified backup cannot be restored, and the plan says so', () => {
+    assert.match(vigil('backups', 'demo-07').stdout, /no verified backup of demo-07 is kept|JOB\s+POLICY/);
+    const plan = vigil('restore-plan', 'demo-07', 'demo-08');
+    assert.match(plan.stdout, /AGENT\s+TIER\s+AFTER/);
+    assert.match(plan.stdout, /plan rp-\S+: draft, 2 step\(s\)/);
+    if (vigilJson<{ backups: unknown[] }>('backups', 'demo-07').backups.length === 0) {
+      assert.equal(plan.code, 1);
+      assert.match(plan.stdout, /cannot run: .*demo-07/);
+    }
+  });
+
+  it('trace: the heal chain of the killed agent, with a link that opens in Zipkin', async () => {
+    let found: { traceId: string; link: string } | undefined;
+    await waitUntil(
+      everySecond(() => {
+        const r = vigil('--json', 'trace', 'demo-07');
+        if (r.code === 0) found = JSON.parse(r.stdout) as { traceId: string; link: string };
+        return r.code === 0;
+      }),
+      30_000,
+      'a trace of demo-07 in Zipkin',
+    );
+    assert.match(found!.traceId, /^[0-9a-f]{32}$/);
+    assert.equal(found!.link, `http://127.0.0.1:9411/zipkin/traces/${found!.traceId}`);
+    assert.equal((await fetch(`http://127.0.0.1:9411/api/v2/trace/${found!.traceId}`)).status, 200);
+  });
+
+  it('dlq: peeks at dead letters, replays state changes once after a fix, refuses to replay heartbeats', async () => {
+    const entityId = `cli-replay-${randomUUID()}`;
+    const event = sampleStateChange(entityId, 1, { agentId: 'demo-03', eventId: randomUUID() });
+    // A change state-sync refused while it had a bug, now fixed: its dead letter holds the bytes.
+    const letter: DeadLetter = {
+      topic: Topics.stateChanges.name,
+      partition: 0,
+      offset: 0,
+      key: Buffer.from(entityId),
+      value: await infra.codec.encode(Topics.stateChanges, event),
+      headers: {},
+      timestamp: Date.now(),
+      reason: 'rejected',
+      error: 'operator-cli test: a reader bug since fixed',
+      consumerGroup: 'vigil-state-sync',
+      failedAt: Date.now(),
+    };
+    await infra.producer.send(Topics.stateChanges.dlq!, [{ value: letter }]);
+    const peek = vigilJson<{ letters: Array<{ key: string; reason: string; error: string }> }>(
+      'dlq',
+      Topics.stateChanges.name,
+      '--limit',
+      '50',
+    );
+    assert.ok(peek.letters.some((l) => l.key === entityId && l.reason === 'rejected'));
+    assert.match(vigil('dlq', 'stateChanges').stdout, /rejected\s+vigil\.agent\.state-changes\/0\/0\s+cli-replay-/);
+
+    const replay = vigilJson<{ replayed: Array<{ offset: number }> }>('dlq', Topics.stateChanges.name, '--replay');
+    assert.ok(replay.replayed.length >= 1);
+    await waitUntil(
+      everySecond(() => vigil('entity', entityId).code === 0),
+      30_000,
+      'the replayed change applied',
+    );
+    assert.equal(vigilJson<{ version: number }>('entity', entityId).version, 1);
+    // A second replay republishes nothing already replayed.
+    assert.equal(vigilJson<{ replayed: unknown[] }>('dlq', Topics.stateChanges.name, '--replay').replayed.length, 0);
+
+    const refused = vigil('dlq', Topics.heartbeats.name, '--replay');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /refused: .*would revive a dead agent/);
+  });
+
+  it('Ctrl-C stops the demo and everything it started: no process of its group is left, the ports are free', async () => {
+    const pgid = demo.pid!;
+    assert.ok(groupMembers(pgid).some((p) => /services\/heartbeat\/dist\/main\.js/.test(p)));
+    process.kill(-pgid, 'SIGINT');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
+    assert.notEqual(code, 'timeout', `the demo did not stop within 60 s:\n${output.slice(-2000)}`);
+    await waitUntil(() => groupMembers(pgid).length === 0, 20_000, 'the group to empty').catch(() =>
+      assert.fail(`processes left behind:\n${groupMembers(pgid).join('\n')}`),
+    );
+    for (const port of PORTS) assert.equal(await isPortOpen(port), false, `port ${port} still answers`);
+    assert.match(output, /stopping services/);
+  });
+});

@@ -13,7 +13,10 @@ if [ -n "${CI:-}" ] || [ ! -f node_modules/.package-lock.json ] || [ package-loc
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed: see the npm output above"
 fi
-[ -n "${KAFKA_BROKERS:-}" ] || bash "$INFRA_DIR/kafka.sh" fetch
-[ -n "${SCHEMA_REGISTRY_URL:-}" ] || bash "$INFRA_DIR/registry.sh" fetch
+# Containers bring their own broker and registry (VIGIL_TEST_INFRA=testcontainers).
+if [ "${VIGIL_TEST_INFRA:-}" != testcontainers ]; then
+  [ -n "${KAFKA_BROKERS:-}" ] || bash "$INFRA_DIR/kafka.sh" fetch
+  [ -n "${SCHEMA_REGISTRY_URL:-}" ] || bash "$INFRA_DIR/registry.sh" fetch
+fi
 log "build"
 npm run -s build || die "TypeScript build failed"

@@ -10,9 +10,31 @@ started=$(date +%s)
 
 bash "$INFRA_DIR/install.sh"
 
+# VIGIL_TEST_INFRA=testcontainers: Kafka, the registry and Redis run as containers (a Docker engine
+# is needed); the rest (Alertmanager, S3Proxy, Zipkin, Prometheus) still comes from the scripts.
+tc_pid=
+case "${VIGIL_TEST_INFRA:-local}" in
+  local) ;;
+  testcontainers)
+    tc_env="$VIGIL_HOME/testcontainers.env"; rm -f "$tc_env"; mkdir -p "$VIGIL_HOME"
+    log "Kafka, registry and Redis from testcontainers"
+    node libs/test-kit/dist/testcontainers-infra.js "$tc_env" & tc_pid=$!
+    until [ -s "$tc_env" ]; do
+      kill -0 "$tc_pid" 2>/dev/null || die "testcontainers-infra stopped (see its message above)"
+      sleep 1
+    done
+    set -a; source "$tc_env"; set +a ;;
+  *) die "VIGIL_TEST_INFRA=$VIGIL_TEST_INFRA: local (the default) or testcontainers" ;;
+esac
+
 was_up=1
 bash "$INFRA_DIR/kafka.sh" status >/dev/null 2>&1 && bash "$INFRA_DIR/registry.sh" status >/dev/null 2>&1 || was_up=0
-[ "$was_up" = 1 ] || trap 'log "stopping the infra this run started"; bash "$INFRA_DIR/down.sh"' EXIT
+[ -z "$tc_pid" ] || was_up=0
+cleanup() {
+  [ -z "$tc_pid" ] || { kill -TERM "$tc_pid" 2>/dev/null; wait "$tc_pid" 2>/dev/null || true; }
+  [ "$was_up" = 1 ] || { log "stopping the infra this run started"; bash "$INFRA_DIR/down.sh"; }
+}
+trap cleanup EXIT
 bash "$INFRA_DIR/up.sh"
 
 log "lint"

@@ -3,6 +3,7 @@
 // object against the Kubernetes API schemas, and each against what Vigil needs (probes on the right
 // endpoints, non-root, resources, disruption budgets), so that a typo fails CI.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import draft07 from 'ajv/dist/refs/json-schema-draft-07.json';
 import { validate as lintDockerfile, ValidationSeverity } from 'dockerfile-utils';
 import { parseAllDocuments, parse } from 'yaml';
 import { repoRoot } from '@vigil/test-kit';
+import { IMAGES } from '@vigil/test-kit/dist/testcontainers-infra';
 
 const SERVICES = ['heartbeat', 'state-sync', 'backup-orchestrator', 'notifier'];
 const read = (p: string) => readFileSync(path.join(repoRoot, p), 'utf8');
@@ -190,5 +192,24 @@ describe('infra/k8s (kubectl apply -k)', () => {
         `${name} Service`,
       );
     }
+  });
+});
+
+describe('the testcontainers path (VIGIL_TEST_INFRA=testcontainers)', () => {
+  it('starts the images infra/compose.yaml runs', () => {
+    const raw = parse(read('infra/compose.yaml')) as { services: Record<string, { image?: string }> };
+    assert.equal(raw.services.kafka?.image, IMAGES.kafka);
+    assert.equal(raw.services.registry?.image, IMAGES.registry);
+    assert.equal(raw.services.redis?.image, IMAGES.redis);
+  });
+
+  it('without a Docker engine it stops at once and says what to do (these machines have none)', () => {
+    const r = spawnSync('node', [path.join(repoRoot, 'libs/test-kit/dist/testcontainers-infra.js'), '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /no Docker engine found .*unset VIGIL_TEST_INFRA/);
   });
 });

@@ -7,6 +7,7 @@
 # default 0.5, of them work). The terminal shows the fleet live (`vigil watch`): the status table,
 # counts by state and the event feed. More commands for the fleet: echo "kill 5" > .vigil/fleet.commands
 # (see --help of tools/fleet-sim). Ctrl-C or SIGTERM stops everything, with the infra it started.
+# FLEET_AGENTS (200), FLEET_PREFIX (demo), FLEET_HEAL_SUCCESS (0.5), VIGIL_DEMO_CHAOS (1; 0: none).
 # Usage: infra/start.sh [--once] [--no-install] [--help]
 #   --once        short scripted run: 3 of the fleet are killed and must be reported unreachable
 #   --no-install  skip install.sh (already installed and built)
@@ -14,13 +15,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 once=0 install=1
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --once) once=1 ;;
     --no-install) install=0 ;;
     *) die "unknown option $arg (see --help)" ;;
   esac
 done
 cd "$REPO_DIR"
+# Agent ids are <prefix>-NNN (FLEET_PREFIX, default demo); the live view and the backup policy follow it.
+prefix=${FLEET_PREFIX:-demo}
+[[ "$prefix" =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ ]] || die "FLEET_PREFIX=$prefix: letters, digits, _ and - only"
 
 if [ "$install" = 1 ]; then
   estimate="about 30 s"; [ -d node_modules ] || estimate="about 2 min on a first run (npm packages, Kafka and the registry from Maven Central)"
@@ -58,6 +62,26 @@ receivers: $receivers
 route: { group_by: [host], group_wait: 5s, group_interval: 30s, repeat_interval: 1h }
 YAML
 
+# The orchestrator's demo policy: every demo agent's config directory backed up in full every two
+# minutes and incrementally each minute between, into a directory store the fleet's supervisor
+# writes (the SDK's BackupRunner) and the orchestrator verifies; the newest three kept.
+fleet_data="$VIGIL_HOME/fleet-data"; backup_store="$VIGIL_HOME/backups"
+mkdir -p "$fleet_data" "$backup_store"
+printf '{"fleet":"%s","written":"%s"}\n' "$prefix" "$(date -u +%FT%TZ)" > "$fleet_data/config.json"
+cat > "$VIGIL_HOME/backup-policy.yaml" <<YAML
+# Written by infra/start.sh for the demo (README "backup-orchestrator" explains every field).
+policies:
+  - id: demo
+    selector: [fleet=$prefix]
+    paths: [$fleet_data]
+    full: { cron: '0 */2 * * * *' }
+    incremental: { cron: '30 * * * * *' }
+    retention: { keepLast: 3 }
+    timeoutMs: 20000
+    retryBackoffMs: 5000
+YAML
+fleet_backups=(--backup-store "$backup_store" --backup-allow "$fleet_data")
+
 # Traces to the Zipkin up.sh started (VIGIL_ZIPKIN=0: none), the fleet's own sampled down to
 # VIGIL_TRACE_RATIO (default 0.1) as a large fleet would; a heal chain is kept whatever the ratio.
 zipkin_url=$(sed -n 's/^ZIPKIN_URL=//p' "$ENV_FILE")
@@ -71,7 +95,8 @@ log "[3/4] the four services"
 for svc in "${!PORTS[@]}"; do
   port_open 127.0.0.1 "${PORTS[$svc]}" && die "port ${PORTS[$svc]} for $svc is in use: stop that process (or another start.sh)"
   # One subshell that execs node, so $! is the service itself and gets the SIGTERM.
-  (set -a; source "$ENV_FILE"; set +a; export HTTP_PORT=${PORTS[$svc]} NOTIFIER_POLICY_FILE="$VIGIL_HOME/notifier-policy.yaml"
+  (set -a; source "$ENV_FILE"; set +a; export HTTP_PORT=${PORTS[$svc]} NOTIFIER_POLICY_FILE="$VIGIL_HOME/notifier-policy.yaml" \
+     BACKUP_POLICY_FILE="$VIGIL_HOME/backup-policy.yaml" BACKUP_STORE_DIR="$backup_store"
    exec node "services/$svc/dist/main.js") \
     > "$LOGS/$svc.log" 2>&1 &
   pids+=($!)
@@ -103,8 +128,8 @@ agents=${FLEET_AGENTS:-200}
 fleet_view="http://127.0.0.1:${PORTS[heartbeat]}/fleet"
 if [ "$once" = 1 ]; then
   log "fleet: $agents agents for 20 s; 3 are killed after 5 s"
-  with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
-    --duration-s 20 --at "5 kill 3" --at "6 degrade 1" > "$LOGS/fleet-sim.jsonl" || exit 1
+  with_infra_env node tools/fleet-sim/dist/main.js --agents "$agents" --prefix "$prefix" --state-change-rate 20 \
+    "${fleet_backups[@]}" --duration-s 20 --at "5 kill 3" --at "6 degrade 1" > "$LOGS/fleet-sim.jsonl" || exit 1
   killed=$(node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n"))
     if (l.includes("\"event\":\"killed\"")) console.log(JSON.parse(l).agents.join(" "))' "$LOGS/fleet-sim.jsonl")
   for agent in $killed; do
@@ -113,7 +138,7 @@ if [ "$once" = 1 ]; then
   done
   log "the killed agents ($killed) were found unreachable"
   sample_trace
-  with_infra_env node tools/cli/dist/main.js watch --once --prefix demo --rows 10
+  with_infra_env node tools/cli/dist/main.js watch --once --prefix "$prefix" --rows 10
   exit 0
 fi
 heal_success=${FLEET_HEAL_SUCCESS:-0.5}
@@ -130,8 +155,8 @@ log "the notifier heals what dies: the fleet's supervisor restarts an agent with
 commands="$VIGIL_HOME/fleet.commands"
 rm -f "$commands"; mkfifo "$commands"; exec 3<>"$commands"
 (set -a; source "$ENV_FILE"; set +a
- exec node tools/fleet-sim/dist/main.js --agents "$agents" --prefix demo --state-change-rate 20 \
-  --heal-success "$heal_success" "${chaos[@]}") \
+ exec node tools/fleet-sim/dist/main.js --agents "$agents" --prefix "$prefix" --state-change-rate 20 \
+  --heal-success "$heal_success" "${fleet_backups[@]}" "${chaos[@]}") \
   < "$commands" > "$LOGS/fleet-sim.jsonl" 2> "$LOGS/fleet-sim.log" &
 pids=("$!" "${pids[@]}")
 # What to look at besides the live view, printed below each frame and in the log.
@@ -144,5 +169,5 @@ pids=("$!" "${pids[@]}")
 } > "$VIGIL_HOME/demo-links.txt"
 cat "$VIGIL_HOME/demo-links.txt"
 sleep 3
-with_infra_env node tools/cli/dist/main.js watch --prefix demo --rows "${VIGIL_WATCH_ROWS:-15}" \
+with_infra_env node tools/cli/dist/main.js watch --prefix "$prefix" --rows "${VIGIL_WATCH_ROWS:-15}" \
   --links-file "$VIGIL_HOME/demo-links.txt" || true

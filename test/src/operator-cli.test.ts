@@ -12,6 +12,9 @@ import { sampleStateChange, Topics, type DeadLetter } from '@vigil/events';
 import { connectToInfra, envWithout, isPortOpen, repoRoot, waitUntil, type InfraConnection } from '@vigil/test-kit';
 
 const CLI = path.join(repoRoot, 'tools/cli/dist/main.js');
+/** This run's agents, apart from any an earlier demo left registered in the same Redis. */
+const P = `op${randomUUID().slice(0, 6)}`;
+const killed = `${P}-07`;
 const PORTS = [3001, 3002, 3003, 3004];
 /** What up.sh writes to .vigil/infra.env: without it in the env, start.sh finds the infra as a user's shell would. */
 const INFRA_VARIABLES = [
@@ -74,6 +77,7 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
     demo = spawn('bash', [path.join(repoRoot, 'infra/start.sh'), '--no-install'], {
       env: envWithout(INFRA_VARIABLES, {
         FLEET_AGENTS: '30',
+        FLEET_PREFIX: P,
         FLEET_HEAL_SUCCESS: '0',
         VIGIL_DEMO_CHAOS: '0',
         VIGIL_WATCH_ROWS: '40',
@@ -98,14 +102,18 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
 
   it('the live view shows the fleet table with counts, and an agent killed on command goes unreachable in its feed', async () => {
     assert.match(output, /AGENT\s+HOST\s+STATE\s+SINCE\s+LAST HEARTBEAT\s+LAST BACKUP\s+OPEN ALERTS/);
-    assert.match(output, /demo-\d+\s+sim-host-\d+\s+healthy/);
-    writeFileSync(path.join(repoRoot, '.vigil/fleet.commands'), 'kill demo-07\n');
+    assert.match(output, new RegExp(`${P}-\\d+\\s+sim-host-\\d+\\s+healthy`));
+    writeFileSync(path.join(repoRoot, '.vigil/fleet.commands'), `kill ${killed}\n`);
     await waitUntil(
-      () => /demo-07 suspect -> unreachable/.test(output),
+      () => new RegExp(`${killed} suspect -> unreachable`).test(output),
       60_000,
-      'demo-07 unreachable in the feed',
+      `${killed} unreachable in the feed`,
     ).catch((e: Error) => assert.fail(`${e.message}:\n${output.slice(-3000)}`));
-    await waitUntil(() => /heal demo-07: restart, attempt 1/.test(output), 30_000, 'the first heal in the feed');
+    await waitUntil(
+      () => new RegExp(`heal ${killed}: restart, attempt 1`).test(output),
+      30_000,
+      'the first heal in the feed',
+    );
     assert.match(output, /newest heal chain: http:\/\/127\.0\.0\.1:9411\/zipkin\/traces\/[0-9a-f]{32}/);
   });
 
@@ -124,22 +132,22 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
       '--state',
       'unreachable',
       '--prefix',
-      'demo-',
+      `${P}-`,
     );
     assert.deepEqual(
       dead.agents.map((a) => a.agentId),
-      ['demo-07'],
+      [killed],
     );
-    assert.match(vigil('agents', '--prefix', 'demo-0').stdout, /demo-03\s+sim-host-0\s+healthy/);
+    assert.match(vigil('agents', '--prefix', `${P}-0`).stdout, new RegExp(`${P}-03\\s+sim-host-0\\s+healthy`));
     // With every heal failing, the notifier gives up after three and alerts.
     await waitUntil(
-      everySecond(() => vigilJson<{ alerts: unknown[] }>('alerts', '--agent', 'demo-07').alerts.length > 0),
+      everySecond(() => vigilJson<{ alerts: unknown[] }>('alerts', '--agent', killed).alerts.length > 0),
       90_000,
       'the alert after three failed heals',
     );
     const one = vigilJson<{ state: string; heals: { attempts: unknown[] }; alerts: Array<{ alertName: string }> }>(
       'agent',
-      'demo-07',
+      killed,
     );
     assert.equal(one.state, 'unreachable');
     assert.equal(one.heals.attempts.length, 3);
@@ -147,8 +155,8 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
       one.alerts.map((a) => a.alertName),
       ['AgentUnreachable'],
     );
-    assert.match(vigil('agent', 'demo-07').stdout, /heals:\s+\w+, 3 attempt\(s\)/);
-    const entities = await fetch('http://127.0.0.1:3002/agents/demo-03/entities').then(
+    assert.match(vigil('agent', killed).stdout, /heals:\s+\w+, 3 attempt\(s\)/);
+    const entities = await fetch(`http://127.0.0.1:3002/agents/${P}-03/entities`).then(
       (r) => r.json() as Promise<{ entities: Array<{ entityId: string; version: number }> }>,
     );
     const e = entities.entities[0]!;
@@ -165,48 +173,63 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
       'silence',
       'add',
       'alertname=AgentUnreachable',
-      'agent=demo-07',
+      `agent=${killed}`,
       '--comment',
       'operator-cli test',
       '--duration',
       '10m',
     );
-    const listed = vigilJson<{ alerts: Array<{ state: string; silencedBy: string[] }> }>(
-      'alerts',
-      '--agent',
-      'demo-07',
-    );
+    const listed = vigilJson<{ alerts: Array<{ state: string; silencedBy: string[] }> }>('alerts', '--agent', killed);
     assert.deepEqual(listed.alerts[0]!.silencedBy, [set.silenceID]);
-    assert.equal(vigilJson<{ alerts: unknown[] }>('alerts', '--agent', 'demo-07', '--active').alerts.length, 0);
+    assert.equal(vigilJson<{ alerts: unknown[] }>('alerts', '--agent', killed, '--active').alerts.length, 0);
     assert.match(vigil('silence', 'ls').stdout, new RegExp(`${set.silenceID}\\s+active`));
     assert.equal(vigil('silence', 'expire', set.silenceID).code, 0);
-    assert.equal(vigilJson<{ alerts: unknown[] }>('alerts', '--agent', 'demo-07', '--active').alerts.length, 1);
+    assert.equal(vigilJson<{ alerts: unknown[] }>('alerts', '--agent', killed, '--active').alerts.length, 1);
     const bad = vigil('silence', 'add', 'not a matcher', '--comment', 'x');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /notifier: silence: matchers/);
   });
 
-  it('backups and restore-plan: an agent without a verified backup cannot be restored, and the plan says so', () => {
-    assert.match(vigil('backups', 'demo-07').stdout, /no verified backup of demo-07 is kept|JOB\s+POLICY/);
-    const plan = vigil('restore-plan', 'demo-07', 'demo-08');
-    assert.match(plan.stdout, /AGENT\s+TIER\s+AFTER/);
+  it('backups: the demo policy backs every agent up, the CLI and the live view show the newest verified one', async () => {
+    // The demo's policy fires on each minute's :00 (every other minute, full) and :30.
+    await waitUntil(
+      everySecond(() => vigilJson<{ backups: unknown[] }>('backups', `${P}-03`).backups.length > 0),
+      100_000,
+      `a verified backup of ${P}-03`,
+    );
+    assert.match(
+      vigil('backups', `${P}-03`).stdout,
+      new RegExp(`demo/${P}-03/\\S+\\s+demo\\s+(full|incremental)\\s+\\d+ B\\s+\\d+s ago`),
+    );
+    await waitUntil(
+      () => new RegExp(`${P}-03\\s+sim-host-0\\s+healthy\\s+\\S+ ago\\s+\\S+ ago\\s+\\d+s ago`).test(output),
+      10_000,
+      `${P}-03's last backup in the live view`,
+    );
+  });
+
+  it('restore-plan: the order with estimates as a dry run; an agent nobody knows is refused with the reason', () => {
+    const plan = vigil('restore-plan', `${P}-03`, `${P}-08`);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    assert.match(plan.stdout, /AGENT\s+TIER\s+AFTER\s+SIZE\s+STARTS\s+DONE BY\s+STATUS/);
+    assert.match(plan.stdout, new RegExp(`${P}-03\\s+\\d+\\s+-\\s+\\d+ B\\s+\\+[\\d.]+s\\s+\\+[\\d.]+s\\s+pending`));
     assert.match(plan.stdout, /plan rp-\S+: draft, 2 step\(s\)/);
-    if (vigilJson<{ backups: unknown[] }>('backups', 'demo-07').backups.length === 0) {
-      assert.equal(plan.code, 1);
-      assert.match(plan.stdout, /cannot run: .*demo-07/);
-    }
+    assert.match(plan.stdout, /dry run; to run it/);
+    const refused = vigil('restore-plan', 'nobody-here');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /backup-orchestrator: not registered: nobody-here \(HTTP 422\)/);
   });
 
   it('trace: the heal chain of the killed agent, with a link that opens in Zipkin', async () => {
     let found: { traceId: string; link: string } | undefined;
     await waitUntil(
       everySecond(() => {
-        const r = vigil('--json', 'trace', 'demo-07');
+        const r = vigil('--json', 'trace', killed);
         if (r.code === 0) found = JSON.parse(r.stdout) as { traceId: string; link: string };
         return r.code === 0;
       }),
       30_000,
-      'a trace of demo-07 in Zipkin',
+      `a trace of ${killed} in Zipkin`,
     );
     assert.match(found!.traceId, /^[0-9a-f]{32}$/);
     assert.equal(found!.link, `http://127.0.0.1:9411/zipkin/traces/${found!.traceId}`);
@@ -215,7 +238,7 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
 
   it('dlq: peeks at dead letters, replays state changes once after a fix, refuses to replay heartbeats', async () => {
     const entityId = `cli-replay-${randomUUID()}`;
-    const event = sampleStateChange(entityId, 1, { agentId: 'demo-03', eventId: randomUUID() });
+    const event = sampleStateChange(entityId, 1, { agentId: `${P}-03`, eventId: randomUUID() });
     // A change state-sync refused while it had a bug, now fixed: its dead letter holds the bytes.
     const letter: DeadLetter = {
       topic: Topics.stateChanges.name,

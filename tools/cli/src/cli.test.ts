@@ -77,7 +77,7 @@ describe('vigil CLI: what it shows and what it refuses', () => {
       },
       [{ at: now, text: 'b healthy -> unreachable' }],
       now,
-      { rows: 10, links: ['look here'] },
+      { rows: 10, links: ['look here'], backupsVerified: { count: 7, newest: { agentId: 'a', at: now - 5000 } } },
     );
     assert.match(frame, /2 agents: 1 unreachable, 1 healthy/);
     assert.match(frame, /alerts: 1 active, 0 suppressed/);
@@ -85,6 +85,7 @@ describe('vigil CLI: what it shows and what it refuses', () => {
     assert.match(frame, /a\s+h1\s+healthy\s+60s ago\s+60s ago\s+2m ago\s+-/);
     assert.match(frame, /00:01:00 {2}b healthy -> unreachable/);
     assert.match(frame, /! notifier does not answer/);
+    assert.match(frame, /backups verified since the view started: 7 \(newest a, 5s ago\)/);
     assert.ok(frame.indexOf('b  ') < frame.indexOf('a  '), 'the unreachable agent is listed first');
   });
 

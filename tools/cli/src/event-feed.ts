@@ -77,13 +77,18 @@ export class EventFeed {
   error: string | null = null;
   /** The trace of the newest agent gone unreachable: a heal chain to open in the trace UI. */
   healChainTrace: string | null = null;
+  /**
+   * Verified backups are routine and come in bursts (a schedule slot fires for the whole fleet):
+   * counted here rather than listed, so they never push a liveness change or an alert off the feed.
+   */
+  readonly verifiedBackups = { count: 0, newest: null as { agentId: string; at: number } | null };
   private readonly kafka;
   private readonly codec: SchemaCodec;
   private consumer: ReturnType<ReturnType<typeof createKafkaClient>['consumer']> | null = null;
 
   constructor(
     endpoints: Endpoints,
-    private readonly keep = 12,
+    private readonly keep = 15,
   ) {
     this.kafka = createKafkaClient({
       clientId: 'vigil-cli-watch',
@@ -105,7 +110,16 @@ export class EventFeed {
         autoCommit: false,
         eachMessage: async ({ topic, message }) => {
           const decoded = await this.codec.decode(byName.get(topic)!, message.value);
-          const text = decoded.ok ? feedLine(topic, decoded.value) : null;
+          if (!decoded.ok) return;
+          if (topic === Topics.backupVerified.name && (decoded.value as BackupVerified).verdict === 'verified') {
+            this.verifiedBackups.count += 1;
+            this.verifiedBackups.newest = {
+              agentId: (decoded.value as BackupVerified).agentId,
+              at: Number(message.timestamp),
+            };
+            return;
+          }
+          const text = feedLine(topic, decoded.value);
           if (!text) return;
           if (
             topic === Topics.liveness.name &&

@@ -35,7 +35,12 @@ export function renderFrame(
   s: FleetSnapshot,
   feed: readonly FeedLine[],
   now: number,
-  options: { rows: number; links: string[] },
+  options: {
+    rows: number;
+    links: string[];
+    /** Verified backups are counted, not listed (see EventFeed). */
+    backupsVerified?: { count: number; newest: { agentId: string; at: number } | null };
+  },
 ): string {
   const alertsOf = new Map<string, string[]>();
   for (const a of s.alerts) {
@@ -59,6 +64,9 @@ export function renderFrame(
     '',
     table(shown, columns),
     shown.length < s.fleet.agents.length ? `... ${s.fleet.agents.length - shown.length} more (healthiest hidden)` : '',
+    options.backupsVerified?.newest
+      ? `backups verified since the view started: ${options.backupsVerified.count} (newest ${options.backupsVerified.newest.agentId}, ${ago(options.backupsVerified.newest.at, now)})`
+      : '',
     'events:',
     ...(feed.length ? feed.map((l) => `  ${new Date(l.at).toISOString().slice(11, 19)}  ${l.text}`) : ['  (none yet)']),
     ...s.problems.map((p) => `! ${p}`),

@@ -5,11 +5,13 @@ import {
   AgentConnection,
   AgentPublisher,
   AgentSupervisor,
+  BackupRunner,
+  FileSystemStore,
   type HealOutcome,
   type HeartbeatReport,
   type AgentConnectionOptions,
 } from '@vigil/agent-sdk';
-import type { HealCommand } from '@vigil/events';
+import type { BackupCommand, HealCommand } from '@vigil/events';
 import type { HealthCheck } from '@vigil/events';
 import type { EventsLogger } from '@vigil/kafka';
 
@@ -37,6 +39,11 @@ export interface FleetOptions {
    * Without it nobody answers (the notifier's heals time out).
    */
   heal?: { success: number; latencyMs: number };
+  /**
+   * Answer backup commands as the SDK's BackupRunner does, into a directory store (the one the
+   * orchestrator's BACKUP_STORE_DIR names), archiving only under `allow`. A killed agent answers none.
+   */
+  backups?: { storeDir: string; allow: string[] };
   logger: EventsLogger;
 }
 
@@ -117,7 +124,7 @@ export class Fleet {
       }
     }
     onProgress?.(agents);
-    if (this.options.heal) await this.startSupervisor(this.options.heal);
+    if (this.options.heal || this.options.backups) await this.startSupervisor();
     if (this.options.stateChangeRate > 0) {
       const every = Math.max(10, Math.floor(1000 / this.options.stateChangeRate));
       const perTick = Math.max(1, Math.round((this.options.stateChangeRate * every) / 1000));
@@ -278,13 +285,28 @@ export class Fleet {
    * One supervisor for the whole simulated fleet (one consumer group, not one per simulated host:
    * a thousand groups would load the broker more than the agents do); it answers for every agent.
    */
-  private async startSupervisor(heal: { success: number; latencyMs: number }): Promise<void> {
+  private async startSupervisor(): Promise<void> {
+    const { heal, backups } = this.options;
     this.supervisor = new AgentSupervisor({
       connection: this.connections[0]!,
       hostId: `fleet-sim-${this.options.prefix}`,
       logger: this.options.logger,
     });
-    for (const a of this.agents) this.supervisor.register(a.id, { heal: (c) => this.simulateHeal(a, c, heal) });
+    const runner =
+      backups &&
+      new BackupRunner({
+        connection: this.connections[0]!,
+        store: new FileSystemStore(backups.storeDir),
+        allow: backups.allow,
+        concurrency: 2,
+        logger: this.options.logger,
+      });
+    for (const a of this.agents)
+      this.supervisor.register(a.id, {
+        ...(heal ? { heal: (c: HealCommand) => this.simulateHeal(a, c, heal) } : {}),
+        // A dead agent's host takes no backup of it: the orchestrator times the job out.
+        ...(runner ? { backup: (c: BackupCommand) => (a.mode === 'killed' ? undefined : runner.handler(c)) } : {}),
+      });
     await this.supervisor.start();
   }
 

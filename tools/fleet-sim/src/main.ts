@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Simulates a fleet of agents on the real agent SDK, and breaks them on command.
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -22,6 +23,9 @@ Usage: node tools/fleet-sim/dist/main.js [options]
   --heal-success P          answer heal commands: a heal succeeds with probability P (0..1) and
                             restarts a killed agent; without it nobody answers heals
   --heal-latency-ms MS      how long a simulated heal takes (default 500)
+  --backup-store DIR        answer backup commands (the SDK's BackupRunner) into this directory
+                            store: the backup-orchestrator's BACKUP_STORE_DIR
+  --backup-allow DIR        the only directory backups may read (required with --backup-store)
   --duration-s S            stop after S seconds (default: run until quit or SIGTERM)
   --at "<s> <command>"      run a command S seconds after start; repeatable
   --every "<s> <command>"   run a command every S seconds (e.g. "20 kill 2"); repeatable
@@ -63,6 +67,8 @@ async function main(): Promise<number> {
         'agents-per-host': { type: 'string', default: '10' },
         'heal-success': { type: 'string' },
         'heal-latency-ms': { type: 'string', default: '500' },
+        'backup-store': { type: 'string' },
+        'backup-allow': { type: 'string' },
         'duration-s': { type: 'string' },
         at: { type: 'string', multiple: true, default: [] },
         every: { type: 'string', multiple: true, default: [] },
@@ -99,6 +105,12 @@ async function main(): Promise<number> {
     }
     heal = { success, latencyMs: positiveInt('heal-latency-ms', values['heal-latency-ms'], 0) };
   }
+  const backupStore = values['backup-store'];
+  const backupAllow = values['backup-allow'];
+  if (Boolean(backupStore) !== Boolean(backupAllow) || (backupAllow && !path.isAbsolute(backupAllow))) {
+    process.stderr.write('fleet-sim: --backup-store and --backup-allow go together; --backup-allow is absolute\n');
+    return 2;
+  }
   const fleet = new Fleet(
     {
       agents: positiveInt('agents', values.agents),
@@ -110,6 +122,7 @@ async function main(): Promise<number> {
       agentsPerConnection: positiveInt('agents-per-connection', values['agents-per-connection']),
       agentsPerHost: positiveInt('agents-per-host', values['agents-per-host']),
       heal,
+      backups: backupStore && backupAllow ? { storeDir: backupStore, allow: [backupAllow] } : undefined,
       brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
       registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
       security: kafkaSecurityFromEnv(),

@@ -88,7 +88,11 @@ export async function watch(
       const frame =
         typeof s === 'string'
           ? `waiting for the fleet view: ${s}`
-          : renderFrame(s, feed?.lines ?? [], ctx.now(), { rows, links: lines });
+          : renderFrame(s, feed?.lines ?? [], ctx.now(), {
+              rows,
+              links: lines,
+              backupsVerified: feed?.verifiedBackups,
+            });
       process.stdout.write(tty ? `${CLEAR}${frame}\n` : `${frame}\n\n`);
       if (options.once) return typeof s === 'string' ? 1 : 0;
       await new Promise<void>((r) => {

@@ -356,6 +356,7 @@ export class ConsumerRunner {
     if (!message.key || message.key.length === 0) {
       return { message, reason: 'missing_key', error: 'record has no key' };
     }
+    const key = message.key.toString();
     if (message.value && message.value.length > maxBytes) {
       return { message, reason: 'oversized', error: `value is ${message.value.length} bytes, limit ${maxBytes}` };
     }
@@ -383,9 +384,9 @@ export class ConsumerRunner {
           'messaging.operation.type': 'process',
           'messaging.destination.partition.id': String(batch.partition),
           'messaging.kafka.offset': message.offset,
-          'messaging.kafka.message.key': message.key.toString(),
+          'messaging.kafka.message.key': key,
           'messaging.consumer.group.name': this.options.groupId,
-          ...(def.keyAttribute ? { [def.keyAttribute]: message.key.toString() } : {}),
+          ...(def.keyAttribute ? { [def.keyAttribute]: key } : {}),
         },
       },
       parent,
@@ -396,7 +397,7 @@ export class ConsumerRunner {
         topic: batch.topic,
         partition: batch.partition,
         offset: message.offset,
-        key: message.key.toString(),
+        key,
         value: decoded.value,
         headers,
         timestamp,

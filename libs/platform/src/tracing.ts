@@ -1,5 +1,6 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { tracingRequested } from './instrumentations';
 import { PrioritySampler, samplerFromEnv } from './priority-sampler';
 
 export interface TracingOptions {
@@ -25,8 +26,9 @@ export function startTracing(options: TracingOptions): { shutdown: () => Promise
   // Vigil exports traces only; metrics are scraped from /metrics and logs go to stdout.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
-  const otlp = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  if (!process.env.OTEL_TRACES_EXPORTER && !options.exporter) process.env.OTEL_TRACES_EXPORTER = otlp ? 'otlp' : 'none';
+  // Unset: an OTLP endpoint means otlp (tracingRequested's reading of the same env), else none.
+  if (!process.env.OTEL_TRACES_EXPORTER && !options.exporter)
+    process.env.OTEL_TRACES_EXPORTER = tracingRequested() ? 'otlp' : 'none';
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME || options.serviceName,
     spanProcessors: options.exporter ? [new SimpleSpanProcessor(options.exporter)] : undefined,

@@ -46,7 +46,7 @@ async function kafka(): Promise<[StartedTestContainer, string]> {
 async function registry(): Promise<[StartedTestContainer, string]> {
   const c = await new GenericContainer(IMAGES.registry)
     .withExposedPorts(8080)
-    .withWaitStrategy(Wait.forHttp('/health/ready', 8080).forStatusCode(200))
+    .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080).forStatusCode(200))
     .withStartupTimeout(120_000)
     .start();
   return [c, `http://${c.getHost()}:${c.getMappedPort(8080)}/apis/ccompat/v7`];

@@ -236,7 +236,7 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
     assert.equal((await fetch(`http://127.0.0.1:9411/api/v2/trace/${found!.traceId}`)).status, 200);
   });
 
-  it('dlq: peeks at dead letters, replays state changes once after a fix, refuses to replay heartbeats', async () => {
+  it('dlq: peeks at dead letters, replays state changes once after a fix, never bounces one refused again, refuses to replay heartbeats', async () => {
     const entityId = `cli-replay-${randomUUID()}`;
     const event = sampleStateChange(entityId, 1, { agentId: `${P}-03`, eventId: randomUUID() });
     // A change state-sync refused while it had a bug, now fixed: its dead letter holds the bytes.
@@ -253,26 +253,46 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
       consumerGroup: 'vigil-state-sync',
       failedAt: Date.now(),
     };
-    await infra.producer.send(Topics.stateChanges.dlq!, [{ value: letter }]);
-    const peek = vigilJson<{ letters: Array<{ key: string; reason: string; error: string }> }>(
-      'dlq',
-      Topics.stateChanges.name,
-      '--limit',
-      '50',
-    );
+    // And one whose bytes are still bad: replayed, it is refused again, and not replayed a second time.
+    const stillBad: DeadLetter = {
+      ...letter,
+      key: Buffer.from(`${entityId}-bad`),
+      value: Buffer.from('not an Avro record'),
+      error: 'operator-cli test: bytes no fix can read',
+    };
+    await infra.producer.send(Topics.stateChanges.dlq!, [{ value: letter }, { value: stillBad }]);
+    type Peek = { letters: Array<{ key: string; reason: string; error: string }> };
+    const peek = vigilJson<Peek>('dlq', Topics.stateChanges.name, '--limit', '50');
     assert.ok(peek.letters.some((l) => l.key === entityId && l.reason === 'rejected'));
     assert.match(vigil('dlq', 'stateChanges').stdout, /rejected\s+vigil\.agent\.state-changes\/0\/0\s+cli-replay-/);
 
-    const replay = vigilJson<{ replayed: Array<{ offset: number }> }>('dlq', Topics.stateChanges.name, '--replay');
-    assert.ok(replay.replayed.length >= 1);
+    type Replay = { replayed: Array<{ offset: number }>; skipped: Array<{ offset: number; why: string }> };
+    const replay = vigilJson<Replay>('dlq', Topics.stateChanges.name, '--replay');
+    assert.ok(replay.replayed.length >= 2);
     await waitUntil(
       everySecond(() => vigil('entity', entityId).code === 0),
       30_000,
       'the replayed change applied',
     );
     assert.equal(vigilJson<{ version: number }>('entity', entityId).version, 1);
-    // A second replay republishes nothing already replayed.
-    assert.equal(vigilJson<{ replayed: unknown[] }>('dlq', Topics.stateChanges.name, '--replay').replayed.length, 0);
+    // state-sync refuses the bad bytes again: a new dead letter, which carries where the replay took it from.
+    await waitUntil(
+      everySecond(() =>
+        vigilJson<Peek>('dlq', Topics.stateChanges.name, '--limit', '50').letters.some(
+          (l) => l.key === `${entityId}-bad` && l.reason === 'undecodable',
+        ),
+      ),
+      30_000,
+      'the bad record dead-lettered again',
+    );
+    // A second replay republishes nothing: what it replayed is committed, what bounced is skipped.
+    const again = vigilJson<Replay>('dlq', Topics.stateChanges.name, '--replay');
+    assert.equal(again.replayed.length, 0);
+    assert.ok(
+      again.skipped.some((s) =>
+        /refused again after its replay from vigil\.agent\.state-changes\.dlq\/\d+: undecodable/.test(s.why),
+      ),
+    );
 
     const refused = vigil('dlq', Topics.heartbeats.name, '--replay');
     assert.equal(refused.code, 1);

@@ -155,6 +155,16 @@ export async function dlqReplay(ctx: Context, topic: string, progress: (line: st
     const skipped: Array<{ offset: number; why: string }> = [];
     const replayed: Array<{ offset: number; source: string; reason: string }> = [];
     for (const { offset, letter, unreadable } of letters) {
+      // A record refused again after a replay comes back with the header the replay set: replaying
+      // it again would only bounce it between the topic and its DLQ until its cause is fixed.
+      const bounced = letter?.headers[REPLAYED_FROM]?.toString();
+      if (letter && bounced) {
+        skipped.push({
+          offset: Number(offset),
+          why: `refused again after its replay from ${bounced}: ${letter.reason}`,
+        });
+        continue;
+      }
       if (!letter || letter.topic !== def.name || letter.value === null) {
         const why =
           unreadable ?? (letter?.value === null ? 'no value to replay' : `from ${letter?.topic}, not ${def.name}`);

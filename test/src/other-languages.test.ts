@@ -195,9 +195,18 @@ describe('an agent and a reader in another language, by the wire contract alone'
     };
     assert.equal(entity.version, 1);
     assert.deepEqual(entity.payload, { replicas: 3 });
-    const deleted = await fetch(`http://127.0.0.1:${stateSyncPort}/entities/${gone}`);
-    assert.equal(deleted.status, 404);
-    assert.match(await deleted.text(), /deleted at version 2/);
+    // The two entities may sit on different partitions, applied independently: wait for this one too.
+    let answer = '';
+    await waitUntil(
+      async () => {
+        const deleted = await fetch(`http://127.0.0.1:${stateSyncPort}/entities/${gone}`);
+        answer = `${deleted.status} ${await deleted.text()}`;
+        return deleted.status === 404 && answer.includes('deleted');
+      },
+      30_000,
+      'state-sync to apply the deletion',
+    ).catch(() => assert.fail(`the deleted entity answers ${answer}`));
+    assert.match(answer, /^404 .*deleted at version 2/);
 
     const agent = await heartbeat.fleet<{ state: string; host: string; labels: Record<string, string> }>(`/${agentId}`);
     assert.equal(agent.state, 'healthy');

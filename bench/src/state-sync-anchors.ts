@@ -1,0 +1,501 @@
+#!/usr/bin/env node
+// state-sync side by side with what bounds it and what a Kafka user would write instead, in ONE run
+// on the same broker and the same input: Kafka's own producer and consumer performance tools, raw
+// KafkaJS (consume; consume -> idempotent produce), a Kafka Streams app doing state-sync's job
+// (exactly_once_v2 and at_least_once), and state-sync itself.
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { SchemaCodec, Topics, type StateChangeEvent, type TopicDef } from '@vigil/events';
+import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
+import { stateKey } from '@vigil/redis-keys';
+import {
+  errorsToStderr,
+  isolatedTopic,
+  percentile,
+  repoRoot,
+  startService,
+  stopProcess,
+  waitUntil,
+} from '@vigil/test-kit';
+import Redis from 'ioredis';
+import path from 'node:path';
+import {
+  brokers,
+  buildStreamsAnchor,
+  logDir,
+  measureBacklog,
+  runKafkaTool,
+  skipToEnd,
+  spawnLogged,
+  startStreamsAnchor,
+  sum,
+  type BacklogFigures,
+} from './anchor-processes';
+import { writeReport } from './report';
+import { ev } from './state-sync-kit';
+
+const HELP = `state-sync-anchors: state-sync next to Kafka's perf tools, raw KafkaJS and a Kafka Streams app, one run.
+
+Usage: node bench/dist/state-sync-anchors.js [--events N] [--rates 5000,20000] [--seconds S] [--only LIST]
+  --events N      events per backlog run (default 200000): a fresh run, then one with 20% duplicates
+  --rates LIST    offered publish rates for the latency runs, events/s (default 5000,20000)
+  --seconds S     duration of each latency run (default 10)
+  --threads T     Kafka Streams stream threads (default 2, one per core)
+  --only LIST     contenders to run, by key (default all): kafkajs-consume,kafkajs-passthrough,
+                  streams-eos,streams-alos,state-sync
+Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/state-sync-anchors.json.
+Needs java and mvn (the Streams app is built with Maven at the broker's Kafka version).`;
+
+const quiet = errorsToStderr;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Kafka = ReturnType<typeof createKafkaClient>;
+
+/** One line of the table; a figure a row does not have stays undefined and prints as '-'. */
+interface Row {
+  key: string;
+  label: string;
+  eventsPerSecond?: number;
+  duplicatesEventsPerSecond?: number;
+  cpuSecondsPer100k?: number;
+  peakRssMiB?: number;
+  latencyMs?: Record<string, unknown>;
+  [more: string]: unknown;
+}
+
+interface Contender {
+  key: string;
+  label: string;
+  group: string;
+  start(): import('node:child_process').ChildProcess;
+  /** Where an accepted change becomes visible: Redis (state-sync) or an output topic. */
+  visible: { redis: true } | { topic: string };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      events: { type: 'string', default: '200000' },
+      rates: { type: 'string', default: '5000,20000' },
+      seconds: { type: 'string', default: '10' },
+      threads: { type: 'string', default: '2' },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const n = Number(values.events);
+  const rates = values.rates!.split(',').map(Number);
+  const seconds = Number(values.seconds);
+  const run = randomUUID().slice(0, 8);
+  const kafka = createKafkaClient({ brokers: parseBrokers(brokers()), clientId: 'bench', logger: quiet });
+  const codec = new SchemaCodec({
+    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  });
+  const producer = new EventProducer(kafka, codec);
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const input = Topics.stateChanges.name;
+  // Output topics compacted like the changelog; ProducerPerformance's records have no key, so its
+  // topic is a plain one like the input.
+  const outputs = [
+    ...['passthrough', 'streams-eos', 'streams-alos'].map(() => isolatedTopic(Topics.stateChangelog)),
+    isolatedTopic(Topics.stateChanges),
+  ];
+  await ensureTopics(kafka, undefined, quiet);
+  await ensureTopics(kafka, [...outputs] as TopicDef<unknown>[], quiet);
+  console.log(`building the Kafka Streams anchor (logs of every process in ${logDir})`);
+  buildStreamsAnchor();
+
+  const statePort = 3900 + Math.floor(Math.random() * 90);
+  const threads = Number(values.threads);
+  const all: Contender[] = [
+    node('kafkajs-consume', 'KafkaJS consume', ['--mode', 'consume']),
+    node('kafkajs-passthrough', 'KafkaJS consume->produce', ['--mode', 'passthrough', '--output', outputs[0]!.name]),
+    streams('streams-eos', 'Streams exactly_once_v2', outputs[1]!.name, 'exactly_once_v2'),
+    streams('streams-alos', 'Streams at_least_once', outputs[2]!.name, 'at_least_once'),
+    {
+      key: 'state-sync',
+      label: 'state-sync',
+      group: `bench-anchor-${run}-state-sync`,
+      start() {
+        return startService(
+          'state-sync',
+          { ...process.env, HTTP_PORT: String(statePort), CONSUMER_GROUP: this.group, LOG_LEVEL: 'warn' },
+          { logFile: path.join(logDir, `state-sync-${Date.now()}.log`) },
+        ).child;
+      },
+      visible: { redis: true },
+    },
+  ];
+  const only = values.only?.split(',');
+  const contenders = all.filter((c) => !only || only.includes(c.key));
+
+  function node(key: string, label: string, args: string[]): Contender {
+    const group = `bench-anchor-${run}-${key}`;
+    const script = path.join(repoRoot, 'bench', 'dist', 'kafkajs-anchor.js');
+    return {
+      key,
+      label,
+      group,
+      start: () => spawnLogged(key, process.execPath, [script, '--group', group, '--input', input, ...args]),
+      visible: { topic: args.includes('--output') ? args[args.indexOf('--output') + 1]! : '' },
+    };
+  }
+  function streams(key: string, label: string, output: string, g: 'exactly_once_v2' | 'at_least_once'): Contender {
+    const group = `bench-anchor-${run}-${key}`;
+    return {
+      key,
+      label,
+      group,
+      start: () => startStreamsAnchor(key, group, input, output, g, threads),
+      visible: { topic: output },
+    };
+  }
+
+  // Every contender's group starts where this run's input starts: older records in the topic (tests,
+  // earlier runs) would be stale for state-sync's Redis and fresh for a new Streams store.
+  const start0 = await highWatermarks(kafka, input);
+  await startGroupsAt(
+    kafka,
+    contenders.map((c) => c.group),
+    input,
+    start0,
+  );
+
+  console.log(`publishing ${n} fresh events (${n / 20} entities x 20 versions)`);
+  const fresh = freshEvents(`bench-${run}`, n, 1);
+  const publishRate = await publish(producer, fresh);
+  const endsA = await highWatermarks(kafka, input);
+  const valueBytes = await meanValueBytes(codec, fresh);
+
+  console.log('Kafka ProducerPerformance (idempotent, acks=all) and ConsumerPerformance');
+  const perfProducer = await producerPerformance(outputs[3]!.name, n, valueBytes);
+  const perfConsumer = await consumerPerformance(input, sum(endsA) - sum(start0), `bench-anchor-${run}-perf`);
+
+  const backlogFresh: Record<string, BacklogFigures> = {};
+  for (const c of contenders) backlogFresh[c.key] = await backlog(kafka, c, input, endsA, 'fresh');
+
+  console.log(`publishing ${n} events of which 20% are duplicates of earlier ones`);
+  await publish(producer, withDuplicates(`bench-${run}`, n, fresh));
+  const endsB = await highWatermarks(kafka, input);
+  const backlogDup: Record<string, BacklogFigures> = {};
+  for (const c of contenders) backlogDup[c.key] = await backlog(kafka, c, input, endsB, '20% duplicates');
+
+  const latency: Record<string, Record<string, unknown>> = {};
+  for (const c of contenders.filter((c) => 'redis' in c.visible || c.visible.topic)) {
+    await skipToEnd(kafka, c.group, input);
+    const child = c.start();
+    const watch = 'redis' in c.visible ? redisVisibility(redis) : await topicVisibility(kafka, c.visible.topic);
+    try {
+      await warmUp(producer, watch, `bench-${run}-warm-${c.key}`);
+      latency[c.key] = {};
+      for (const rate of rates)
+        latency[c.key]![rate] = await latencyAtRate(producer, watch, `bench-${run}-${c.key}`, rate, seconds);
+    } finally {
+      await watch.close();
+      await stopProcess(child, 60000);
+    }
+  }
+  // The floor: the same offered load seen by the same kind of reader on the input topic itself.
+  const floorWatch = await topicVisibility(kafka, input);
+  try {
+    await warmUp(producer, floorWatch, `bench-${run}-warm-floor`);
+    latency.floor = {};
+    for (const rate of rates)
+      latency.floor[rate] = await latencyAtRate(producer, floorWatch, `bench-${run}-floor`, rate, seconds);
+  } finally {
+    await floorWatch.close();
+  }
+  await producer.disconnect();
+  redis.disconnect();
+
+  const rows: Row[] = [
+    { key: 'kafka-producer-perf', label: 'Kafka ProducerPerformance', ...perfProducer },
+    { key: 'kafka-consumer-perf', label: 'Kafka ConsumerPerformance', ...perfConsumer },
+    { key: 'floor', label: 'publish->consume, no processing', latencyMs: latency.floor },
+    ...contenders.map((c) => ({
+      key: c.key,
+      label: c.label,
+      ...backlogFresh[c.key]!,
+      duplicatesEventsPerSecond: backlogDup[c.key]!.eventsPerSecond,
+      peakRssMiB: Math.max(backlogFresh[c.key]!.peakRssMiB, backlogDup[c.key]!.peakRssMiB),
+      latencyMs: latency[c.key],
+    })),
+  ];
+  const ss = rows.find((r) => r.key === 'state-sync');
+  const ratios = ss?.eventsPerSecond
+    ? Object.fromEntries(
+        rows
+          .filter((r) => r.key !== 'state-sync' && r.eventsPerSecond)
+          .map((r) => [r.key, Number((ss.eventsPerSecond! / r.eventsPerSecond!).toFixed(3))]),
+      )
+    : {};
+  printTable(rows, rates, ratios);
+  writeReport('state-sync-anchors', {
+    inputEventsPerRun: n,
+    valueBytes,
+    benchPublishEventsPerSecond: Math.round(publishRate),
+    streamThreads: threads,
+    rows,
+    stateSyncOver: ratios,
+    logs: logDir,
+    notes: [
+      "events/s: a backlog of fresh events, timed from the group's first committed progress to its last (start-up and restore not counted)",
+      'dup events/s: a second backlog of the same size in which 20% are re-sent events already applied',
+      "latency: publish -> visible (state-sync: the Redis hash's appliedAt; the others: a read_committed consumer of the output topic receives it)",
+      'Kafka tools: ProducerPerformance writes n records of the mean value size (idempotent, acks=all); ConsumerPerformance reads the input topic; their latency is their own (produce ack)',
+    ],
+  });
+}
+
+async function startGroupsAt(kafka: Kafka, groups: string[], topic: string, at: Map<number, bigint>) {
+  const admin = kafka.admin();
+  await admin.connect();
+  for (const groupId of groups)
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: [...at].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+    });
+  await admin.disconnect();
+}
+
+async function backlog(kafka: Kafka, c: Contender, input: string, ends: Map<number, bigint>, what: string) {
+  const child = c.start();
+  try {
+    const figures = await measureBacklog(kafka, child, c.group, input, ends);
+    console.log(`  ${c.label} (${what}): ${JSON.stringify(figures)}`);
+    return figures;
+  } finally {
+    await stopProcess(child, 60000);
+  }
+}
+
+/** n events: n/20 entities with 20 versions each from `firstVersion`, in version order. */
+function freshEvents(prefix: string, n: number, firstVersion: number): StateChangeEvent[] {
+  const out: StateChangeEvent[] = [];
+  for (let v = firstVersion; v < firstVersion + 20; v++)
+    for (let e = 0; e < n / 20; e++) out.push(ev(`${prefix}-e${e}`, v));
+  return out;
+}
+
+/** 80% new versions of the same entities, 20% re-sent copies of `earlier` (as a redelivering agent would). */
+function withDuplicates(prefix: string, n: number, earlier: StateChangeEvent[]): StateChangeEvent[] {
+  const fresh = freshEvents(prefix, n, 21);
+  const out: StateChangeEvent[] = [];
+  let d = 0;
+  for (let i = 0; i < n; i++) out.push(i % 5 === 4 ? earlier[(d++ * 7919) % earlier.length]! : fresh[i - d]!);
+  return out;
+}
+
+async function publish(producer: EventProducer, events: StateChangeEvent[]): Promise<number> {
+  const t0 = Date.now();
+  for (let i = 0; i < events.length; i += 2000)
+    await producer.send(
+      Topics.stateChanges,
+      events.slice(i, i + 2000).map((value) => ({ value })),
+    );
+  return events.length / ((Date.now() - t0) / 1000);
+}
+
+async function meanValueBytes(codec: SchemaCodec, events: StateChangeEvent[]): Promise<number> {
+  const sample = events.slice(0, 100);
+  const sizes = await Promise.all(sample.map(async (e) => (await codec.encode(Topics.stateChanges, e)).length));
+  return Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length);
+}
+
+async function producerPerformance(topic: string, n: number, recordSize: number) {
+  const { output, cpuSeconds, peakRssMiB } = await runKafkaTool('ProducerPerformance', [
+    '--topic',
+    topic,
+    '--num-records',
+    String(n),
+    '--record-size',
+    String(recordSize),
+    '--throughput',
+    '-1',
+    '--producer-props',
+    `bootstrap.servers=${brokers()}`,
+    'acks=all',
+    'enable.idempotence=true',
+  ]);
+  // "N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency, P50 ms 50th, ..."
+  const summary =
+    output
+      .split('\n')
+      .filter((l) => l.includes(' ms 50th'))
+      .at(-1) ?? '';
+  const m = /(\d+) records sent, ([\d.]+) records\/sec.*?(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th/.exec(summary);
+  if (!m) throw new Error(`ProducerPerformance printed no summary:\n${output}`);
+  return {
+    records: Number(m[1]),
+    eventsPerSecond: Math.round(Number(m[2])),
+    cpuSecondsPer100k: Number(((cpuSeconds / n) * 100_000).toFixed(2)),
+    peakRssMiB,
+    ownProduceLatencyMs: { p50: Number(m[3]), p95: Number(m[4]), p99: Number(m[5]) },
+  };
+}
+
+async function consumerPerformance(topic: string, n: number, group: string) {
+  const { output, cpuSeconds, peakRssMiB } = await runKafkaTool('ConsumerPerformance', [
+    '--bootstrap-server',
+    brokers(),
+    '--topic',
+    topic,
+    '--messages',
+    String(n),
+    '--group',
+    group,
+    '--timeout',
+    '60000',
+  ]);
+  // A CSV header line, then the values; fetch.nMsg.sec leaves the group join out.
+  const lines = output.split('\n').filter((l) => l.includes(','));
+  const header = lines.findIndex((l) => l.includes('fetch.nMsg.sec'));
+  if (header < 0 || !lines[header + 1]) throw new Error(`ConsumerPerformance printed no figures:\n${output}`);
+  const names = lines[header]!.split(',').map((s) => s.trim());
+  const vals = lines[header + 1]!.split(',').map((s) => s.trim());
+  const get = (k: string) => Number(vals[names.indexOf(k)]);
+  return {
+    records: get('data.consumed.in.nMsg'),
+    eventsPerSecond: Math.round(get('fetch.nMsg.sec')),
+    cpuSecondsPer100k: Number(((cpuSeconds / Math.max(1, get('data.consumed.in.nMsg'))) * 100_000).toFixed(2)),
+    peakRssMiB,
+  };
+}
+
+interface Visibility {
+  /** When each entity became visible, ms since epoch (undefined: not yet). */
+  visibleAt(entityIds: string[]): Promise<Array<number | undefined>>;
+  close(): Promise<void>;
+}
+
+function redisVisibility(redis: Redis): Visibility {
+  return {
+    async visibleAt(ids) {
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hget(stateKey(id), 'appliedAt');
+      return ((await pipeline.exec()) ?? []).map(([, v]) => (v ? Number(v) : undefined));
+    },
+    close: async () => undefined,
+  };
+}
+
+async function topicVisibility(kafka: Kafka, topic: string): Promise<Visibility> {
+  const seen = new Map<string, number>();
+  const consumer = kafka.consumer({ groupId: `bench-visibility-${randomUUID()}`, maxWaitTimeInMs: 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: false });
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      for (const m of batch.messages) if (m.key) seen.set(m.key.toString(), now);
+    },
+  });
+  await waitUntil(() => joined, 60000, `the visibility consumer of ${topic} to join`);
+  return {
+    visibleAt: async (ids) => ids.map((id) => seen.get(id)),
+    close: () => consumer.disconnect(),
+  };
+}
+
+/** One event every 2 s until one is visible: the contender has joined, restored and reads the tail. */
+async function warmUp(producer: EventProducer, watch: Visibility, prefix: string) {
+  const sent: string[] = [];
+  await waitUntil(
+    async () => {
+      sent.push(`${prefix}-${sent.length}`);
+      await producer.send(Topics.stateChanges, [{ value: ev(sent.at(-1)!, 1) }]);
+      await sleep(2000);
+      return (await watch.visibleAt(sent)).some((t) => t !== undefined);
+    },
+    300000,
+    `${prefix} to become visible`,
+  );
+}
+
+async function latencyAtRate(
+  producer: EventProducer,
+  watch: Visibility,
+  prefix: string,
+  rate: number,
+  seconds: number,
+) {
+  const perTick = Math.max(1, Math.round(rate / 100));
+  const probes: Array<{ entityId: string; sentAt: number }> = [];
+  const start = Date.now();
+  let sent = 0;
+  let tick = 0;
+  while (Date.now() - start < seconds * 1000) {
+    const due = start + tick * 10;
+    if (Date.now() < due) await sleep(due - Date.now());
+    const now = Date.now();
+    // One fresh entity per tick is the probe: visible once, never overwritten by a later version.
+    const probe = `${prefix}-probe-${rate}-${tick}`;
+    const events = [
+      ev(probe, 1, now),
+      ...Array.from({ length: perTick - 1 }, (_, i) => ev(`${prefix}-r${rate}-${i}`, tick + 1, now)),
+    ];
+    probes.push({ entityId: probe, sentAt: now });
+    await producer.send(
+      Topics.stateChanges,
+      events.map((value) => ({ value })),
+    );
+    sent += events.length;
+    tick++;
+  }
+  const sendEnded = Date.now();
+  const achieved = sent / ((sendEnded - start) / 1000);
+  const ids = probes.map((p) => p.entityId);
+  await waitUntil(async () => (await watch.visibleAt(ids)).every((t) => t !== undefined), 300000, 'every probe').catch(
+    () => undefined,
+  );
+  const at = await watch.visibleAt(ids);
+  const lat = probes.flatMap((p, i) => (at[i] === undefined ? [] : [at[i]! - p.sentAt])).sort((a, b) => a - b);
+  const result = {
+    offered: rate,
+    achievedEventsPerSecond: Math.round(achieved),
+    probes: probes.length,
+    unseen: probes.length - lat.length,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    max: lat.at(-1),
+    drainMsAfterLastSend: Math.max(0, Math.max(...at.map((t) => t ?? 0)) - sendEnded),
+  };
+  console.log(`  ${prefix} at ${rate}/s: ${JSON.stringify(result)}`);
+  return result;
+}
+
+function printTable(rows: Row[], rates: number[], ratios: Record<string, number>) {
+  const head = [
+    'contender',
+    'events/s',
+    'dup ev/s',
+    ...rates.flatMap((r) => [`p50@${r / 1000}k`, `p99@${r / 1000}k`]),
+    'cpu s/100k',
+    'peak RSS MiB',
+    'state-sync/this',
+  ];
+  const cell = (v: unknown) => (v === undefined || v === null ? '-' : String(v));
+  const body = rows.map((r) => {
+    const lat = r.latencyMs as Record<string, { p50: number; p99: number }> | undefined;
+    return [
+      r.label,
+      cell(r.eventsPerSecond),
+      cell(r.duplicatesEventsPerSecond),
+      ...rates.flatMap((rate) => [cell(lat?.[rate]?.p50), cell(lat?.[rate]?.p99)]),
+      cell(r.cpuSecondsPer100k),
+      cell(r.peakRssMiB),
+      cell(ratios[r.key]),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  for (const line of [head, ...body]) console.log(line.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+}
+
+main().catch((e: Error) => {
+  console.error(`bench failed: ${e.message}`);
+  process.exit(1);
+});

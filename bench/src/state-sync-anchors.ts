@@ -401,15 +401,22 @@ async function topicVisibility(kafka: Kafka, topic: string): Promise<Visibility>
   };
 }
 
-/** One event every 2 s until one is visible: the contender has joined, restored and reads the tail. */
+/**
+ * Rounds of 48 fresh entities (every partition gets some) until one round is visible in full within
+ * 2 s: the contender has joined, restored every partition and reads the tail.
+ */
 async function warmUp(producer: EventProducer, watch: Visibility, prefix: string) {
-  const sent: string[] = [];
+  let round = 0;
   await waitUntil(
     async () => {
-      sent.push(`${prefix}-${sent.length}`);
-      await producer.send(Topics.stateChanges, [{ value: ev(sent.at(-1)!, 1) }]);
+      const ids = Array.from({ length: 48 }, (_, i) => `${prefix}-${round}-${i}`);
+      round++;
+      await producer.send(
+        Topics.stateChanges,
+        ids.map((id) => ({ value: ev(id, 1) })),
+      );
       await sleep(2000);
-      return (await watch.visibleAt(sent)).some((t) => t !== undefined);
+      return (await watch.visibleAt(ids)).every((t) => t !== undefined);
     },
     300000,
     `${prefix} to become visible`,

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { SchemaCodec, Topics } from '@vigil/events';
 import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
 import { errorsToStderr, freePort, startService, stopProcess, waitHttpOk, waitUntil } from '@vigil/test-kit';
-import { seenKey, stateKey } from '@vigil/redis-keys';
+import { unpublishedKey, stateKey } from '@vigil/redis-keys';
 import Redis from 'ioredis';
 import { writeReport } from './report';
 import { committedAll, metric, preload } from './state-sync-kit';
@@ -69,7 +69,8 @@ async function main() {
     // The same work for every variant: the bench's entities forgotten, so their events are applied
     // and published again instead of found to be duplicates of the previous variant's.
     const forget = redis.pipeline();
-    for (let e = 0; e < entities; e++) forget.del(stateKey(`bench-tc-${run}-e${e}`), seenKey(`bench-tc-${run}-e${e}`));
+    for (let e = 0; e < entities; e++)
+      forget.del(stateKey(`bench-tc-${run}-e${e}`), unpublishedKey(`bench-tc-${run}-e${e}`));
     await forget.exec();
     const group = `bench-tracing-${run}-${i}`;
     const port = await freePort();

@@ -9,14 +9,17 @@ export const stateSyncConfigSchema = baseConfigSchema.extend({
     .min(1000)
     .default(3_600_000)
     .describe(
-      'how long an applied event id is remembered per entity (duplicates older than this are still refused by the version gate)',
+      "longest an applied event's id is kept while the changelog may not hold it yet (publishing forgets it at once; older duplicates are refused by the version gate)",
     ),
-  DEDUPE_MAX_IDS: z.coerce
+  CHANGELOG_PRODUCERS: z.coerce
     .number()
     .int()
-    .min(10)
-    .default(10_000)
-    .describe('most event ids remembered per entity; must exceed the events one entity gets in one uncommitted batch'),
+    .min(1)
+    .max(12)
+    .default(4)
+    .describe(
+      'idempotent producers writing the changelog, each serving a fixed group of partitions: one keeps one request in flight for all of them',
+    ),
   RESTORE_SLICE_RECORDS: z.coerce
     .number()
     .int()

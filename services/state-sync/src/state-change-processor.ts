@@ -5,7 +5,7 @@ import {
   PartitionNotReady,
   type BatchInfo,
   type ConsumedRecord,
-  type EventProducer,
+  type EventProducerPool,
   type GroupListener,
   type KafkaAdminFacade,
   type KafkaClient,
@@ -18,7 +18,6 @@ import {
   KAFKA_ADMIN,
   LOGGER,
   MEMBERSHIP,
-  PRODUCER,
   type GroupMembership,
   type HealthRegistry,
   type Logger,
@@ -28,7 +27,7 @@ import type { StateSyncConfig } from './config';
 import { FaultInjector } from './fault-injection';
 import type { StateSyncMetrics } from './state-metrics';
 import { StateStore } from './state-store';
-import { STATE_SYNC_METRICS } from './tokens';
+import { CHANGELOG_PRODUCERS, STATE_SYNC_METRICS } from './tokens';
 
 /** A partition's changelog read: pending until Redis reflects everything before the partition's end. */
 interface Restore {
@@ -69,7 +68,7 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
 
   constructor(
     private readonly store: StateStore,
-    @Inject(PRODUCER) private readonly producer: EventProducer,
+    @Inject(CHANGELOG_PRODUCERS) private readonly producers: EventProducerPool,
     @Inject(CODEC) codec: SchemaCodec,
     @Inject(KAFKA) kafka: KafkaClient,
     @Inject(KAFKA_ADMIN) private readonly admin: KafkaAdminFacade,
@@ -122,12 +121,6 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     try {
       this.newGeneration(generation);
       this.awaitRestored(partition, assignment);
-      // The restore wrote this partition's checkpoint; if it is gone, Redis lost data since (a
-      // restart without persistence, a failover): fail the batch, and the retry rebuilds.
-      if (!(await this.store.hasCheckpoint(partition))) {
-        this.metrics.recoveries.inc({ what: 'redis_lost' });
-        throw new Error(`Redis lost state-sync's data for partition ${partition}; rebuilding from the changelog`);
-      }
       await this.applyAndPublish(records, partition);
     } catch (e) {
       // What this attempt published is unknown now: read the changelog tail again before retrying.
@@ -181,22 +174,31 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     const events = records.map((r) => r.value);
     this.batches += 1;
     // One span for the batch's Lua apply (one script call for all of it), in each record's trace.
-    const results = await inBatchSpan(
+    const { checkpoint, results } = await inBatchSpan(
       'vigil.state apply',
       records.map((r) => r.context),
       { 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA' },
       async (span) => {
-        const out = await this.store.apply(events);
-        span.setAttribute('vigil.applied', out.filter((r) => r.outcome === 'applied').length);
+        const out = await this.store.apply(partition, events);
+        span.setAttribute('vigil.applied', out.results.filter((r) => r.outcome === 'applied').length);
         return out;
       },
     );
+    // The restore wrote this partition's checkpoint; if it is gone, Redis lost data since (a restart
+    // without persistence, a failover). The batch fails and the retry rebuilds from the changelog
+    // first: what this attempt applied is then newer than the changelog (unpublished, so the retry
+    // finds it a duplicate and publishes it) or no newer (the restore marks it published).
+    if (!checkpoint) {
+      this.metrics.recoveries.inc({ what: 'redis_lost' });
+      throw new Error(`Redis lost state-sync's data for partition ${partition}; rebuilding from the changelog`);
+    }
     const toPublish: Array<{ record: ConsumedRecord<StateChangeEvent>; recovered: boolean }> = [];
     const queued = new Set<string>();
+    const outcomes = { applied: 0, duplicate: 0, stale: 0 };
     results.forEach((r, i) => {
       const record = records[i]!;
       const e = record.value;
-      this.metrics.events.inc({ outcome: r.outcome });
+      outcomes[r.outcome] += 1;
       const key = `${e.entityId}@${e.version}`;
       if (r.outcome === 'applied' && !queued.has(key)) {
         toPublish.push({ record, recovered: false });
@@ -212,10 +214,11 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
         );
       }
     });
+    for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) this.metrics.events.inc({ outcome }, n);
     if (toPublish.length === 0) return;
     this.faults.reached('crash-after-apply', this.batches);
 
-    const metadata = await this.producer.send(
+    const metadata = await this.producers.forPartition(partition).send(
       Topics.stateChangelog,
       toPublish.map(({ record }) => ({
         value: record.value,
@@ -236,8 +239,10 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
       toPublish.map(({ record }) => record.value),
       last === undefined ? undefined : { partition, offset: BigInt(last) + 1n, clusterId },
     );
-    for (const { recovered } of toPublish)
-      this.metrics.changelogPublished.inc({ kind: recovered ? 'recovered' : 'new' });
+    const recovered = toPublish.filter((p) => p.recovered).length;
+    if (recovered > 0) this.metrics.changelogPublished.inc({ kind: 'recovered' }, recovered);
+    if (toPublish.length > recovered)
+      this.metrics.changelogPublished.inc({ kind: 'new' }, toPublish.length - recovered);
   }
 
   /** The broker cluster's id, which tags checkpoints so that one from another cluster is never trusted. */

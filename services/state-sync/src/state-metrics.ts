@@ -7,7 +7,7 @@ export function createStateSyncMetrics(registry: Registry) {
     events: zeroed(
       new Counter({
         name: 'vigil_state_events_total',
-        help: 'StateChangeEvents by outcome: applied, duplicate (same event id), stale (version not newer)',
+        help: 'StateChangeEvents by outcome: applied, duplicate (the current or a not yet published event again), stale (version not newer)',
         labelNames: ['outcome'],
         registers,
       }),

@@ -1,6 +1,6 @@
 import type { StateChangeEvent } from '@vigil/events';
 import type Redis from 'ioredis';
-import { agentEntitiesKey, checkpointKey, seenKey, stateKey } from '@vigil/redis-keys';
+import { agentEntitiesKey, checkpointKey, stateKey, unpublishedKey } from '@vigil/redis-keys';
 import { APPLY_LUA, MARK_PUBLISHED_LUA, RESTORE_LUA } from './state-scripts';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'stale';
@@ -25,9 +25,13 @@ export interface EntityState {
 }
 
 type ScriptedRedis = Redis & {
-  vigilApply(state: string, seen: string, ...args: Array<string | number>): Promise<[ApplyOutcome, string, string]>;
-  vigilMarkPublished(state: string, version: number): Promise<number>;
-  vigilRestore(state: string, ...args: Array<string | number>): Promise<number>;
+  vigilApply(
+    state: string,
+    unpublished: string,
+    ...args: Array<string | number>
+  ): Promise<[ApplyOutcome, string, string]>;
+  vigilMarkPublished(state: string, unpublished: string, version: number): Promise<number>;
+  vigilRestore(state: string, unpublished: string, ...args: Array<string | number>): Promise<number>;
 };
 
 /** What one changelog record says about an entity (a tombstone has no event, only its headers). */
@@ -48,9 +52,9 @@ async function execAll(pipeline: ScriptedPipeline): Promise<Array<[Error | null,
   return replies;
 }
 
+/** How long an applied event's id is kept at most while the changelog may not hold it yet. */
 export interface DedupeWindow {
   windowMs: number;
-  maxIds: number;
 }
 
 /** Entity state in Redis: the atomic apply, changelog markers and checkpoints, and reads. */
@@ -62,18 +66,24 @@ export class StateStore {
     private readonly window: DedupeWindow,
   ) {
     redis.defineCommand('vigilApply', { numberOfKeys: 2, lua: APPLY_LUA });
-    redis.defineCommand('vigilMarkPublished', { numberOfKeys: 1, lua: MARK_PUBLISHED_LUA });
-    redis.defineCommand('vigilRestore', { numberOfKeys: 1, lua: RESTORE_LUA });
+    redis.defineCommand('vigilMarkPublished', { numberOfKeys: 2, lua: MARK_PUBLISHED_LUA });
+    redis.defineCommand('vigilRestore', { numberOfKeys: 2, lua: RESTORE_LUA });
     this.redis = redis as ScriptedRedis;
   }
 
-  /** One script per event, pipelined: one round trip for the batch, each event atomic on its own. */
-  async apply(events: StateChangeEvent[]): Promise<ApplyResult[]> {
+  /**
+   * One script per event, pipelined behind a check that the partition's checkpoint is still there:
+   * one round trip for the batch, each event atomic on its own. A missing checkpoint means Redis
+   * lost data since the restore wrote it; what this call applied then is newer than the changelog
+   * or equal to it, and the restore the caller runs next sorts both out (see StateChangeProcessor).
+   */
+  async apply(partition: number, events: StateChangeEvent[]): Promise<{ checkpoint: boolean; results: ApplyResult[] }> {
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
+    pipeline.exists(checkpointKey(partition));
     for (const e of events) {
       pipeline.vigilApply(
         stateKey(e.entityId),
-        seenKey(e.entityId),
+        unpublishedKey(e.entityId),
         e.eventId,
         e.version,
         e.eventType,
@@ -82,14 +92,16 @@ export class StateStore {
         e.payload ?? '',
         e.timestamp,
         this.window.windowMs,
-        this.window.maxIds,
       );
     }
-    const replies = await execAll(pipeline);
-    return replies.map(([, reply]) => {
-      const [outcome, stored, published] = reply as [ApplyOutcome, string, string];
-      return { outcome, storedVersion: Number(stored), publishedVersion: Number(published) };
-    });
+    const [exists, ...replies] = await execAll(pipeline);
+    return {
+      checkpoint: exists?.[1] === 1,
+      results: replies.map(([, reply]) => {
+        const [outcome, stored, published] = reply as [ApplyOutcome, string, string];
+        return { outcome, storedVersion: Number(stored), publishedVersion: Number(published) };
+      }),
+    };
   }
 
   /**
@@ -102,9 +114,13 @@ export class StateStore {
   ): Promise<void> {
     if (events.length === 0) return;
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
+    // An entity's newest event of the batch says all: its marker covers the versions below, and
+    // whether the agent still has the entity is what its last event says.
+    const newest = new Map<string, StateChangeEvent>();
+    for (const e of events) if ((newest.get(e.entityId)?.version ?? -1) < e.version) newest.set(e.entityId, e);
     // The checkpoint goes last: a crash inside the pipeline leaves it behind the markers, never ahead.
-    for (const e of events) {
-      pipeline.vigilMarkPublished(stateKey(e.entityId), e.version);
+    for (const e of newest.values()) {
+      pipeline.vigilMarkPublished(stateKey(e.entityId), unpublishedKey(e.entityId), e.version);
       if (e.eventType === 'deleted') pipeline.srem(agentEntitiesKey(e.agentId), e.entityId);
       else pipeline.sadd(agentEntitiesKey(e.agentId), e.entityId);
     }
@@ -128,6 +144,7 @@ export class StateStore {
       restoreAt.push(commands++);
       pipeline.vigilRestore(
         stateKey(e.entityId),
+        unpublishedKey(e.entityId),
         e.version,
         e.eventId,
         ev ? ev.eventType : 'deleted',
@@ -144,11 +161,6 @@ export class StateStore {
     }
     const replies = await execAll(pipeline);
     return restoreAt.filter((i) => replies[i]?.[1] === 1).length;
-  }
-
-  /** False when Redis no longer has what an earlier recovery wrote: it lost data since. */
-  async hasCheckpoint(partition: number): Promise<boolean> {
-    return (await this.redis.exists(checkpointKey(partition))) === 1;
   }
 
   /**

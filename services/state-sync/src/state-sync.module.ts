@@ -1,5 +1,7 @@
-import { Module } from '@nestjs/common';
-import { CONFIG, METRICS, REDIS } from '@vigil/platform';
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { SchemaCodec } from '@vigil/events';
+import { EventProducerPool, type KafkaClient } from '@vigil/kafka';
+import { CODEC, CONFIG, KAFKA, METRICS, REDIS } from '@vigil/platform';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { StateSyncConfig } from './config';
@@ -8,7 +10,7 @@ import { StateChangeProcessor } from './state-change-processor';
 import { StateChangesController } from './state-changes.controller';
 import { createStateSyncMetrics } from './state-metrics';
 import { StateStore } from './state-store';
-import { STATE_SYNC_METRICS } from './tokens';
+import { CHANGELOG_PRODUCERS, STATE_SYNC_METRICS } from './tokens';
 
 /**
  * Dedupes StateChangeEvents by event id, gates them by version atomically in Redis, caches the
@@ -23,9 +25,22 @@ import { STATE_SYNC_METRICS } from './tokens';
       provide: StateStore,
       inject: [REDIS, CONFIG],
       useFactory: (redis: Redis, config: StateSyncConfig) =>
-        new StateStore(redis, { windowMs: config.DEDUPE_WINDOW_MS, maxIds: config.DEDUPE_MAX_IDS }),
+        new StateStore(redis, { windowMs: config.DEDUPE_WINDOW_MS }),
     },
     { provide: STATE_SYNC_METRICS, inject: [METRICS], useFactory: (r: Registry) => createStateSyncMetrics(r) },
+    {
+      provide: CHANGELOG_PRODUCERS,
+      inject: [KAFKA, CODEC, CONFIG],
+      useFactory: (kafka: KafkaClient, codec: SchemaCodec, config: StateSyncConfig) =>
+        new EventProducerPool(kafka, codec, config.CHANGELOG_PRODUCERS),
+    },
   ],
 })
-export class StateSyncModule {}
+export class StateSyncModule implements OnApplicationShutdown {
+  constructor(@Inject(CHANGELOG_PRODUCERS) private readonly producers: EventProducerPool) {}
+
+  /** After the consumer stopped (Nest closes the transport before this hook): no batch still sends. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.producers.disconnect();
+  }
+}

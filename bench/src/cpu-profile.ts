@@ -28,3 +28,29 @@ export function topSelfTime(dir: string, limit = 15): Array<{ fn: string; selfPe
     .slice(0, limit)
     .map(([fn, hits]) => ({ fn, selfPercent: Number(((100 * hits) / Math.max(1, total)).toFixed(1)) }));
 }
+
+/** Self time per package (a node_modules package, a workspace lib or service, node itself, GC, idle), in percent. */
+export function selfTimeByPackage(dir: string, limit = 15): Array<{ where: string; selfPercent: number }> {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return [];
+  const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { nodes: ProfileNode[] };
+  const byPackage = new Map<string, number>();
+  let total = 0;
+  for (const n of profile.nodes) {
+    const hits = n.hitCount ?? 0;
+    total += hits;
+    const url = n.callFrame.url;
+    const where = !url
+      ? n.callFrame.functionName.startsWith('(')
+        ? n.callFrame.functionName
+        : '(native)'
+      : (/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+        /\/((?:services|libs|tools)\/[^/]+)\//.exec(url)?.[1] ??
+        (url.startsWith('node:') ? 'node internals' : url));
+    byPackage.set(where, (byPackage.get(where) ?? 0) + hits);
+  }
+  return [...byPackage]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([where, hits]) => ({ where, selfPercent: Number(((100 * hits) / Math.max(1, total)).toFixed(1)) }));
+}

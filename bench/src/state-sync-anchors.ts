@@ -31,6 +31,7 @@ import {
   sum,
   type BacklogFigures,
 } from './anchor-processes';
+import { selfTimeByPackage, topSelfTime } from './cpu-profile';
 import { writeReport } from './report';
 import { ev } from './state-sync-kit';
 
@@ -41,6 +42,7 @@ Usage: node bench/dist/state-sync-anchors.js [--events N] [--rates 5000,20000] [
   --rates LIST    offered publish rates for the latency runs, events/s (default 5000,20000)
   --seconds S     duration of each latency run (default 10)
   --threads T     Kafka Streams stream threads (default 2, one per core)
+  --profile       run state-sync with --cpu-prof; the fresh backlog's profile is summarised
   --only LIST     contenders to run, by key (default all): kafkajs-consume,kafkajs-passthrough,
                   streams-eos,streams-alos,state-sync
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/state-sync-anchors.json.
@@ -79,6 +81,7 @@ async function main() {
       seconds: { type: 'string', default: '10' },
       threads: { type: 'string', default: '2' },
       only: { type: 'string' },
+      profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -120,12 +123,16 @@ async function main() {
         return startService(
           'state-sync',
           { ...process.env, HTTP_PORT: String(statePort), CONSUMER_GROUP: this.group, LOG_LEVEL: 'warn' },
-          { logFile: path.join(logDir, `state-sync-${Date.now()}.log`) },
+          {
+            logFile: path.join(logDir, `state-sync-${Date.now()}.log`),
+            nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, `prof-${++profiles}`)}`] : [],
+          },
         ).child;
       },
       visible: { redis: true },
     },
   ];
+  let profiles = 0;
   const only = values.only?.split(',');
   const contenders = all.filter((c) => !only || only.includes(c.key));
 
@@ -237,6 +244,14 @@ async function main() {
     streamThreads: threads,
     rows,
     stateSyncOver: ratios,
+    ...(values.profile
+      ? {
+          stateSyncFreshBacklogProfile: {
+            byPackage: selfTimeByPackage(path.join(logDir, 'prof-1')),
+            topFunctions: topSelfTime(path.join(logDir, 'prof-1')),
+          },
+        }
+      : {}),
     logs: logDir,
     notes: [
       "events/s: a backlog of fresh events, timed from the group's first committed progress to its last (start-up and restore not counted)",

@@ -109,10 +109,9 @@ export class Journal<T> {
     let seg = this.segments.at(-1);
     if (!seg || !this.handle || seg.bytes >= this.options.segmentBytes) {
       await this.handle?.close();
-      if (!existsSync(this.options.dir)) {
-        await mkdir(this.options.dir, { recursive: true });
+      // No sync fs call here: this runs on the host's event loop, in the path of a publish.
+      if ((await mkdir(this.options.dir, { recursive: true })) !== undefined)
         await syncDirectory(path.dirname(this.options.dir));
-      }
       const file = path.join(this.options.dir, `${String(records[0]!.seq).padStart(12, '0')}.log`);
       seg = {
         file,

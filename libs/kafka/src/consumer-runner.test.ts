@@ -49,6 +49,47 @@ describe('consumer runner: offsets follow success', () => {
     await producer.disconnect();
   });
 
+  it('with a commit interval, commits off the batch path: every partition on the timer, the rest at stop', async () => {
+    const topic = isolatedTopic(Topics.stateChanges, { partitions: 3 });
+    await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
+    await producer.send(
+      topic,
+      [0, 1, 2].flatMap((partition) =>
+        [1, 2].map((v) => ({ value: sampleStateChange(`e${partition}`, v), partition })),
+      ),
+    );
+    const run = async (commitIntervalMs: number) => {
+      const groupId = `runner-${randomUUID()}`;
+      let handled = 0;
+      const runner = new ConsumerRunner({
+        kafka,
+        codec,
+        producer,
+        groupId,
+        logger: quiet,
+        commitIntervalMs,
+        subscriptions: [{ topic, handler: async (records: unknown[]) => void (handled += records.length) }] as never,
+      });
+      runners.push(runner);
+      await runner.start();
+      await waitUntil(() => handled === 6, 30000, 'every record handled');
+      return { runner, committed: () => committedOffsets(kafka, groupId, topic.name) };
+    };
+
+    const slow = await run(600_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual([...(await slow.committed()).values()], [-1n, -1n, -1n], 'no batch waited for a commit');
+    await slow.runner.stop();
+    assert.deepEqual([...(await slow.committed()).values()], [2n, 2n, 2n], 'stop() committed what was handled');
+
+    const fast = await run(200);
+    await waitUntil(
+      async () => [...(await fast.committed()).values()].every((o) => o === 2n),
+      10000,
+      'the timer to commit every partition',
+    );
+  });
+
   it('redelivers a batch whose handler failed and commits only once it succeeds', async () => {
     const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
     await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);

@@ -21,6 +21,8 @@ export interface ConsumedRecord<T> {
   /** The record's Kafka timestamp (broker append time on LogAppendTime topics), epoch ms. */
   timestamp: number;
   schemaId: number;
+  /** The value's bytes as they came (registry wire format): to forward the record without re-encoding it. */
+  bytes: Buffer | null;
   /** The consumer span of this record, parented by the producer's: pass it on to what you publish. */
   context: Context;
 }
@@ -116,6 +118,15 @@ export interface ConsumerRunnerOptions {
   sessionTimeoutMs?: number;
   partitionsConsumedConcurrently?: number;
   /**
+   * Commit offsets every this many ms, every partition's in one request, off the batches' path,
+   * instead of one commit per batch that the partition waits for. A batch's offset is recorded only
+   * after its handler and its dead letters succeeded, so nothing is skipped; a crash or a rebalance
+   * redelivers up to an interval of handled records, so only for handlers that are idempotent on
+   * redelivery. `stop()` commits what is recorded. Unset: each batch commits before its partition
+   * moves on.
+   */
+  commitIntervalMs?: number;
+  /**
    * Most bytes fetched per partition per request (KafkaJS default 1 MiB). Smaller fetches keep
    * fewer decoded records alive at once: the memory knob of a consumer of many small records.
    */
@@ -153,6 +164,11 @@ export class ConsumerRunner {
   private readonly failures = new Map<string, number>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private running = false;
+  /** With commitIntervalMs: the next offset of each partition handled since the last commit. */
+  private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  private commitTimer?: NodeJS.Timeout;
+  private readonly inFlight = new Set<Promise<void>>();
+  private committing?: Promise<void>;
   private generation = 0;
   private assignment: Record<string, number[]> = {};
 
@@ -169,6 +185,8 @@ export class ConsumerRunner {
         : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      // Offsets recorded in an older generation cannot be committed any more: the new owners redo them.
+      this.toCommit.clear();
       this.generation += 1;
       this.assignment = e.payload.memberAssignment;
       options.group?.joined?.(e.payload.memberAssignment, this.generation);
@@ -190,6 +208,10 @@ export class ConsumerRunner {
       });
     }
     this.running = true;
+    if (this.options.commitIntervalMs !== undefined) {
+      this.commitTimer = setInterval(() => void this.commitRecorded(), this.options.commitIntervalMs);
+      this.commitTimer.unref();
+    }
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -203,7 +225,36 @@ export class ConsumerRunner {
     this.running = false;
     for (const t of this.resumeTimers) clearTimeout(t);
     this.resumeTimers.clear();
+    if (this.commitTimer) {
+      clearInterval(this.commitTimer);
+      // Batches in flight finish first (no new one starts), then what they handled is committed
+      // while this consumer is still a member of the group.
+      await Promise.all(this.inFlight);
+      await this.commitRecorded();
+    }
     await this.consumer.disconnect();
+  }
+
+  /** Commits every partition's recorded offset in one request; a failed commit is retried next time. */
+  private async commitRecorded(): Promise<void> {
+    await this.committing;
+    if (this.toCommit.size === 0) return;
+    const offsets = [...this.toCommit.values()];
+    this.toCommit.clear();
+    const generation = this.generation;
+    this.committing = this.consumer.commitOffsets(offsets).then(
+      () => undefined,
+      (e: Error) => {
+        this.logger.warn({ err: e.message, partitions: offsets.length }, 'offset commit failed; retried next interval');
+        if (generation !== this.generation) return;
+        for (const o of offsets) {
+          const key = `${o.topic}/${o.partition}`;
+          if (!this.toCommit.has(key)) this.toCommit.set(key, o);
+        }
+      },
+    );
+    await this.committing;
+    this.committing = undefined;
   }
 
   /** Lets a caller observe rebalances (e.g. to hand over per-partition state). */
@@ -211,7 +262,14 @@ export class ConsumerRunner {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => listener(e.payload.memberAssignment));
   }
 
-  private async processBatch(payload: EachBatchPayload): Promise<void> {
+  private processBatch(payload: EachBatchPayload): Promise<void> {
+    if (!this.running) return Promise.resolve(); // stopping: unresolved, the next owner gets it
+    const done = this.handleBatch(payload).finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+    return done;
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, pause } = payload;
     if (batch.isEmpty()) return;
     const sub = this.subs.get(batch.topic);
@@ -228,9 +286,13 @@ export class ConsumerRunner {
           { topic: batch.topic, outcome: 'ok' },
           (performance.now() - started) / 1000,
         );
-        await this.consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
-        ]);
+        const next = {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: (BigInt(batch.lastOffset()) + 1n).toString(),
+        };
+        if (this.options.commitIntervalMs === undefined) await this.consumer.commitOffsets([next]);
+        else this.toCommit.set(partitionKey, next);
         payload.resolveOffset(batch.lastOffset());
         this.failures.delete(partitionKey);
         this.options.metrics?.consumerLag?.set(
@@ -402,6 +464,7 @@ export class ConsumerRunner {
         headers,
         timestamp,
         schemaId: decoded.schemaId,
+        bytes: message.value,
         context: trace.setSpan(parent, span),
       },
     };

@@ -17,6 +17,11 @@ export interface OutgoingRecord<T> {
   partition?: number;
   /** Send a null value (a compaction tombstone); `value` still supplies the key. */
   tombstone?: boolean;
+  /**
+   * `value` already in the registry wire format, under a schema id whose schema this topic's readers
+   * resolve (a consumed record forwarded as it came, `ConsumedRecord.bytes`): sent as it is.
+   */
+  encoded?: Buffer;
 }
 
 export interface RawRecord {
@@ -140,7 +145,7 @@ export class EventProducer {
           const key = r.key ?? def.key(r.value);
           span.setAttribute('messaging.kafka.message.key', key);
           if (def.keyAttribute) span.setAttribute(def.keyAttribute, key);
-          const value = r.tombstone ? null : await this.codec.encode(def, r.value);
+          const value = r.tombstone ? null : (r.encoded ?? (await this.codec.encode(def, r.value)));
           return { key, value, headers, partition: r.partition };
         }),
       );

@@ -24,6 +24,8 @@ export interface ServiceDefinition<S extends z.ZodTypeAny> {
   configSchema?: S;
   /** Consume Kafka through KafkaEventTransport with this group id (or one read from the config); omit for HTTP-only services. */
   consumerGroup?: string | ((config: z.infer<S>) => string);
+  /** How the service's consumer commits, where it differs from one commit per batch. */
+  consumerOptions?: (config: z.infer<S>) => { commitIntervalMs?: number };
 }
 
 export interface RunningService {
@@ -70,6 +72,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
           partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
           group: resources.membership,
           maxBytesPerPartition: config.CONSUMER_MAX_BYTES_PER_PARTITION,
+          ...def.consumerOptions?.(config),
         }),
       },
       { inheritAppConfig: true },

@@ -20,6 +20,15 @@ export const stateSyncConfigSchema = baseConfigSchema.extend({
     .describe(
       'idempotent producers writing the changelog, each serving a fixed group of partitions: one keeps one request in flight for all of them',
     ),
+  COMMIT_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(500)
+    .describe(
+      "commit input offsets this often, all partitions in one request, off the batches' path (0: after every batch); a crash redelivers up to this much, which the version gate and the unpublished ids absorb",
+    ),
   RESTORE_SLICE_RECORDS: z.coerce
     .number()
     .int()

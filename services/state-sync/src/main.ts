@@ -12,4 +12,5 @@ serviceMain({
   module: StateSyncModule,
   configSchema: stateSyncConfigSchema,
   consumerGroup: (config) => config.CONSUMER_GROUP,
+  consumerOptions: (config) => (config.COMMIT_INTERVAL_MS > 0 ? { commitIntervalMs: config.COMMIT_INTERVAL_MS } : {}),
 });

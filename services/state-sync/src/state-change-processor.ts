@@ -224,6 +224,9 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
         value: record.value,
         partition,
         tombstone: record.value.eventType === 'deleted',
+        // The input's bytes as they came: the same StateChangeEvent, under the schema id the agent
+        // wrote it with, which changelog readers resolve like any other version of the schema.
+        encoded: record.bytes ?? undefined,
         context: record.context,
         headers: {
           [RecordHeaderNames.version]: String(record.value.version),

@@ -90,7 +90,7 @@ export async function runKafkaTool(
   const sampler = setInterval(() => {
     try {
       cpu = cpuOf(child.pid!);
-      peak = Math.max(peak, rssOf(child.pid!));
+      peak = Math.max(peak, rssOf(child.pid!) || 0);
     } catch {
       // exited between samples
     }

@@ -1,7 +1,7 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { SchemaCodec } from '@vigil/events';
 import { EventProducerPool, type KafkaClient } from '@vigil/kafka';
-import { CODEC, CONFIG, KAFKA, METRICS, REDIS } from '@vigil/platform';
+import { CODEC, CONFIG, KAFKA, METRICS, REDIS, ServiceResources } from '@vigil/platform';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { StateSyncConfig } from './config';
@@ -30,9 +30,10 @@ import { CHANGELOG_PRODUCERS, STATE_SYNC_METRICS } from './tokens';
     { provide: STATE_SYNC_METRICS, inject: [METRICS], useFactory: (r: Registry) => createStateSyncMetrics(r) },
     {
       provide: CHANGELOG_PRODUCERS,
-      inject: [KAFKA, CODEC, CONFIG],
-      useFactory: (kafka: KafkaClient, codec: SchemaCodec, config: StateSyncConfig) =>
-        new EventProducerPool(kafka, codec, config.CHANGELOG_PRODUCERS),
+      inject: [KAFKA, CODEC, CONFIG, ServiceResources],
+      // Observed like the shared producer's sends (vigil_kafka_send_seconds by topic).
+      useFactory: (kafka: KafkaClient, codec: SchemaCodec, config: StateSyncConfig, resources: ServiceResources) =>
+        new EventProducerPool(kafka, codec, config.CHANGELOG_PRODUCERS, { metrics: resources.eventsMetrics }),
     },
   ],
 })

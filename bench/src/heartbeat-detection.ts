@@ -26,12 +26,14 @@ import { writeReport } from './report';
 
 const HELP = `heartbeat-detection: detection latency at N agents, and RSS with M tracked agents.
 
-Usage: node bench/dist/heartbeat-detection.js [--agents N] [--rounds R] [--kill K] [--tracked M] [--name S]
-  --agents N     agents at 1 s for the latency phase (default 10000)
+Usage: node bench/dist/heartbeat-detection.js [--agents N] [--interval MS] [--rounds R] [--kill K] [--tracked M] [--name S]
+  --agents N     agents for the latency phase (default 10000)
+  --interval MS  their heartbeat interval (default 1000); a death is due after 3 intervals
   --rounds R     kill rounds (default 5), K agents each (--kill, default 40), 6 s apart
   --tracked M    agents for the memory phase, beating every 10 s (default 100000; 0 skips it)
   --name S       report name (default heartbeat-detection); e.g. a correlated outage, 30% at once:
                  --agents 10000 --rounds 1 --kill 3000 --tracked 0 --name heartbeat-correlated-outage
+                 or fast beats: --agents 1000 --interval 100 --tracked 0 --name heartbeat-100ms
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/<name>.json.
 Detection latency = when the unreachable event was read minus the agent's last heartbeat minus
 3 intervals (all clocks are this machine's); the service's own broker-time figure is reported too.`;
@@ -47,6 +49,7 @@ async function main() {
   const { values } = parseArgs({
     options: {
       agents: { type: 'string', default: '10000' },
+      interval: { type: 'string', default: '1000' },
       rounds: { type: 'string', default: '5' },
       kill: { type: 'string', default: '40' },
       tracked: { type: 'string', default: '100000' },
@@ -62,6 +65,9 @@ async function main() {
   const rounds = Number(values.rounds);
   const perRound = Number(values.kill);
   const tracked = Number(values.tracked);
+  const intervalMs = Number(values.interval);
+  if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new Error(`--interval must be an integer >= 10 ms`);
+  const dueAfterMs = 3 * intervalMs;
   const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092');
   const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
   const kafka = createKafkaClient({ brokers, clientId: 'bench-heartbeat', logger: errorsToStderr });
@@ -81,13 +87,13 @@ async function main() {
     return m;
   };
 
-  console.error(`phase 1: ${agents} agents at 1 s, ${rounds} rounds of ${perRound} kills`);
+  console.error(`phase 1: ${agents} agents at ${intervalMs} ms, ${rounds} rounds of ${perRound} kills`);
   const hb = await startHeartbeat(
     `bench-heartbeat-${run}`,
     {},
     { logFile: logFile('heartbeat-detection-service'), ownAllPartitions: true },
   );
-  const fleet = startFleet({ agents, prefix, intervalMs: 1000, agentsPerConnection: 2500 });
+  const fleet = startFleet({ agents, prefix, intervalMs, agentsPerConnection: 2500 });
   await fleet.waitFor('started', 300000);
   const healthy = () => new Set(watch.to('healthy').map((t) => t.agentId)).size;
   await waitUntil(
@@ -130,8 +136,8 @@ async function main() {
     const round: number[] = [];
     for (const a of killed.agents!) {
       const d = watch.seen.find((t) => t.agentId === a && t.to === 'unreachable')!;
-      round.push(d.receivedAt - killed.lastBeats![a]! - 3000);
-      brokerTime.push(d.since - d.lastHeartbeatAt! - 3000);
+      round.push(d.receivedAt - killed.lastBeats![a]! - dueAfterMs);
+      brokerTime.push(d.since - d.lastHeartbeatAt! - dueAfterMs);
     }
     endToEnd.push(...round);
     const r50 = percentile(round, 50);
@@ -166,7 +172,7 @@ async function main() {
   const summary = summarize;
   const detection = {
     agents,
-    intervalMs: 1000,
+    intervalMs,
     missThreshold: 3,
     detections: endToEnd.length,
     endToEndMs: summary(endToEnd),

@@ -160,24 +160,4 @@ export async function measureBacklog(
   }
 }
 
-/** Moves a stopped group to the end of the topic: the next run measures only what comes after. */
-export async function skipToEnd(kafka: Kafka, group: string, topic: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await admin.resetOffsets({ groupId: group, topic, earliest: false });
-        return;
-      } catch (e) {
-        // The group's members are still timing out after the process stopped.
-        if (attempt > 60) throw e;
-        await sleep(1000);
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 export const sum = (m: Map<number, bigint>) => [...m.values()].reduce((a, b) => a + Number(b), 0);

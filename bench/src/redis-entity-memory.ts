@@ -9,9 +9,10 @@ import os from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SchemaCodec, Topics, type StateChangeEvent } from '@vigil/events';
-import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
+import { createKafkaClient, ensureTopics, EventProducer, parseBrokers } from '@vigil/kafka';
 import { errorsToStderr, startService, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
+import { skipToEnd } from './group-offsets';
 import { writeReport } from './report';
 
 const HELP = `redis-entity-memory: Redis bytes per entity kept by state-sync, beyond the payload.
@@ -54,15 +55,7 @@ async function main() {
 
   // The group starts at the topic's end: only this run's events are applied.
   const group = `bench-mem-${run}`;
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await highWatermarks(kafka, Topics.stateChanges.name);
-  await admin.setOffsets({
-    groupId: group,
-    topic: Topics.stateChanges.name,
-    partitions: [...ends].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-  });
-  await admin.disconnect();
+  await skipToEnd(kafka, group, Topics.stateChanges.name);
   const port = 3800 + Math.floor(Math.random() * 90);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-mem-'));
   const { child } = startService(

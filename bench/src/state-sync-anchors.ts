@@ -25,13 +25,13 @@ import {
   logDir,
   measureBacklog,
   runKafkaTool,
-  skipToEnd,
   spawnLogged,
   startStreamsAnchor,
   sum,
   type BacklogFigures,
 } from './anchor-processes';
 import { selfTimeByPackage, topSelfTime } from './cpu-profile';
+import { skipToEnd, startGroupsAt } from './group-offsets';
 import { writeReport } from './report';
 import { ev } from './state-sync-kit';
 
@@ -278,18 +278,6 @@ async function main() {
       'Kafka tools: ProducerPerformance writes n records of the mean value size (idempotent, acks=all); ConsumerPerformance reads the input topic; their latency is their own (produce ack)',
     ],
   });
-}
-
-async function startGroupsAt(kafka: Kafka, groups: string[], topic: string, at: Map<number, bigint>) {
-  const admin = kafka.admin();
-  await admin.connect();
-  for (const groupId of groups)
-    await admin.setOffsets({
-      groupId,
-      topic,
-      partitions: [...at].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-    });
-  await admin.disconnect();
 }
 
 async function backlog(kafka: Kafka, c: Contender, input: string, ends: Map<number, bigint>, what: string) {

@@ -131,6 +131,12 @@ export interface ConsumerRunnerOptions {
    * fewer decoded records alive at once: the memory knob of a consumer of many small records.
    */
   maxBytesPerPartition?: number;
+  /**
+   * Most bytes of one fetch over all partitions (default: 12 partitions' worth). The records of one
+   * fetch are all in memory until their batches are handled, and KafkaJS fetches again only then:
+   * this is the bound on what a consumer under backlog holds, its backpressure.
+   */
+  maxBytes?: number;
   logger?: EventsLogger;
   metrics?: EventsMetrics;
   group?: GroupListener;
@@ -180,8 +186,9 @@ export class ConsumerRunner {
       sessionTimeout: options.sessionTimeoutMs ?? 10000,
       heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? 10000) / 3)),
       allowAutoTopicCreation: false,
-      ...(options.maxBytesPerPartition
-        ? { maxBytesPerPartition: options.maxBytesPerPartition, maxBytes: options.maxBytesPerPartition * 12 }
+      ...(options.maxBytesPerPartition ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
+      ...(options.maxBytes || options.maxBytesPerPartition
+        ? { maxBytes: options.maxBytes ?? options.maxBytesPerPartition! * 12 }
         : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {

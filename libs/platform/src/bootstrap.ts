@@ -72,6 +72,7 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
           partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
           group: resources.membership,
           maxBytesPerPartition: config.CONSUMER_MAX_BYTES_PER_PARTITION,
+          maxBytes: config.CONSUMER_MAX_BYTES,
           ...def.consumerOptions?.(config),
         }),
       },

@@ -47,3 +47,13 @@ describe('service config: secrets and security settings', () => {
     assert.equal(issues.length, 3, issues.join('\n'));
   });
 });
+
+describe('service config: how much a consumer holds', () => {
+  it('leaves the whole-fetch bound unset by default and refuses one below 16 KiB, naming the variable', () => {
+    assert.equal(load({}).CONSUMER_MAX_BYTES, undefined);
+    assert.equal(load({ CONSUMER_MAX_BYTES: '2097152' }).CONSUMER_MAX_BYTES, 2097152);
+    const issues = issuesOf({ CONSUMER_MAX_BYTES: '1000' });
+    assert.equal(issues.length, 1);
+    assert.match(issues[0]!, /^CONSUMER_MAX_BYTES: /);
+  });
+});

@@ -40,6 +40,15 @@ export const baseConfigSchema = z.object({
     .int()
     .min(16 * 1024)
     .default(1024 * 1024),
+  /**
+   * Bytes of one fetch over all partitions; unset, 12 partitions' worth. Everything fetched is in
+   * memory until handled and the next fetch waits for it: the memory bound of a consumer under backlog.
+   */
+  CONSUMER_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024)
+    .optional(),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -26,6 +26,9 @@ const BASE_HELP: Record<string, string> = {
     'OTLP endpoint for traces (otlp exporter); the standard OTEL_* variables apply: OTEL_TRACES_EXPORTER=otlp|zipkin|console|none, OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_TRACES_SAMPLER(_ARG); none set = tracing off',
   SHUTDOWN_TIMEOUT_MS: 'longest graceful shutdown before a forced exit',
   CONSUMER_CONCURRENCY: 'partitions handled at once (order holds within each)',
+  CONSUMER_MAX_BYTES_PER_PARTITION: 'bytes fetched per partition per request',
+  CONSUMER_MAX_BYTES:
+    'bytes of one fetch over all partitions (unset: 12 partitions worth): what a consumer under backlog holds in memory',
 };
 
 function describeDefault(field: z.ZodTypeAny, fallback?: string | number): string {
@@ -47,7 +50,8 @@ export function printServiceHelp(target: HelpTarget): void {
     'Environment:',
   ];
   for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodTypeAny>)) {
-    const text = BASE_HELP[key] ?? field.description ?? '';
+    // A service's own description of a shared variable (e.g. a default of its own) wins over the shared one.
+    const text = field.description ?? BASE_HELP[key] ?? '';
     lines.push(`  ${key.padEnd(30)} default ${describeDefault(field, defaults[key]).padEnd(40)} ${text}`);
   }
   lines.push('', 'HTTP: GET /health/live, GET /health/ready, GET /metrics');

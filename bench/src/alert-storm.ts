@@ -9,8 +9,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics, type AgentLivenessChanged, type AgentRegistration, type AlertEvent } from '@vigil/events';
-import { EventProducer, createKafkaClient, ensureTopics, parseBrokers } from '@vigil/kafka';
+import { Topics, type AgentLivenessChanged, type AgentRegistration, type AlertEvent } from '@vigil/events';
+import { ensureTopics } from '@vigil/kafka';
 import {
   errorsToStderr,
   freePort,
@@ -24,6 +24,7 @@ import {
   WebhookReceiver,
   type WebhookBody,
 } from '@vigil/test-kit';
+import { benchClients } from './bench-clients';
 import { cpuOf, rssOf } from './process-stats';
 import { writeReport } from './report';
 
@@ -64,16 +65,8 @@ async function main() {
   const deadHosts = Number(values['dead-hosts']);
   const groupWaitMs = Number(values['group-wait']);
   const run = randomUUID().slice(0, 8);
-  const kafka = createKafkaClient({
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    clientId: 'bench-alert-storm',
-    logger: errorsToStderr,
-  });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
+  const { kafka, codec, producer } = benchClients('bench-alert-storm');
   await ensureTopics(kafka, undefined, errorsToStderr);
-  const producer = new EventProducer(kafka, codec);
   await producer.connect();
 
   const vigilReceiver = new WebhookReceiver(await freePort());

@@ -5,11 +5,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { createKafkaClient } from '@vigil/kafka';
 import { repoRoot } from '@vigil/test-kit';
+import { brokers, type BenchKafka as Kafka } from './bench-clients';
 import { cpuOf, rssOf } from './process-stats';
-
-type Kafka = ReturnType<typeof createKafkaClient>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const BROKER_JARS = path.join(repoRoot, 'infra', 'kafka', 'target', 'dependency');
@@ -71,8 +69,6 @@ export function startStreamsAnchor(
     String(threads),
   ]);
 }
-
-export const brokers = () => process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 
 /** Runs one of Kafka's own tools (org.apache.kafka.tools.*) from the broker's jars; returns its output. */
 export async function runKafkaTool(

@@ -2,9 +2,10 @@
 // How much the consumer runner (decode, validate, dead-letter checks, commit per batch, a span per
 // record) costs next to the raw KafkaJS consume rate, on the same broker, topic and data, in one run.
 import { parseArgs } from 'node:util';
-import { sampleStateChange, SchemaCodec, Topics, type TopicDef } from '@vigil/events';
-import { ConsumerRunner, createKafkaClient, ensureTopics, EventProducer, parseBrokers } from '@vigil/kafka';
+import { sampleStateChange, Topics, type TopicDef } from '@vigil/events';
+import { ConsumerRunner, ensureTopics } from '@vigil/kafka';
 import { errorsToStderr, isolatedTopic, waitUntil } from '@vigil/test-kit';
+import { benchClients } from './bench-clients';
 import { rssSampler, writeReport } from './report';
 
 const HELP = `consume-throughput: raw KafkaJS consume rate vs the libs/events ConsumerRunner.
@@ -27,15 +28,7 @@ async function main() {
   if (values.help) return console.log(HELP);
   const n = Number(values.records);
   const partitions = Number(values.partitions);
-  const kafka = createKafkaClient({
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    clientId: 'bench',
-    logger: quiet,
-  });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
-  const producer = new EventProducer(kafka, codec);
+  const { kafka, codec, producer } = benchClients('bench');
   const topic = isolatedTopic(Topics.stateChanges, { partitions });
   await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
 

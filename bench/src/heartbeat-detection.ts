@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics } from '@vigil/events';
-import { createKafkaClient, ensureTopics, parseBrokers } from '@vigil/kafka';
+import { Topics } from '@vigil/events';
+import { ensureTopics } from '@vigil/kafka';
 import { leaseKeys } from '@vigil/redis-keys';
 import {
   errorsToStderr,
@@ -21,6 +21,7 @@ import {
   type SeenTransition,
 } from '@vigil/test-kit';
 import Redis from 'ioredis';
+import { benchClients, redisUrl } from './bench-clients';
 import { cpuOf, rssOf } from './process-stats';
 import { writeReport } from './report';
 
@@ -68,10 +69,7 @@ async function main() {
   const intervalMs = Number(values.interval);
   if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new Error(`--interval must be an integer >= 10 ms`);
   const dueAfterMs = 3 * intervalMs;
-  const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092');
-  const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-  const kafka = createKafkaClient({ brokers, clientId: 'bench-heartbeat', logger: errorsToStderr });
-  const codec = new SchemaCodec({ registryUrl });
+  const { kafka, codec } = benchClients('bench-heartbeat');
   const run = randomUUID().slice(0, 6);
   // On a fresh broker the liveness topic does not exist until a service creates it, and the watcher
   // below subscribes before the service starts.
@@ -249,7 +247,7 @@ async function main() {
     await fleet2.kill();
   }
   // The runs' leases are of no use to anyone: remove them from Redis.
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redis = new Redis(redisUrl());
   for (const group of [`bench-heartbeat-${run}`, `bench-heartbeat-mem-${run}`]) {
     for (let p = 0; p < Topics.heartbeats.partitions; p++) {
       const k = leaseKeys(group, p);

@@ -5,9 +5,10 @@
 // send per owned partition, on one shared producer) and as one coalesced send.
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics, type AgentLivenessChanged } from '@vigil/events';
-import { EventProducer, createKafkaClient, ensureTopics, parseBrokers } from '@vigil/kafka';
+import { Topics, type AgentLivenessChanged } from '@vigil/events';
+import { ensureTopics } from '@vigil/kafka';
 import { errorsToStderr, summarize, waitUntil, watchLiveness } from '@vigil/test-kit';
+import { benchClients } from './bench-clients';
 import { writeReport } from './report';
 
 const HELP = `liveness-publish-floor: time to publish a burst of liveness transitions, nothing else running.
@@ -36,16 +37,8 @@ async function main() {
   const burst = Number(values.burst);
   const senders = Number(values.senders);
   const repeats = Number(values.repeats);
-  const kafka = createKafkaClient({
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    clientId: 'bench-publish-floor',
-    logger: errorsToStderr,
-  });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
+  const { kafka, codec, producer } = benchClients('bench-publish-floor');
   await ensureTopics(kafka, undefined, errorsToStderr);
-  const producer = new EventProducer(kafka, codec);
   await producer.connect();
   const run = randomUUID().slice(0, 6);
 

@@ -7,8 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics, type AgentLivenessChanged } from '@vigil/events';
-import { EventProducer, createKafkaClient, ensureTopics, parseBrokers } from '@vigil/kafka';
+import { Topics, type AgentLivenessChanged } from '@vigil/events';
+import { ensureTopics } from '@vigil/kafka';
 import {
   errorsToStderr,
   freePort,
@@ -19,6 +19,7 @@ import {
   waitUntil,
   WebhookReceiver,
 } from '@vigil/test-kit';
+import { benchClients } from './bench-clients';
 import { cpuOf, rssOf } from './process-stats';
 import { writeReport } from './report';
 
@@ -50,16 +51,8 @@ async function main() {
   const agents = Number(values.agents);
   const dead = Number(values.dead);
   const healTimeoutMs = Number(values['heal-timeout-ms']);
-  const kafka = createKafkaClient({
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    clientId: 'bench-notifier',
-    logger: errorsToStderr,
-  });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
+  const { kafka, producer } = benchClients('bench-notifier');
   await ensureTopics(kafka, undefined, errorsToStderr);
-  const producer = new EventProducer(kafka, codec);
   const run = randomUUID().slice(0, 6);
   const receiver = new WebhookReceiver(await freePort());
   await receiver.up();

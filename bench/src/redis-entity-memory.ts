@@ -8,10 +8,11 @@ import path from 'node:path';
 import os from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics, type StateChangeEvent } from '@vigil/events';
-import { createKafkaClient, ensureTopics, EventProducer, parseBrokers } from '@vigil/kafka';
+import { Topics, type StateChangeEvent } from '@vigil/events';
+import { ensureTopics } from '@vigil/kafka';
 import { errorsToStderr, startService, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
+import { benchClients, redisUrl } from './bench-clients';
 import { skipToEnd } from './group-offsets';
 import { writeReport } from './report';
 
@@ -41,16 +42,8 @@ async function main() {
   const updates = Number(values.updates);
   const payloadBytes = Number(values['payload-bytes']);
   const run = randomUUID().slice(0, 8);
-  const kafka = createKafkaClient({
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    clientId: 'bench',
-    logger: errorsToStderr,
-  });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
-  const producer = new EventProducer(kafka, codec);
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const { kafka, producer } = benchClients('bench');
+  const redis = new Redis(redisUrl());
   await ensureTopics(kafka, undefined, errorsToStderr);
 
   // The group starts at the topic's end: only this run's events are applied.

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { AgentPublisher } from '@vigil/agent-sdk';
 import { parseBrokers } from '@vigil/kafka';
 import { errorsToStderr, percentile, waitUntil } from '@vigil/test-kit';
+import { brokers, registryUrl } from './bench-clients';
 import { writeReport } from './report';
 
 const HELP = `sdk-publish: durable publishes/s of one agent, call-to-durable p50/p99 at a fixed rate, host ELU.
@@ -41,8 +42,8 @@ async function main() {
   const publisher = AgentPublisher.open({
     agentId,
     dataDir,
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+    brokers: parseBrokers(brokers()),
+    registryUrl: registryUrl(),
     logger: errorsToStderr,
   });
   const publish = (i: number) =>

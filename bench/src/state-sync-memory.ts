@@ -7,9 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics } from '@vigil/events';
-import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
+import { Topics } from '@vigil/events';
+import { ensureTopics, highWatermarks } from '@vigil/kafka';
 import { errorsToStderr, startService, stopProcess } from '@vigil/test-kit';
+import { benchClients } from './bench-clients';
 import { measureBacklog, type BacklogFigures } from './anchor-processes';
 import { skipToEnd } from './group-offsets';
 import { writeReport } from './report';
@@ -52,15 +53,7 @@ async function main() {
   if (values.help) return console.log(HELP);
   const n = Number(values.events);
   if (!Number.isInteger(n) || n < 20 || n % 20 !== 0) throw new Error('--events must be a multiple of 20');
-  const kafka = createKafkaClient({
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    clientId: 'bench-memory',
-    logger: errorsToStderr,
-  });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
-  const producer = new EventProducer(kafka, codec);
+  const { kafka, producer } = benchClients('bench-memory');
   await ensureTopics(kafka, undefined, errorsToStderr);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-memory-'));
   const rows: Array<Record<string, unknown>> = [];

@@ -6,14 +6,15 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics } from '@vigil/events';
-import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
-import { stateKey } from '@vigil/redis-keys';
-import { errorsToStderr, percentile, startService, stopProcess, waitUntil } from '@vigil/test-kit';
+import { Topics } from '@vigil/events';
+import { createKafkaClient, ensureTopics, highWatermarks } from '@vigil/kafka';
+import { errorsToStderr, startService, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
+import { benchClients, redisUrl } from './bench-clients';
+import { latencyAtRate, redisVisibility } from './latency-probe';
 import { topSelfTime } from './cpu-profile';
 import { writeReport } from './report';
-import { committedAll, ev, metric, preload } from './state-sync-kit';
+import { committedAll, metric, preload } from './state-sync-kit';
 
 const HELP = `state-sync-throughput: state-sync events/s vs raw KafkaJS, and publish->Redis latency at fixed rates.
 
@@ -25,7 +26,6 @@ Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/state-s
 Starts its own state-sync process (consumer group bench-state-sync-<run>) with --cpu-prof.`;
 
 const quiet = errorsToStderr;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const { values } = parseArgs({
@@ -41,13 +41,8 @@ async function main() {
   const rates = values.rates!.split(',').map(Number);
   const seconds = Number(values.seconds);
   const run = randomUUID().slice(0, 8);
-  const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092');
-  const kafka = createKafkaClient({ brokers, clientId: 'bench', logger: quiet });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
-  const producer = new EventProducer(kafka, codec);
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const { kafka, producer } = benchClients('bench');
+  const redis = new Redis(redisUrl());
   await ensureTopics(kafka, undefined, quiet);
   const group = `bench-state-sync-${run}`;
 
@@ -84,7 +79,11 @@ async function main() {
   console.log(`state-sync: ${Math.round(stateSyncRate)} events/s (${total} records)`);
 
   const latency: Record<string, unknown> = {};
-  for (const rate of rates) latency[String(rate)] = await latencyAtRate(producer, redis, run, rate, seconds, port);
+  for (const rate of rates) {
+    console.log(`latency at ${rate} events/s for ${seconds} s`);
+    const figures = await latencyAtRate(producer, redisVisibility(redis), `bench-${run}`, rate, seconds);
+    latency[String(rate)] = { ...figures, rssMiB: await rssOf(port) };
+  }
 
   const batchP = await batchHistogram(port);
   await stopProcess(child, 60000);
@@ -121,59 +120,6 @@ async function rawConsumeRate(kafka: ReturnType<typeof createKafkaClient>, ends:
   await waitUntil(() => count >= target, 600000, 'raw consumer');
   await consumer.disconnect();
   return count / ((last - first) / 1000);
-}
-
-async function latencyAtRate(
-  producer: EventProducer,
-  redis: Redis,
-  run: string,
-  rate: number,
-  seconds: number,
-  port: number,
-) {
-  const perTick = Math.max(1, Math.round(rate / 100));
-  const probes: Array<{ entityId: string; sentAt: number }> = [];
-  const start = Date.now();
-  let sent = 0;
-  let tick = 0;
-  console.log(`latency at ${rate} events/s for ${seconds} s`);
-  while (Date.now() - start < seconds * 1000) {
-    const due = start + tick * 10;
-    if (Date.now() < due) await sleep(due - Date.now());
-    const now = Date.now();
-    // One fresh entity per tick is the probe: its appliedAt is never overwritten by a later version.
-    const probe = `bench-${run}-probe-${rate}-${tick}`;
-    const events = [
-      ev(probe, 1, now),
-      ...Array.from({ length: perTick - 1 }, (_, i) => ev(`bench-${run}-r${rate}-${i}`, tick + 1, now)),
-    ];
-    probes.push({ entityId: probe, sentAt: now });
-    await producer.send(
-      Topics.stateChanges,
-      events.map((value) => ({ value })),
-    );
-    sent += events.length;
-    tick++;
-  }
-  const achieved = sent / ((Date.now() - start) / 1000);
-  await waitUntil(async () => (await redis.exists(stateKey(probes.at(-1)!.entityId))) === 1, 120000, 'the last probe');
-  const pipeline = redis.pipeline();
-  for (const p of probes) pipeline.hget(stateKey(p.entityId), 'appliedAt');
-  const applied = ((await pipeline.exec()) ?? []).map(([, v]) => Number(v));
-  const lat = probes
-    .map((p, i) => applied[i]! - p.sentAt)
-    .filter((x) => Number.isFinite(x))
-    .sort((a, b) => a - b);
-  const result = {
-    achievedEventsPerSecond: Math.round(achieved),
-    probes: lat.length,
-    p50: percentile(lat, 50),
-    p99: percentile(lat, 99),
-    max: lat.at(-1),
-    rssMiB: await rssOf(port),
-  };
-  console.log(`  ${JSON.stringify(result)}`);
-  return result;
 }
 
 async function rssOf(port: number) {

@@ -3,11 +3,12 @@
 // each time, with tracing off, sampled at 10% and at 100% (exported to the local Zipkin).
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { SchemaCodec, Topics } from '@vigil/events';
-import { createKafkaClient, ensureTopics, EventProducer, highWatermarks, parseBrokers } from '@vigil/kafka';
+import { Topics } from '@vigil/events';
+import { ensureTopics, highWatermarks } from '@vigil/kafka';
 import { errorsToStderr, freePort, startService, stopProcess, waitHttpOk, waitUntil } from '@vigil/test-kit';
 import { unpublishedKey, stateKey } from '@vigil/redis-keys';
 import Redis from 'ioredis';
+import { benchClients, redisUrl } from './bench-clients';
 import { writeReport } from './report';
 import { committedAll, metric, preload } from './state-sync-kit';
 
@@ -45,15 +46,7 @@ async function main() {
       'OTEL_EXPORTER_ZIPKIN_ENDPOINT is not set: bring Zipkin up with infra/up.sh and source .vigil/infra.env',
     );
   const run = randomUUID().slice(0, 8);
-  const kafka = createKafkaClient({
-    brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    clientId: 'bench',
-    logger: errorsToStderr,
-  });
-  const codec = new SchemaCodec({
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
-  const producer = new EventProducer(kafka, codec);
+  const { kafka, producer } = benchClients('bench');
   await ensureTopics(kafka, undefined, errorsToStderr);
   console.log(`pre-loading ${values.events} events`);
   await preload(producer, `bench-tc-${run}`, Number(values.events));
@@ -62,7 +55,7 @@ async function main() {
   const total = [...ends.values()].reduce((a, b) => a + Number(b), 0);
   console.log(`each variant reads ${total} records`);
 
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redis = new Redis(redisUrl());
   const entities = Number(values.events) / 20;
   const rows: Array<Record<string, unknown>> = [];
   for (const [i, variant] of VARIANTS.entries()) {

@@ -180,6 +180,8 @@ export class ConsumerRunner {
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     this.logger = options.logger ?? stderrLogger;
+    // One fetch over all partitions: what was asked for, or twelve partitions' worth of their limit.
+    const maxBytes = options.maxBytes ?? (options.maxBytesPerPartition ? options.maxBytesPerPartition * 12 : undefined);
     for (const s of options.subscriptions) this.subs.set(s.topic.name, s as unknown as Subscription<unknown>);
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
@@ -187,9 +189,7 @@ export class ConsumerRunner {
       heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? 10000) / 3)),
       allowAutoTopicCreation: false,
       ...(options.maxBytesPerPartition ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
-      ...(options.maxBytes || options.maxBytesPerPartition
-        ? { maxBytes: options.maxBytes ?? options.maxBytesPerPartition! * 12 }
-        : {}),
+      ...(maxBytes ? { maxBytes } : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       // Offsets recorded in an older generation cannot be committed any more: the new owners redo them.

@@ -29,10 +29,7 @@ export const stateSyncConfigSchema = baseConfigSchema.extend({
     .describe(
       "commit input offsets this often, all partitions in one request, off the batches' path (0: after every batch); a crash redelivers up to this much, which the version gate and the unpublished ids absorb",
     ),
-  CONSUMER_MAX_BYTES: z.coerce
-    .number()
-    .int()
-    .min(16 * 1024)
+  CONSUMER_MAX_BYTES: baseConfigSchema.shape.CONSUMER_MAX_BYTES.unwrap()
     .default(2 * 1024 * 1024)
     .describe(
       'bytes of one fetch over all partitions: the records in memory under a backlog (about 2.3 KB of heap each for 100-byte events); 2 MiB applied as fast as 12 MiB on the state-sync-memory bench at half the RSS',

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { StateChangeEvent } from '@vigil/events';
-import { checkpointKey, stateKey, unpublishedKey } from '@vigil/redis-keys';
+import { agentEntitiesKey, checkpointKey, stateKey, unpublishedKey } from '@vigil/redis-keys';
 import Redis from 'ioredis';
-import { StateStore } from './state-store';
+import { EVENTS_PER_SCRIPT_CALL, StateStore } from './state-store';
 
 // Against the real Redis the service runs on: the scripts are the behaviour under test.
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true });
@@ -89,5 +89,45 @@ describe('StateStore: dedupe and version gate without a window of ids', () => {
     assert.equal((await store.apply(PARTITION, [e])).checkpoint, false);
     await store.setCheckpoint(PARTITION, 5n, 'cluster');
     assert.equal((await store.apply(PARTITION, [event(`store-${randomUUID()}`, 1)])).checkpoint, true);
+  });
+  it('applies a batch longer than one script call in order, each event as if alone', async () => {
+    const run = randomUUID().slice(0, 8);
+    const entities = Array.from({ length: EVENTS_PER_SCRIPT_CALL }, (_, i) => `store-${run}-${i}`);
+    // Three versions of every entity: the batch spans three script calls, and each entity's versions
+    // sit in different calls.
+    const batch = [1, 2, 3].flatMap((v) => entities.map((id) => event(id, v)));
+    const redelivered = batch[0]!;
+    const reordered = event(entities[1]!, 2);
+    await redis.set(checkpointKey(PARTITION), 'cluster@0');
+    const { checkpoint, results } = await store.apply(PARTITION, [...batch, redelivered, reordered]);
+    assert.equal(checkpoint, true);
+    assert.equal(results.length, batch.length + 2);
+    assert.ok(results.slice(0, batch.length).every((r) => r.outcome === 'applied'));
+    assert.deepEqual(results.at(-2), { outcome: 'duplicate', storedVersion: 3, publishedVersion: -1 });
+    assert.deepEqual(results.at(-1), { outcome: 'stale', storedVersion: 3, publishedVersion: -1 });
+    assert.equal((await store.entity(entities.at(-1)!))?.version, 3);
+  });
+
+  it('records a batch of more entities than one script call as published, the checkpoint last', async () => {
+    const run = randomUUID().slice(0, 8);
+    const entities = Array.from({ length: EVENTS_PER_SCRIPT_CALL + 7 }, (_, i) => `store-${run}-${i}`);
+    const created = entities.map((id) => event(id, 1));
+    const deleted = { ...event(entities[0]!, 2), eventType: 'deleted' as const };
+    await store.apply(PARTITION, created);
+    await store.recordPublished(created, { partition: PARTITION, offset: 41n, clusterId: 'cluster' });
+    assert.equal(await redis.sismember(agentEntitiesKey(`agent-${entities[0]}`), entities[0]!), 1);
+    await store.apply(PARTITION, [deleted]);
+    await store.recordPublished([deleted], { partition: PARTITION, offset: 42n, clusterId: 'cluster' });
+    assert.equal(await redis.get(checkpointKey(PARTITION)), 'cluster@42');
+    const last = entities.at(-1)!;
+    assert.equal((await store.entity(last))?.publishedVersion, 1);
+    assert.equal((await store.entity(entities[0]!))?.publishedVersion, 2);
+    assert.equal(await redis.exists(unpublishedKey(last), unpublishedKey(entities[0]!)), 0);
+    assert.equal(await redis.sismember(agentEntitiesKey(`agent-${last}`), last), 1);
+    assert.equal(
+      await redis.sismember(agentEntitiesKey(`agent-${entities[0]}`), entities[0]!),
+      0,
+      'deleted: off the index',
+    );
   });
 });

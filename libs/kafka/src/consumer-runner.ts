@@ -8,7 +8,7 @@ import type { EventsMetrics } from './metrics';
 import type { EventProducer } from './producer';
 import type { TopicDef } from '@vigil/events';
 import { eventsTracer, extractTraceContext, type RecordHeaders } from './tracing';
-import type { DeadLetter, DeadLetterReason } from '@vigil/events';
+import type { DeadLetter, DeadLetterReason, DecodeOutcome } from '@vigil/events';
 
 /** A decoded, valid record handed to a handler. */
 export interface ConsumedRecord<T> {
@@ -147,6 +147,8 @@ interface Rejected {
   reason: DeadLetterReason;
   error: string;
 }
+
+type Accepted = Rejected | { record: ConsumedRecord<unknown>; span: Span };
 
 const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
 const REBALANCE_ERRORS = new Set([
@@ -381,7 +383,8 @@ export class ConsumerRunner {
     const spans: Span[] = [];
     for (const message of batch.messages) {
       if (sub.acceptKey && message.key && !sub.acceptKey(message.key.toString())) continue;
-      const outcome = await this.accept(sub.topic, batch, message, sub.tombstones === true);
+      const accepted = this.accept(sub.topic, batch, message, sub.tombstones === true);
+      const outcome = accepted instanceof Promise ? await accepted : accepted;
       if ('reason' in outcome) {
         rejected.push(outcome);
         continue;
@@ -415,51 +418,65 @@ export class ConsumerRunner {
     }
   }
 
-  private async accept(
+  /** A promise only when the codec must ask the registry (a schema id not seen before). */
+  private accept(
     def: TopicDef<unknown>,
     batch: Batch,
     message: KafkaMessage,
     tombstones: boolean,
-  ): Promise<Rejected | { record: ConsumedRecord<unknown>; span: Span }> {
+  ): Accepted | Promise<Accepted> {
     const maxBytes = this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     if (!message.key || message.key.length === 0) {
       return { message, reason: 'missing_key', error: 'record has no key' };
     }
-    const key = message.key.toString();
     if (message.value && message.value.length > maxBytes) {
       return { message, reason: 'oversized', error: `value is ${message.value.length} bytes, limit ${maxBytes}` };
     }
-    const timestamp = Number(message.timestamp);
-    let decoded: { value: unknown; schemaId: number };
-    if (tombstones && message.value === null) {
-      decoded = { value: null, schemaId: 0 };
-    } else {
-      const outcome = await this.options.codec.decode(def, message.value);
-      if (!outcome.ok) return { message, reason: outcome.reason, error: outcome.error };
-      const invalid = def.validate?.(outcome.value, timestamp);
-      if (invalid) return { message, reason: 'invalid_value', error: invalid };
-      decoded = outcome;
-    }
+    if (tombstones && message.value === null) return this.admit(def, batch, message, null, 0);
+    const known = this.options.codec.decodeKnown(def, message.value);
+    if (known) return this.validated(def, batch, message, known);
+    return this.options.codec
+      .decode(def, message.value)
+      .then((outcome) => this.validated(def, batch, message, outcome));
+  }
 
+  private validated(
+    def: TopicDef<unknown>,
+    batch: Batch,
+    message: KafkaMessage,
+    decoded: DecodeOutcome<unknown>,
+  ): Accepted {
+    if (!decoded.ok) return { message, reason: decoded.reason, error: decoded.error };
+    const invalid = def.validate?.(decoded.value, Number(message.timestamp));
+    if (invalid) return { message, reason: 'invalid_value', error: invalid };
+    return this.admit(def, batch, message, decoded.value, decoded.schemaId);
+  }
+
+  private admit(
+    def: TopicDef<unknown>,
+    batch: Batch,
+    message: KafkaMessage,
+    value: unknown,
+    schemaId: number,
+  ): Accepted {
+    const timestamp = Number(message.timestamp);
+    const key = message.key!.toString();
     const headers = (message.headers ?? {}) as RecordHeaders;
     const parent = extractTraceContext(headers);
-    const span = eventsTracer().startSpan(
-      `${def.name} process`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'kafka',
-          'messaging.destination.name': def.name,
-          'messaging.operation.type': 'process',
-          'messaging.destination.partition.id': String(batch.partition),
-          'messaging.kafka.offset': message.offset,
-          'messaging.kafka.message.key': key,
-          'messaging.consumer.group.name': this.options.groupId,
-          ...(def.keyAttribute ? { [def.keyAttribute]: key } : {}),
-        },
-      },
-      parent,
-    );
+    const span = eventsTracer().startSpan(`${def.name} process`, { kind: SpanKind.CONSUMER }, parent);
+    // Attributes only for a span that is kept: with tracing off (or sampled out) they would be one
+    // more object per record for nothing. No sampler of ours decides on them.
+    if (span.isRecording())
+      span.setAttributes({
+        'messaging.system': 'kafka',
+        'messaging.destination.name': def.name,
+        'messaging.operation.type': 'process',
+        'messaging.destination.partition.id': String(batch.partition),
+        'messaging.kafka.offset': message.offset,
+        'messaging.kafka.message.key': key,
+        'messaging.consumer.group.name': this.options.groupId,
+        ...(def.keyAttribute ? { [def.keyAttribute]: key } : {}),
+      });
     return {
       span,
       record: {
@@ -467,10 +484,10 @@ export class ConsumerRunner {
         partition: batch.partition,
         offset: message.offset,
         key,
-        value: decoded.value,
+        value,
         headers,
         timestamp,
-        schemaId: decoded.schemaId,
+        schemaId,
         bytes: message.value,
         context: trace.setSpan(parent, span),
       },

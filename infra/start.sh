@@ -41,6 +41,10 @@ with_infra_env() { (set -a; source "$ENV_FILE"; set +a; exec "$@"); }
 
 LOGS="$VIGIL_HOME/logs"; mkdir -p "$LOGS"
 declare -A PORTS=([heartbeat]=3001 [state-sync]=3002 [backup-orchestrator]=3003 [notifier]=3004)
+# A service's node flags are those of its package.json start script (state-sync: the heap cap that bounds its RSS).
+launch_flags() {
+  node -p "const w = require('./services/$1/package.json').scripts.start.split(/\\s+/); w.slice(1, w.indexOf('dist/main.js')).join(' ')"
+}
 pids=()
 stop_all() {
   log "stopping services"
@@ -97,7 +101,7 @@ for svc in "${!PORTS[@]}"; do
   # One subshell that execs node, so $! is the service itself and gets the SIGTERM.
   (set -a; source "$ENV_FILE"; set +a; export HTTP_PORT=${PORTS[$svc]} NOTIFIER_POLICY_FILE="$VIGIL_HOME/notifier-policy.yaml" \
      BACKUP_POLICY_FILE="$VIGIL_HOME/backup-policy.yaml" BACKUP_STORE_DIR="$backup_store"
-   exec node "services/$svc/dist/main.js") \
+   exec node $(launch_flags "$svc") "services/$svc/dist/main.js") \
     > "$LOGS/$svc.log" 2>&1 &
   pids+=($!)
 done

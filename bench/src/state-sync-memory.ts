@@ -21,18 +21,18 @@ const HELP = `state-sync-memory: state-sync's throughput and peak memory on one 
 Usage: node bench/dist/state-sync-memory.js [--events N] [--configs LIST]
   --events N      events per backlog (default 200000: N/20 entities x 20 versions)
   --configs LIST  ';'-separated configurations, each space-separated ENV=value settings and node
-                  flags (default: the defaults; CONSUMER_MAX_BYTES 4, 2 and 1 MiB; 2 MiB with
-                  --max-old-space-size=192; CONSUMER_MAX_BYTES_PER_PARTITION=131072)
+                  flags, after the service's launch flags (default: as launched, i.e. 2 MiB fetches
+                  and a 192 MiB heap cap; without the cap; 4 and 1 MiB fetches; 4 MiB without the
+                  cap). A list starting with '-' needs --configs=LIST.
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/state-sync-memory.json.
 Every configuration commits every 100 ms (COMMIT_INTERVAL_MS=100) and starts at the topic's end.`;
 
 const DEFAULT_CONFIGS = [
   '',
+  '--max-old-space-size=4096',
   'CONSUMER_MAX_BYTES=4194304',
-  'CONSUMER_MAX_BYTES=2097152',
   'CONSUMER_MAX_BYTES=1048576',
-  'CONSUMER_MAX_BYTES=2097152 --max-old-space-size=192',
-  'CONSUMER_MAX_BYTES_PER_PARTITION=131072',
+  'CONSUMER_MAX_BYTES=4194304 --max-old-space-size=4096',
 ].join(';');
 
 const HEAP_METRICS = {

@@ -1,6 +1,6 @@
 // Running real processes from tests: the infra scripts and the services' compiled entry points.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import path from 'node:path';
 import { waitUntil } from '@vigil/kafka/testing';
@@ -53,13 +53,28 @@ export interface ServiceProcess {
 
 export interface StartServiceOptions {
   args?: string[];
-  /** Flags for node itself, e.g. --cpu-prof. */
+  /** Flags for node itself, e.g. --cpu-prof; after the service's launch flags, so they win. */
   nodeArgs?: string[];
   /** Write the service's output to this file instead of collecting it (long runs, kept logs). */
   logFile?: string;
 }
 
-/** Starts a service's compiled main.js with the given env; its stdout+stderr are collected (or logged to a file). */
+/**
+ * The node flags a service is launched with: those of its package.json start script
+ * (`node <flags> dist/main.js`), so that tests and benches run it as operators do.
+ */
+export function launchFlags(service: string): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'services', service, 'package.json'), 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  const words = (pkg.scripts?.start ?? '').split(/\s+/);
+  return words.slice(1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'));
+}
+
+/**
+ * Starts a service's compiled main.js, with its launch flags, and the given env; its stdout+stderr
+ * are collected (or logged to a file).
+ */
 export function startService(
   service: string,
   env: NodeJS.ProcessEnv,
@@ -68,7 +83,12 @@ export function startService(
   const log = options.logFile ? openSync(options.logFile, 'w') : undefined;
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), path.join(repoRoot, 'services', service, 'dist', 'main.js'), ...(options.args ?? [])],
+    [
+      ...launchFlags(service),
+      ...(options.nodeArgs ?? []),
+      path.join(repoRoot, 'services', service, 'dist', 'main.js'),
+      ...(options.args ?? []),
+    ],
     {
       env,
       stdio: log === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', log, log],

@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=192
+// The heap cap bounds RSS under a backlog (V8 otherwise grows the heap with the allocation rate, to
+// 400-700 MiB, though a fetch's records are 50 MB live); every launcher passes it: package.json
+// start, infra/start.sh, the Dockerfile's NODE_FLAGS (compose), this line for the bin.
 // First: the maintained OpenTelemetry instrumentations patch http and ioredis as they load.
 import '@vigil/platform/dist/instrument';
 import { serviceMain } from '@vigil/platform';

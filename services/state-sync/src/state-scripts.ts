@@ -20,6 +20,7 @@ local keepMs = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = { redis.call('EXISTS', KEYS[1]) }
+local expiring = {}
 for i = 1, (#KEYS - 1) / 2 do
   local state, unpublished = KEYS[2 * i], KEYS[2 * i + 1]
   local a = 7 * i - 5
@@ -29,7 +30,8 @@ for i = 1, (#KEYS - 1) / 2 do
   local stored = cur[1] or '-1'
   local published = cur[2] or '-1'
   local outcome = 'applied'
-  if cur[3] == eventId or redis.call('ZSCORE', unpublished, eventId) then
+  -- An entity whose stored version is published has no unpublished ids: publishing removed them.
+  if cur[3] == eventId or (stored ~= published and redis.call('ZSCORE', unpublished, eventId)) then
     outcome = 'duplicate'
   elseif version <= tonumber(stored) then
     outcome = 'stale'
@@ -38,7 +40,10 @@ for i = 1, (#KEYS - 1) / 2 do
       'entityType', ARGV[a + 3], 'agentId', ARGV[a + 4], 'payload', ARGV[a + 5], 'timestamp', ARGV[a + 6],
       'appliedAt', now, 'published', published)
     redis.call('ZADD', unpublished, version, eventId)
-    redis.call('PEXPIRE', unpublished, keepMs)
+    if not expiring[unpublished] then
+      redis.call('PEXPIRE', unpublished, keepMs)
+      expiring[unpublished] = true
+    end
     stored = versionArg
   end
   out[#out + 1] = outcome

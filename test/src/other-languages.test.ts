@@ -208,7 +208,17 @@ describe('an agent and a reader in another language, by the wire contract alone'
     ).catch(() => assert.fail(`the deleted entity answers ${answer}`));
     assert.match(answer, /^404 .*deleted at version 2/);
 
-    const agent = await heartbeat.fleet<{ state: string; host: string; labels: Record<string, string> }>(`/${agentId}`);
+    // Heartbeat consumes on its own: the agent is known once its first beat is applied, which may
+    // come after state-sync's answers.
+    let agent: { state?: string; host?: string; labels?: Record<string, string> } = {};
+    await waitUntil(
+      async () => {
+        agent = await heartbeat.fleet<typeof agent>(`/${agentId}`);
+        return agent.state !== undefined;
+      },
+      30_000,
+      'heartbeat to know the agent',
+    );
     assert.equal(agent.state, 'healthy');
     assert.equal(agent.host, `ol${run}-host`);
     assert.deepEqual(agent.labels, { lang: 'other' });

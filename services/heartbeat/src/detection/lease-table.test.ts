@@ -296,6 +296,67 @@ describe('lease table: timing resumes fairly after a gap', () => {
       'late is suspect for a moment, never unreachable: its budget runs from the end of the gap plus the grace',
     );
   });
+  it('a partition restored after an outage and caught up before any agent is back: the first record does not make the others look dead', () => {
+    const h = harness();
+    h.beat('early');
+    h.beat('late');
+    h.advance(500);
+    const clockBeforeOutage = h.table.clock(0).now();
+    const leases = [structuredClone(h.table.get('early')!), structuredClone(h.table.get('late')!)];
+    h.lagging = true;
+    h.advance(30_000); // the broker is away; then the partition is taken over from its snapshot
+    h.table.dropPartition(0);
+    h.table.adoptPartition(0, clockBeforeOutage);
+    h.table.hold(0, 2000);
+    for (const l of leases) h.table.restore(l);
+    h.lagging = false;
+    h.advance(200); // caught up with nothing new: the hold ends on a clock 30 s behind the broker
+    assert.equal(h.table.holding(0), false);
+    h.beat('early'); // the first agent back; its record moves the clock to the present
+    h.advance(1000);
+    h.advance(3000); // the other needs 4 s to reconnect: inside the 2 s grace plus its 3 intervals
+    for (let i = 0; i < 5; i++) {
+      h.beat('late');
+      h.beat('early');
+      h.advance(1000);
+    }
+    assert.deepEqual(
+      h.changes.filter((c) => c.to === 'unreachable'),
+      [],
+    );
+    assert.deepEqual(h.transitionsOf('late'), ['healthy', 'suspect', 'healthy']);
+  });
+
+  it('an agent that stays away after such a restore is still declared unreachable, once, after the grace and its intervals', () => {
+    const h = harness();
+    h.beat('back');
+    h.beat('gone');
+    h.advance(500);
+    const clockBeforeOutage = h.table.clock(0).now();
+    const leases = [structuredClone(h.table.get('back')!), structuredClone(h.table.get('gone')!)];
+    h.lagging = true;
+    h.advance(30_000);
+    h.table.dropPartition(0);
+    h.table.adoptPartition(0, clockBeforeOutage);
+    h.table.hold(0, 2000);
+    for (const l of leases) h.table.restore(l);
+    h.lagging = false;
+    h.advance(200);
+    for (let i = 0; i < 4; i++) {
+      h.beat('back');
+      h.advance(1000);
+    }
+    assert.ok(
+      !h.transitionsOf('gone').includes('unreachable'),
+      'not before the grace and its 3 intervals have passed since the first record after the outage',
+    );
+    for (let i = 0; i < 3; i++) {
+      h.beat('back');
+      h.advance(1000);
+    }
+    assert.deepEqual(h.transitionsOf('gone'), ['healthy', 'suspect', 'unreachable']);
+    assert.deepEqual(h.transitionsOf('back'), ['healthy']);
+  });
 });
 
 describe('MinHeap', () => {

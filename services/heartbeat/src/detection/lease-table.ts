@@ -61,6 +61,14 @@ interface PartitionState {
    * they could not be heard either. Their real last heartbeat is still what events report.
    */
   amnestyAt: number;
+  /**
+   * `amnestyAt` was set when the hold ended, on a clock that may stand far behind the broker: caught
+   * up with nothing appended since an outage, it still shows the last record before it (or a snapshot
+   * taken then) plus local time since. The first record after the hold shows by how much: the
+   * amnesty moves with that jump, once, or every agent not yet reconnected would look silent for the
+   * whole outage. On a clock that was current the jump is the time since its last confirmation.
+   */
+  amnestyUnanchored: boolean;
   deadlines: MinHeap<Deadline>;
   dirty: Set<string>;
   removed: Set<string>;
@@ -205,7 +213,7 @@ export class LeaseTable {
     stale = false,
   ): AgentLivenessChanged | undefined {
     const p = this.partitionOf(partition);
-    p.clock.observe(logAppendTimeMs);
+    this.observe(p, logAppendTimeMs);
     const existing = this.leases.get(hb.agentId);
     if (existing && logAppendTimeMs < existing.lastBeatAt) return undefined; // older than what we know
     if (stale && !existing) return undefined;
@@ -362,8 +370,17 @@ export class LeaseTable {
     this.partitionOf(partition).clock.resumeFrom(clockMs);
   }
 
+  private observe(p: PartitionState, logAppendTimeMs: number): void {
+    if (!p.amnestyUnanchored) return p.clock.observe(logAppendTimeMs);
+    const before = p.clock.now();
+    p.clock.observe(logAppendTimeMs);
+    p.amnestyUnanchored = false;
+    if (p.amnestyAt > before) p.amnestyAt += Math.max(0, p.clock.now() - before);
+  }
+
   private startHold(p: PartitionState, graceMs: number): void {
     p.holding = true;
+    p.amnestyUnanchored = false;
     p.heldSinceMono = (this.monotonicMs ?? (() => performance.now()))();
     p.graceMs = Math.max(p.graceMs, graceMs);
   }
@@ -390,6 +407,7 @@ export class LeaseTable {
     if (p.holding && p.clock.started && requestedAtMono > p.heldSinceMono) {
       p.holding = false;
       p.amnestyAt = p.clock.now() + p.graceMs;
+      p.amnestyUnanchored = true;
       p.graceMs = 0;
     }
   }
@@ -490,6 +508,7 @@ export class LeaseTable {
         heldSinceMono: 0,
         graceMs: 0,
         amnestyAt: 0,
+        amnestyUnanchored: false,
         deadlines: new MinHeap<Deadline>((a, b) => a.at < b.at),
         dirty: new Set(),
         removed: new Set(),

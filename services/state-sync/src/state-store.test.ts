@@ -90,6 +90,15 @@ describe('StateStore: dedupe and version gate without a window of ids', () => {
     await store.setCheckpoint(PARTITION, 5n, 'cluster');
     assert.equal((await store.apply(PARTITION, [event(`store-${randomUUID()}`, 1)])).checkpoint, true);
   });
+
+  it('answers an empty batch with whether the checkpoint is there, not with "lost"', async () => {
+    await store.setCheckpoint(PARTITION, 5n, 'cluster');
+    assert.deepEqual(await store.apply(PARTITION, []), { checkpoint: true, results: [] });
+    await redis.del(checkpointKey(PARTITION));
+    assert.deepEqual(await store.apply(PARTITION, []), { checkpoint: false, results: [] });
+    await store.setCheckpoint(PARTITION, 5n, 'cluster');
+  });
+
   it('applies a batch longer than one script call in order, each event as if alone', async () => {
     const run = randomUUID().slice(0, 8);
     const entities = Array.from({ length: EVENTS_PER_SCRIPT_CALL }, (_, i) => `store-${run}-${i}`);

@@ -82,9 +82,11 @@ export class StateStore {
    * StateChangeProcessor).
    */
   async apply(partition: number, events: StateChangeEvent[]): Promise<{ checkpoint: boolean; results: ApplyResult[] }> {
+    if (events.length === 0)
+      return { checkpoint: (await this.redis.exists(checkpointKey(partition))) === 1, results: [] };
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
-    for (let from = 0; from < events.length; from += EVENTS_PER_SCRIPT_CALL) {
-      const slice = events.slice(from, from + EVENTS_PER_SCRIPT_CALL);
+    // Every slice checks the checkpoint: each is atomic on its own, and Redis may lose it between two.
+    for (const slice of inSlices(events)) {
       const keys: string[] = [checkpointKey(partition)];
       const args: Array<string | number> = [this.window.windowMs];
       for (const e of slice) {
@@ -94,7 +96,7 @@ export class StateStore {
       pipeline.vigilApplyBatch(keys.length, ...keys, ...args);
     }
     const replies = await execAll(pipeline);
-    let checkpoint = replies.length > 0;
+    let checkpoint = true;
     const results: ApplyResult[] = [];
     for (const [, reply] of replies) {
       const r = reply as Array<number | string>;
@@ -124,20 +126,21 @@ export class StateStore {
     for (const e of events) if ((newest.get(e.entityId)?.version ?? -1) < e.version) newest.set(e.entityId, e);
     const entities = [...newest.values()];
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
-    for (let from = 0; from < entities.length; from += EVENTS_PER_SCRIPT_CALL) {
+    const slices = inSlices(entities);
+    slices.forEach((slice, i) => {
       const keys: string[] = [];
       const args: Array<string | number> = [];
-      for (const e of entities.slice(from, from + EVENTS_PER_SCRIPT_CALL)) {
+      for (const e of slice) {
         keys.push(stateKey(e.entityId), unpublishedKey(e.entityId), agentEntitiesKey(e.agentId));
         args.push(e.version, e.entityId, e.eventType === 'deleted' ? '1' : '0');
       }
       // The checkpoint goes with the last slice: a crash between slices leaves it behind the markers.
-      if (checkpoint && from + EVENTS_PER_SCRIPT_CALL >= entities.length) {
+      if (checkpoint && i === slices.length - 1) {
         keys.push(checkpointKey(checkpoint.partition));
         args.push(checkpointValue(checkpoint.clusterId, checkpoint.offset));
       }
       pipeline.vigilMarkPublishedBatch(keys.length, ...keys, ...args);
-    }
+    });
     await execAll(pipeline);
   }
 
@@ -208,6 +211,14 @@ export class StateStore {
       return h && h.version !== undefined ? [toEntityState(id, h)] : [];
     });
   }
+}
+
+/** The items in runs of EVENTS_PER_SCRIPT_CALL, in order: one script call each. */
+function inSlices<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let from = 0; from < items.length; from += EVENTS_PER_SCRIPT_CALL)
+    out.push(items.slice(from, from + EVENTS_PER_SCRIPT_CALL));
+  return out;
 }
 
 const checkpointValue = (clusterId: string, offset: bigint) => `${clusterId}@${offset}`;

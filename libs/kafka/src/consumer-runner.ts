@@ -1,31 +1,16 @@
-import { SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import type { Batch, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import type { SchemaCodec } from '@vigil/events';
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
+import type { Batch, EachBatchPayload } from 'kafkajs';
+import type { SchemaCodec, TopicDef } from '@vigil/events';
+import { DeadLetterWriter } from './dead-letter-writer';
 import type { KafkaClient, KafkaConsumer } from './kafka-client';
 import type { EventsLogger } from './logger';
 import { stderrLogger } from './logger';
 import type { EventsMetrics } from './metrics';
+import { IntervalCommitter } from './offset-committer';
 import type { EventProducer } from './producer';
-import type { TopicDef } from '@vigil/events';
-import { eventsTracer, extractTraceContext, type RecordHeaders } from './tracing';
-import type { DeadLetter, DeadLetterReason, DecodeOutcome } from '@vigil/events';
+import { RecordAdmission, type ConsumedRecord, type Rejected } from './record-admission';
 
-/** A decoded, valid record handed to a handler. */
-export interface ConsumedRecord<T> {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string;
-  value: T;
-  headers: RecordHeaders;
-  /** The record's Kafka timestamp (broker append time on LogAppendTime topics), epoch ms. */
-  timestamp: number;
-  schemaId: number;
-  /** The value's bytes as they came (registry wire format): to forward the record without re-encoding it. */
-  bytes: Buffer | null;
-  /** The consumer span of this record, parented by the producer's: pass it on to what you publish. */
-  context: Context;
-}
+export type { ConsumedRecord } from './record-admission';
 
 /**
  * Thrown by a handler whose partition needs work done before its records can be applied (state
@@ -142,15 +127,6 @@ export interface ConsumerRunnerOptions {
   group?: GroupListener;
 }
 
-interface Rejected {
-  message: KafkaMessage;
-  reason: DeadLetterReason;
-  error: string;
-}
-
-type Accepted = Rejected | { record: ConsumedRecord<unknown>; span: Span };
-
-const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
 const REBALANCE_ERRORS = new Set([
   'REBALANCE_IN_PROGRESS',
   'UNKNOWN_MEMBER_ID',
@@ -172,11 +148,11 @@ export class ConsumerRunner {
   private readonly failures = new Map<string, number>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private running = false;
-  /** With commitIntervalMs: the next offset of each partition handled since the last commit. */
-  private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
-  private commitTimer?: NodeJS.Timeout;
+  /** With commitIntervalMs: commits what batches recorded, off their path. Without: each batch commits. */
+  private readonly committer?: IntervalCommitter;
+  private readonly admission: RecordAdmission;
+  private readonly deadLetters: DeadLetterWriter;
   private readonly inFlight = new Set<Promise<void>>();
-  private committing?: Promise<void>;
   private generation = 0;
   private assignment: Record<string, number[]> = {};
 
@@ -194,13 +170,16 @@ export class ConsumerRunner {
       ...(maxBytes ? { maxBytes } : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      // Offsets recorded in an older generation cannot be committed any more: the new owners redo them.
-      this.toCommit.clear();
+      this.committer?.newGeneration();
       this.generation += 1;
       this.assignment = e.payload.memberAssignment;
       options.group?.joined?.(e.payload.memberAssignment, this.generation);
     });
     this.consumer.on(this.consumer.events.REBALANCING, () => options.group?.rebalancing?.());
+    if (options.commitIntervalMs !== undefined)
+      this.committer = new IntervalCommitter(this.consumer, options.commitIntervalMs, this.logger);
+    this.admission = new RecordAdmission(options);
+    this.deadLetters = new DeadLetterWriter({ ...options, logger: this.logger });
   }
 
   get groupId(): string {
@@ -217,10 +196,7 @@ export class ConsumerRunner {
       });
     }
     this.running = true;
-    if (this.options.commitIntervalMs !== undefined) {
-      this.commitTimer = setInterval(() => void this.commitRecorded(), this.options.commitIntervalMs);
-      this.commitTimer.unref();
-    }
+    this.committer?.start();
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -234,36 +210,13 @@ export class ConsumerRunner {
     this.running = false;
     for (const t of this.resumeTimers) clearTimeout(t);
     this.resumeTimers.clear();
-    if (this.commitTimer) {
-      clearInterval(this.commitTimer);
+    if (this.committer) {
       // Batches in flight finish first (no new one starts), then what they handled is committed
       // while this consumer is still a member of the group.
       await Promise.all(this.inFlight);
-      await this.commitRecorded();
+      await this.committer.stop();
     }
     await this.consumer.disconnect();
-  }
-
-  /** Commits every partition's recorded offset in one request; a failed commit is retried next time. */
-  private async commitRecorded(): Promise<void> {
-    await this.committing;
-    if (this.toCommit.size === 0) return;
-    const offsets = [...this.toCommit.values()];
-    this.toCommit.clear();
-    const generation = this.generation;
-    this.committing = this.consumer.commitOffsets(offsets).then(
-      () => undefined,
-      (e: Error) => {
-        this.logger.warn({ err: e.message, partitions: offsets.length }, 'offset commit failed; retried next interval');
-        if (generation !== this.generation) return;
-        for (const o of offsets) {
-          const key = `${o.topic}/${o.partition}`;
-          if (!this.toCommit.has(key)) this.toCommit.set(key, o);
-        }
-      },
-    );
-    await this.committing;
-    this.committing = undefined;
   }
 
   /** Lets a caller observe rebalances (e.g. to hand over per-partition state). */
@@ -300,8 +253,8 @@ export class ConsumerRunner {
           partition: batch.partition,
           offset: (BigInt(batch.lastOffset()) + 1n).toString(),
         };
-        if (this.options.commitIntervalMs === undefined) await this.consumer.commitOffsets([next]);
-        else this.toCommit.set(partitionKey, next);
+        if (this.committer) this.committer.record(next);
+        else await this.consumer.commitOffsets([next]);
         payload.resolveOffset(batch.lastOffset());
         this.failures.delete(partitionKey);
         this.options.metrics?.consumerLag?.set(
@@ -383,7 +336,7 @@ export class ConsumerRunner {
     const spans: Span[] = [];
     for (const message of batch.messages) {
       if (sub.acceptKey && message.key && !sub.acceptKey(message.key.toString())) continue;
-      const accepted = this.accept(sub.topic, batch, message, sub.tombstones === true);
+      const accepted = this.admission.accept(sub.topic, batch, message, sub.tombstones === true);
       const outcome = accepted instanceof Promise ? await accepted : accepted;
       if ('reason' in outcome) {
         rejected.push(outcome);
@@ -407,7 +360,7 @@ export class ConsumerRunner {
         const message = batch.messages.find((m) => m.offset === r.record.offset);
         if (message) rejected.push({ message, reason: 'rejected', error: r.error });
       }
-      await this.deadLetter(sub.topic, batch, rejected);
+      await this.deadLetters.write(sub.topic, batch, rejected);
       this.options.metrics?.recordsProcessed.inc({ topic: batch.topic }, good.length - (result?.rejected?.length ?? 0));
     } catch (e) {
       if (e instanceof PartitionNotReady) throw e; // not an error of these records: they come back
@@ -417,133 +370,6 @@ export class ConsumerRunner {
       for (const s of spans) s.end();
     }
   }
-
-  /** A promise only when the codec must ask the registry (a schema id not seen before). */
-  private accept(
-    def: TopicDef<unknown>,
-    batch: Batch,
-    message: KafkaMessage,
-    tombstones: boolean,
-  ): Accepted | Promise<Accepted> {
-    const maxBytes = this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-    if (!message.key || message.key.length === 0) {
-      return { message, reason: 'missing_key', error: 'record has no key' };
-    }
-    if (message.value && message.value.length > maxBytes) {
-      return { message, reason: 'oversized', error: `value is ${message.value.length} bytes, limit ${maxBytes}` };
-    }
-    if (tombstones && message.value === null) return this.admit(def, batch, message, null, 0);
-    const known = this.options.codec.decodeKnown(def, message.value);
-    if (known) return this.validated(def, batch, message, known);
-    return this.options.codec
-      .decode(def, message.value)
-      .then((outcome) => this.validated(def, batch, message, outcome));
-  }
-
-  private validated(
-    def: TopicDef<unknown>,
-    batch: Batch,
-    message: KafkaMessage,
-    decoded: DecodeOutcome<unknown>,
-  ): Accepted {
-    if (!decoded.ok) return { message, reason: decoded.reason, error: decoded.error };
-    const invalid = def.validate?.(decoded.value, Number(message.timestamp));
-    if (invalid) return { message, reason: 'invalid_value', error: invalid };
-    return this.admit(def, batch, message, decoded.value, decoded.schemaId);
-  }
-
-  private admit(
-    def: TopicDef<unknown>,
-    batch: Batch,
-    message: KafkaMessage,
-    value: unknown,
-    schemaId: number,
-  ): Accepted {
-    const timestamp = Number(message.timestamp);
-    const key = message.key!.toString();
-    const headers = (message.headers ?? {}) as RecordHeaders;
-    const parent = extractTraceContext(headers);
-    const span = eventsTracer().startSpan(`${def.name} process`, { kind: SpanKind.CONSUMER }, parent);
-    // Attributes only for a span that is kept: with tracing off (or sampled out) they would be one
-    // more object per record for nothing. No sampler of ours decides on them.
-    if (span.isRecording())
-      span.setAttributes({
-        'messaging.system': 'kafka',
-        'messaging.destination.name': def.name,
-        'messaging.operation.type': 'process',
-        'messaging.destination.partition.id': String(batch.partition),
-        'messaging.kafka.offset': message.offset,
-        'messaging.kafka.message.key': key,
-        'messaging.consumer.group.name': this.options.groupId,
-        ...(def.keyAttribute ? { [def.keyAttribute]: key } : {}),
-      });
-    return {
-      span,
-      record: {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: message.offset,
-        key,
-        value,
-        headers,
-        timestamp,
-        schemaId,
-        bytes: message.value,
-        context: trace.setSpan(parent, span),
-      },
-    };
-  }
-
-  private async deadLetter(def: TopicDef<unknown>, batch: Batch, rejected: Rejected[]): Promise<void> {
-    if (rejected.length === 0) return;
-    if (this.options.deadLetters === 'log') {
-      for (const { message, reason, error } of rejected) {
-        this.options.metrics?.deadLetters.inc({ topic: batch.topic, reason });
-        this.logger.warn(
-          { topic: batch.topic, partition: batch.partition, offset: message.offset, reason, error },
-          'record refused (logged, not dead-lettered)',
-        );
-      }
-      return;
-    }
-    if (!def.dlq) throw new Error(`${def.name} has no dead-letter topic`);
-    if (!this.options.producer) throw new Error('a dead-letter topic needs a producer');
-    const now = Date.now();
-    const letters: DeadLetter[] = rejected.map(({ message, reason, error }) => ({
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: Number(message.offset),
-      key: message.key ?? null,
-      value: message.value ?? null,
-      headers: headerBytes(message.headers),
-      timestamp: Number(message.timestamp),
-      reason,
-      error,
-      consumerGroup: this.options.groupId,
-      failedAt: now,
-    }));
-    await this.options.producer.send(
-      def.dlq,
-      letters.map((value) => ({ value })),
-    );
-    for (const l of letters) {
-      this.options.metrics?.deadLetters.inc({ topic: l.topic, reason: l.reason });
-      this.logger.warn(
-        { topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason, error: l.error },
-        'record dead-lettered',
-      );
-    }
-  }
-}
-
-function headerBytes(headers: KafkaMessage['headers']): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v === undefined) continue;
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
-  }
-  return out;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,18 +1,24 @@
 #!/usr/bin/env node
-// How much the consumer runner (decode, validate, dead-letter checks, commit per batch, a span per
-// record) costs next to the raw KafkaJS consume rate, on the same broker, topic and data, in one run.
+// How much the consumer runner (decode, validate, dead-letter checks, commits, a span per record),
+// configured as the services run it, costs next to the raw KafkaJS consume rate: same broker, topic
+// and data, one run.
 import { parseArgs } from 'node:util';
 import { sampleStateChange, Topics, type TopicDef } from '@vigil/events';
 import { ConsumerRunner, ensureTopics } from '@vigil/kafka';
 import { errorsToStderr, isolatedTopic, waitUntil } from '@vigil/test-kit';
+import path from 'node:path';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { benchClients } from './bench-clients';
-import { rssSampler, writeReport } from './report';
+import { profiled, selfTimeByPackage, topSelfTime } from './cpu-profile';
+import { resultsDir, rssSampler, writeReport } from './report';
 
 const HELP = `consume-throughput: raw KafkaJS consume rate vs the libs/events ConsumerRunner.
 
-Usage: node bench/dist/consume-throughput.js [--records N] [--partitions P]
+Usage: node bench/dist/consume-throughput.js [--records N] [--partitions P] [--profile]
   --records N      records to produce and consume (default 200000)
   --partitions P   partitions of the bench topic (default 12)
+  --profile        profile the runner's first run (commits every 500 ms); its top functions are
+                   printed and written with the figures (bench/results/consume-throughput-profile/)
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL. Writes bench/results/consume-throughput.json.`;
 
 const quiet = errorsToStderr;
@@ -22,6 +28,7 @@ async function main() {
     options: {
       records: { type: 'string', default: '200000' },
       partitions: { type: 'string', default: '12' },
+      profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,19 +64,30 @@ async function main() {
   });
   console.log(`raw KafkaJS: ${raw.rate.toFixed(0)} records/s`);
 
-  const runnerResult = await timeConsumption(n, async (onRecords) => {
-    const runner = new ConsumerRunner({
-      kafka,
-      codec,
-      producer,
-      groupId: `bench-runner-${Date.now()}`,
-      logger: quiet,
-      subscriptions: [{ topic, handler: async (records: unknown[]) => onRecords(records.length) }] as never,
+  // The runner as the services run it: 12 partitions at once (CONSUMER_CONCURRENCY's default), and
+  // once committing every 500 ms off the batches' path (state-sync), once after every batch (the others).
+  const runnerAs = (label: string, options: { commitIntervalMs?: number }) =>
+    timeConsumption(n, async (onRecords) => {
+      const runner = new ConsumerRunner({
+        kafka,
+        codec,
+        producer,
+        groupId: `bench-runner-${label}-${Date.now()}`,
+        logger: quiet,
+        partitionsConsumedConcurrently: 12,
+        ...options,
+        subscriptions: [{ topic, handler: async (records: unknown[]) => onRecords(records.length) }] as never,
+      });
+      await runner.start();
+      return () => runner.stop();
     });
-    await runner.start();
-    return () => runner.stop();
-  });
-  console.log(`ConsumerRunner: ${runnerResult.rate.toFixed(0)} records/s`);
+  const profileDir = path.join(resultsDir(), 'consume-throughput-profile');
+  const runnerResult = values.profile
+    ? await profiled(profileDir, () => runnerAs('interval', { commitIntervalMs: 500 }))
+    : await runnerAs('interval', { commitIntervalMs: 500 });
+  console.log(`ConsumerRunner, commits every 500 ms: ${runnerResult.rate.toFixed(0)} records/s`);
+  const perBatch = await runnerAs('per-batch', {});
+  console.log(`ConsumerRunner, a commit after every batch: ${perBatch.rate.toFixed(0)} records/s`);
   await producer.disconnect();
 
   writeReport('consume-throughput', {
@@ -79,26 +97,51 @@ async function main() {
     rawKafkajsRecordsPerSecond: Math.round(raw.rate),
     consumerRunnerRecordsPerSecond: Math.round(runnerResult.rate),
     ratio: Number((runnerResult.rate / raw.rate).toFixed(3)),
+    consumerRunnerCommitPerBatchRecordsPerSecond: Math.round(perBatch.rate),
+    ratioCommitPerBatch: Number((perBatch.rate / raw.rate).toFixed(3)),
+    eventLoopUtilisation: {
+      raw: raw.eventLoopUtilisation,
+      runner: runnerResult.eventLoopUtilisation,
+      runnerCommitPerBatch: perBatch.eventLoopUtilisation,
+    },
     rawPeakRssMiB: raw.peakRssMiB,
     runnerPeakRssMiB: runnerResult.peakRssMiB,
+    runnerCommitPerBatchPeakRssMiB: perBatch.peakRssMiB,
+    ...(values.profile
+      ? { runnerProfile: { byPackage: selfTimeByPackage(profileDir), topFunctions: topSelfTime(profileDir, 25) } }
+      : {}),
     note: 'rates are measured from the first record to the last, so the group join is not counted',
   });
 }
 
+/**
+ * Consumes n records; the rate is timed from the first record to the last, and so is the event loop's
+ * utilisation: near 1, the consumer is bound by its own CPU; well below, by waiting on fetches.
+ */
 async function timeConsumption(n: number, start: (onRecords: (count: number) => void) => Promise<() => Promise<void>>) {
   let count = 0;
   let first = 0;
   let last = 0;
+  let eluAtFirst: EventLoopUtilization | undefined;
+  let elu: EventLoopUtilization | undefined;
   const rss = rssSampler();
   const stop = await start((c) => {
-    if (first === 0) first = Date.now();
+    if (first === 0) {
+      first = Date.now();
+      eluAtFirst = performance.eventLoopUtilization();
+    }
     count += c;
     last = Date.now();
+    if (count >= n && !elu) elu = performance.eventLoopUtilization(eluAtFirst);
   });
   await waitUntil(() => count >= n, 600000, `${n} records (got ${count})`);
   await stop();
   rss.stop();
-  return { rate: count / Math.max(0.001, (last - first) / 1000), peakRssMiB: Math.round(rss.peak() / 2 ** 20) };
+  return {
+    rate: count / Math.max(0.001, (last - first) / 1000),
+    peakRssMiB: Math.round(rss.peak() / 2 ** 20),
+    eventLoopUtilisation: Number((elu?.utilization ?? 0).toFixed(2)),
+  };
 }
 
 main().catch((e: Error) => {

@@ -9,9 +9,12 @@ export function rssSampler(intervalMs = 200): { peak: () => number; stop: () => 
   return { peak: () => peak, stop: () => clearInterval(t) };
 }
 
+/** bench/results/, where every bench writes its figures. */
+export const resultsDir = (): string => path.resolve(__dirname, '..', 'results');
+
 /** Prints the figures and writes them, with the run's parameters, to bench/results/<name>.json. */
 export function writeReport(name: string, figures: Record<string, unknown>): string {
-  const dir = path.resolve(__dirname, '..', 'results');
+  const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
   const body = {

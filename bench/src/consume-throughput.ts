@@ -12,7 +12,8 @@ import { benchClients } from './bench-clients';
 import { profiled, selfTimeByPackage, topSelfTime } from './cpu-profile';
 import { resultsDir, rssSampler, writeReport } from './report';
 
-const HELP = `consume-throughput: raw KafkaJS consume rate vs the libs/events ConsumerRunner.
+const HELP = `consume-throughput: raw KafkaJS consume rate (bare, and decoding + validating each record) vs the
+@vigil/kafka ConsumerRunner as the services configure it.
 
 Usage: node bench/dist/consume-throughput.js [--records N] [--partitions P] [--profile]
   --records N      records to produce and consume (default 200000)
@@ -64,6 +65,29 @@ async function main() {
   });
   console.log(`raw KafkaJS: ${raw.rate.toFixed(0)} records/s`);
 
+  // Raw plus the least any reader of the contract must do per record: decode the Avro value and
+  // validate it. What the runner costs beyond this is its own (records, spans, dead-letter checks).
+  const decoded = await timeConsumption(n, async (onRecords) => {
+    const consumer = kafka.consumer({ groupId: `bench-decode-${Date.now()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topic.name, fromBeginning: true });
+    let invalid = 0;
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          const outcome = codec.decodeKnown(topic, m.value) ?? (await codec.decode(topic, m.value));
+          if (!outcome.ok || topic.validate?.(outcome.value, Number(m.timestamp))) invalid++;
+        }
+        onRecords(batch.messages.length);
+      },
+    });
+    return async () => {
+      await consumer.disconnect();
+      if (invalid > 0) throw new Error(`${invalid} records did not decode or validate`);
+    };
+  });
+  console.log(`raw KafkaJS + decode + validate: ${decoded.rate.toFixed(0)} records/s`);
+
   // The runner as the services run it: 12 partitions at once (CONSUMER_CONCURRENCY's default), and
   // once committing every 500 ms off the batches' path (state-sync), once after every batch (the others).
   const runnerAs = (label: string, options: { commitIntervalMs?: number }) =>
@@ -97,10 +121,13 @@ async function main() {
     rawKafkajsRecordsPerSecond: Math.round(raw.rate),
     consumerRunnerRecordsPerSecond: Math.round(runnerResult.rate),
     ratio: Number((runnerResult.rate / raw.rate).toFixed(3)),
+    rawDecodeValidateRecordsPerSecond: Math.round(decoded.rate),
+    ratioToRawDecodeValidate: Number((runnerResult.rate / decoded.rate).toFixed(3)),
     consumerRunnerCommitPerBatchRecordsPerSecond: Math.round(perBatch.rate),
     ratioCommitPerBatch: Number((perBatch.rate / raw.rate).toFixed(3)),
     eventLoopUtilisation: {
       raw: raw.eventLoopUtilisation,
+      rawDecodeValidate: decoded.eventLoopUtilisation,
       runner: runnerResult.eventLoopUtilisation,
       runnerCommitPerBatch: perBatch.eventLoopUtilisation,
     },

@@ -11,14 +11,10 @@ function idProblem(field: string, value: string): string | null {
 }
 
 export function validateStateChange(v: StateChangeEvent, recordTimestampMs: number): string | null {
-  for (const [field, value] of [
-    ['eventId', v.eventId],
-    ['entityId', v.entityId],
-    ['agentId', v.agentId],
-  ] as const) {
-    const problem = idProblem(field, value);
-    if (problem) return problem;
-  }
+  // Called for every consumed record: no array of fields to walk, no allocation when all is well.
+  const problem =
+    idProblem('eventId', v.eventId) ?? idProblem('entityId', v.entityId) ?? idProblem('agentId', v.agentId);
+  if (problem) return problem;
   if (!Number.isSafeInteger(v.version) || v.version < 0) {
     return `version ${v.version} is not a non-negative integer`;
   }

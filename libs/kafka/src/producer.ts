@@ -125,30 +125,35 @@ export class EventProducer {
     if (records.length === 0) return [];
     const spans: Span[] = [];
     try {
-      const messages: Message[] = await Promise.all(
-        records.map(async (r) => {
-          const parent = r.context ?? otelContext.active();
-          const span = eventsTracer().startSpan(
-            `${def.name} publish`,
-            {
-              kind: SpanKind.PRODUCER,
-              attributes: {
-                'messaging.system': 'kafka',
-                'messaging.destination.name': def.name,
-                'messaging.operation.type': 'publish',
-              },
-            },
-            parent,
-          );
-          spans.push(span);
-          const headers = injectTraceContext({ ...r.headers }, trace.setSpan(parent, span));
-          const key = r.key ?? def.key(r.value);
-          span.setAttribute('messaging.kafka.message.key', key);
-          if (def.keyAttribute) span.setAttribute(def.keyAttribute, key);
-          const value = r.tombstone ? null : (r.encoded ?? (await this.codec.encode(def, r.value)));
-          return { key, value, headers, partition: r.partition };
-        }),
-      );
+      // Forwarded bytes and tombstones need no registry: only values to encode cost a promise each.
+      const messages: Message[] = new Array<Message>(records.length);
+      const encoding: Array<Promise<void>> = [];
+      // One options object for the send's spans: a span copies the attributes it keeps.
+      const spanOptions = {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.destination.name': def.name,
+          'messaging.operation.type': 'publish',
+        },
+      };
+      const tracer = eventsTracer();
+      const spanName = `${def.name} publish`;
+      records.forEach((r, i) => {
+        const parent = r.context ?? otelContext.active();
+        const span = tracer.startSpan(spanName, spanOptions, parent);
+        spans.push(span);
+        const headers = injectTraceContext({ ...r.headers }, trace.setSpan(parent, span));
+        const key = r.key ?? def.key(r.value);
+        span.setAttribute('messaging.kafka.message.key', key);
+        if (def.keyAttribute) span.setAttribute(def.keyAttribute, key);
+        const message: Message = { key, value: null, headers, partition: r.partition };
+        messages[i] = message;
+        if (r.tombstone) return;
+        if (r.encoded) message.value = r.encoded;
+        else encoding.push(this.codec.encode(def, r.value).then((value) => void (message.value = value)));
+      });
+      if (encoding.length > 0) await Promise.all(encoding);
       return await this.sendMessages(def.name, messages);
     } catch (e) {
       for (const s of spans) s.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });

@@ -30,6 +30,7 @@ export interface Rejected {
 export type Accepted = Rejected | { record: ConsumedRecord<unknown>; span: Span };
 
 const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
+const CONSUMER_SPAN = { kind: SpanKind.CONSUMER };
 
 /**
  * Turns a fetched record into a handler's record (decoded, validated, its consumer span started) or
@@ -83,7 +84,7 @@ export class RecordAdmission {
     const key = message.key!.toString();
     const headers = (message.headers ?? {}) as RecordHeaders;
     const parent = extractTraceContext(headers);
-    const span = eventsTracer().startSpan(`${def.name} process`, { kind: SpanKind.CONSUMER }, parent);
+    const span = eventsTracer().startSpan(`${def.name} process`, CONSUMER_SPAN, parent);
     // Attributes only for a span that is kept: with tracing off (or sampled out) they would be one
     // more object per record for nothing. No sampler of ours decides on them.
     if (span.isRecording())

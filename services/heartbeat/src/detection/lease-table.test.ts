@@ -212,6 +212,53 @@ describe('lease table: liveness judged on broker time', () => {
   });
 });
 
+/**
+ * After an outage, agent "early" is back at once (its record moves the clock to the present) and
+ * "late" needs 4 s to reconnect: inside the 2 s grace plus its 3 intervals, so it may be suspect for
+ * a moment but never unreachable, and nobody else is.
+ */
+function earlyBackThenLate(h: ReturnType<typeof harness>) {
+  h.beat('early');
+  h.advance(4000);
+  for (let i = 0; i < 5; i++) {
+    h.beat('late');
+    h.beat('early');
+    h.advance(1000);
+  }
+  assert.deepEqual(
+    h.changes.filter((c) => c.to === 'unreachable'),
+    [],
+  );
+  assert.deepEqual(
+    h.transitionsOf('late'),
+    ['healthy', 'suspect', 'healthy'],
+    'late is suspect for a moment, never unreachable: its budget runs from the end of the gap plus the grace',
+  );
+}
+
+/**
+ * Agents beating on partition 0, then a 30 s broker outage after which the partition is restored
+ * from the snapshot taken before it (held, 2 s of grace) and caught up before any agent is back:
+ * the hold ends on a clock 30 s behind the broker.
+ */
+function restoredAfterOutage(...agents: string[]) {
+  const h = harness();
+  for (const a of agents) h.beat(a);
+  h.advance(500);
+  const clockBeforeOutage = h.table.clock(0).now();
+  const leases = agents.map((a) => structuredClone(h.table.get(a)!));
+  h.lagging = true;
+  h.advance(30_000);
+  h.table.dropPartition(0);
+  h.table.adoptPartition(0, clockBeforeOutage);
+  h.table.hold(0, 2000);
+  for (const l of leases) h.table.restore(l);
+  h.lagging = false;
+  h.advance(200);
+  assert.equal(h.table.holding(0), false, 'caught up with nothing new: the hold is over');
+  return h;
+}
+
 describe('lease table: timing resumes fairly after a gap', () => {
   it('judges a partition taken over on the broker times it replays: a death in the backlog is found as the replay passes it, not after catch-up', () => {
     const a = harness();
@@ -278,70 +325,16 @@ describe('lease table: timing resumes fairly after a gap', () => {
     h.table.hold(0, 2000);
     h.advance(30_000);
     h.lagging = false;
-    h.beat('early'); // first agent back after the outage; the clock jumps by 30 s
-    h.advance(1000);
-    h.advance(3000); // the other one needs 4 s to reconnect: inside the 2 s grace plus its 3 intervals
-    for (let i = 0; i < 5; i++) {
-      h.beat('late');
-      h.beat('early');
-      h.advance(1000);
-    }
-    assert.deepEqual(
-      h.changes.filter((c) => c.to === 'unreachable'),
-      [],
-    );
-    assert.deepEqual(
-      h.transitionsOf('late'),
-      ['healthy', 'suspect', 'healthy'],
-      'late is suspect for a moment, never unreachable: its budget runs from the end of the gap plus the grace',
-    );
+    earlyBackThenLate(h);
   });
+
   it('a partition restored after an outage and caught up before any agent is back: the first record does not make the others look dead', () => {
-    const h = harness();
-    h.beat('early');
-    h.beat('late');
-    h.advance(500);
-    const clockBeforeOutage = h.table.clock(0).now();
-    const leases = [structuredClone(h.table.get('early')!), structuredClone(h.table.get('late')!)];
-    h.lagging = true;
-    h.advance(30_000); // the broker is away; then the partition is taken over from its snapshot
-    h.table.dropPartition(0);
-    h.table.adoptPartition(0, clockBeforeOutage);
-    h.table.hold(0, 2000);
-    for (const l of leases) h.table.restore(l);
-    h.lagging = false;
-    h.advance(200); // caught up with nothing new: the hold ends on a clock 30 s behind the broker
-    assert.equal(h.table.holding(0), false);
-    h.beat('early'); // the first agent back; its record moves the clock to the present
-    h.advance(1000);
-    h.advance(3000); // the other needs 4 s to reconnect: inside the 2 s grace plus its 3 intervals
-    for (let i = 0; i < 5; i++) {
-      h.beat('late');
-      h.beat('early');
-      h.advance(1000);
-    }
-    assert.deepEqual(
-      h.changes.filter((c) => c.to === 'unreachable'),
-      [],
-    );
-    assert.deepEqual(h.transitionsOf('late'), ['healthy', 'suspect', 'healthy']);
+    const h = restoredAfterOutage('early', 'late');
+    earlyBackThenLate(h);
   });
 
   it('an agent that stays away after such a restore is still declared unreachable, once, after the grace and its intervals', () => {
-    const h = harness();
-    h.beat('back');
-    h.beat('gone');
-    h.advance(500);
-    const clockBeforeOutage = h.table.clock(0).now();
-    const leases = [structuredClone(h.table.get('back')!), structuredClone(h.table.get('gone')!)];
-    h.lagging = true;
-    h.advance(30_000);
-    h.table.dropPartition(0);
-    h.table.adoptPartition(0, clockBeforeOutage);
-    h.table.hold(0, 2000);
-    for (const l of leases) h.table.restore(l);
-    h.lagging = false;
-    h.advance(200);
+    const h = restoredAfterOutage('back', 'gone');
     for (let i = 0; i < 4; i++) {
       h.beat('back');
       h.advance(1000);

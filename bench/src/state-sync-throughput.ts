@@ -128,9 +128,18 @@ async function rssOf(port: number) {
 
 async function batchHistogram(port: number) {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const sum = Number(text.match(/vigil_state_batch_seconds_sum\{[^}]*\} (\S+)/)?.[1]);
-  const count = Number(text.match(/vigil_state_batch_seconds_count\{[^}]*\} (\S+)/)?.[1]);
-  return { batches: count, meanMs: Number(((1000 * sum) / Math.max(1, count)).toFixed(2)) };
+  const meanMs = (name: string, labels = '[^}]*') => {
+    const sum = Number(text.match(new RegExp(`${name}_sum\\{${labels}\\} (\\S+)`))?.[1]);
+    const count = Number(text.match(new RegExp(`${name}_count\\{${labels}\\} (\\S+)`))?.[1]);
+    return { count, meanMs: Number(((1000 * sum) / Math.max(1, count)).toFixed(2)) };
+  };
+  const { count, meanMs: batchMean } = meanMs('vigil_state_batch_seconds');
+  const phase = (p: string) => meanMs('vigil_state_batch_phase_seconds', `[^}]*phase="${p}"[^}]*`).meanMs;
+  return {
+    batches: count,
+    meanMs: batchMean,
+    phaseMeanMs: { apply: phase('apply'), publish: phase('publish'), mark: phase('mark') },
+  };
 }
 
 main().catch((e: Error) => {

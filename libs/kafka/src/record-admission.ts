@@ -27,7 +27,8 @@ export interface Rejected {
   error: string;
 }
 
-export type Accepted = Rejected | { record: ConsumedRecord<unknown>; span: Span };
+/** What admitting a record comes to: refused with a reason, or handed on with its consumer span. */
+export type Admission = Rejected | { record: ConsumedRecord<unknown>; span: Span };
 
 const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
 const CONSUMER_SPAN = { kind: SpanKind.CONSUMER };
@@ -45,7 +46,7 @@ export class RecordAdmission {
     batch: Batch,
     message: KafkaMessage,
     tombstones: boolean,
-  ): Accepted | Promise<Accepted> {
+  ): Admission | Promise<Admission> {
     const maxBytes = this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     if (!message.key || message.key.length === 0) {
       return { message, reason: 'missing_key', error: 'record has no key' };
@@ -66,7 +67,7 @@ export class RecordAdmission {
     batch: Batch,
     message: KafkaMessage,
     decoded: DecodeOutcome<unknown>,
-  ): Accepted {
+  ): Admission {
     if (!decoded.ok) return { message, reason: decoded.reason, error: decoded.error };
     const invalid = def.validate?.(decoded.value, Number(message.timestamp));
     if (invalid) return { message, reason: 'invalid_value', error: invalid };
@@ -79,7 +80,7 @@ export class RecordAdmission {
     message: KafkaMessage,
     value: unknown,
     schemaId: number,
-  ): Accepted {
+  ): Admission {
     const timestamp = Number(message.timestamp);
     const key = message.key!.toString();
     const headers = (message.headers ?? {}) as RecordHeaders;

@@ -174,6 +174,7 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     const events = records.map((r) => r.value);
     this.batches += 1;
     // One span for the batch's Lua apply (one script call for all of it), in each record's trace.
+    const applying = this.metrics.batchPhaseSeconds.startTimer({ phase: 'apply' });
     const { checkpoint, results } = await inBatchSpan(
       'vigil.state apply',
       records.map((r) => r.context),
@@ -183,7 +184,7 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
         span.setAttribute('vigil.applied', out.results.filter((r) => r.outcome === 'applied').length);
         return out;
       },
-    );
+    ).finally(applying);
     // The restore wrote this partition's checkpoint; if it is gone, Redis lost data since (a restart
     // without persistence, a failover). The batch fails and the retry rebuilds from the changelog
     // first: what this attempt applied is then newer than the changelog (unpublished, so the retry
@@ -218,30 +219,37 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     if (toPublish.length === 0) return;
     this.faults.reached('crash-after-apply', this.batches);
 
-    const metadata = await this.producers.forPartition(partition).send(
-      Topics.stateChangelog,
-      toPublish.map(({ record }) => ({
-        value: record.value,
-        partition,
-        tombstone: record.value.eventType === 'deleted',
-        // The input's bytes as they came: the same StateChangeEvent, under the schema id the agent
-        // wrote it with, which changelog readers resolve like any other version of the schema.
-        encoded: record.bytes ?? undefined,
-        context: record.context,
-        headers: {
-          [RecordHeaderNames.version]: String(record.value.version),
-          [RecordHeaderNames.eventId]: record.value.eventId,
-          [RecordHeaderNames.agentId]: record.value.agentId,
-        },
-      })),
-    );
+    const publishing = this.metrics.batchPhaseSeconds.startTimer({ phase: 'publish' });
+    const metadata = await this.producers
+      .forPartition(partition)
+      .send(
+        Topics.stateChangelog,
+        toPublish.map(({ record }) => ({
+          value: record.value,
+          partition,
+          tombstone: record.value.eventType === 'deleted',
+          // The input's bytes as they came: the same StateChangeEvent, under the schema id the agent
+          // wrote it with, which changelog readers resolve like any other version of the schema.
+          encoded: record.bytes ?? undefined,
+          context: record.context,
+          headers: {
+            [RecordHeaderNames.version]: String(record.value.version),
+            [RecordHeaderNames.eventId]: record.value.eventId,
+            [RecordHeaderNames.agentId]: record.value.agentId,
+          },
+        })),
+      )
+      .finally(publishing);
     this.faults.reached('crash-after-publish', this.batches);
     const last = metadata.filter((m) => m.partition === partition && m.lastOffset !== undefined).at(-1)?.lastOffset;
     const clusterId = await this.kafkaClusterId();
-    await this.store.recordPublished(
-      toPublish.map(({ record }) => record.value),
-      last === undefined ? undefined : { partition, offset: BigInt(last) + 1n, clusterId },
-    );
+    const marking = this.metrics.batchPhaseSeconds.startTimer({ phase: 'mark' });
+    await this.store
+      .recordPublished(
+        toPublish.map(({ record }) => record.value),
+        last === undefined ? undefined : { partition, offset: BigInt(last) + 1n, clusterId },
+      )
+      .finally(marking);
     const recovered = toPublish.filter((p) => p.recovered).length;
     if (recovered > 0) this.metrics.changelogPublished.inc({ kind: 'recovered' }, recovered);
     if (toPublish.length > recovered)

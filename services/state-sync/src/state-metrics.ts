@@ -41,6 +41,14 @@ export function createStateSyncMetrics(registry: Registry) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    // Where a batch's time goes, since the next fetch waits for the slowest batch of the last one.
+    batchPhaseSeconds: new Histogram({
+      name: 'vigil_state_batch_phase_seconds',
+      help: "A batch's time by phase: apply (the Lua version gate), publish (the changelog send, acks=all), mark (the published markers)",
+      labelNames: ['phase'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
   };
 }
 

@@ -260,7 +260,16 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
       value: Buffer.from('not an Avro record'),
       error: 'operator-cli test: bytes no fix can read',
     };
-    await infra.producer.send(Topics.stateChanges.dlq!, [{ value: letter }, { value: stillBad }]);
+    // And one cut to fit its DLQ (its record was as big as the broker takes): no bytes to republish.
+    const cut: DeadLetter = {
+      ...letter,
+      key: Buffer.from(`${entityId}-cut`),
+      value: letter.value!.subarray(0, 10),
+      truncated: true,
+      valueBytes: 1_048_000,
+      valueSha256: 'c'.repeat(64),
+    };
+    await infra.producer.send(Topics.stateChanges.dlq!, [{ value: letter }, { value: stillBad }, { value: cut }]);
     type Peek = { letters: Array<{ key: string; reason: string; error: string }> };
     const peek = vigilJson<Peek>('dlq', Topics.stateChanges.name, '--limit', '50');
     assert.ok(peek.letters.some((l) => l.key === entityId && l.reason === 'rejected'));
@@ -269,6 +278,12 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
     type Replay = { replayed: Array<{ offset: number }>; skipped: Array<{ offset: number; why: string }> };
     const replay = vigilJson<Replay>('dlq', Topics.stateChanges.name, '--replay');
     assert.ok(replay.replayed.length >= 2);
+    assert.ok(
+      replay.skipped.some((s) =>
+        /cut to fit .*: it holds 10 of the value's 1048000 bytes \(sha256 c{64}\)/.test(s.why),
+      ),
+      JSON.stringify(replay.skipped),
+    );
     await waitUntil(
       everySecond(() => vigil('entity', entityId).code === 0),
       30_000,

@@ -248,4 +248,9 @@ export interface DeadLetter {
   error: string;
   consumerGroup: string;
   failedAt: number;
+  /** Key, value or headers were cut to fit the dead-letter topic (absent: written before this field). */
+  truncated?: boolean;
+  /** The original value's size and SHA-256 (hex), kept when the value is cut. */
+  valueBytes?: number | null;
+  valueSha256?: string | null;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SchemaCodec } from '@vigil/events';
 import { ConsumerRunner, type ConsumedRecord } from './consumer-runner';
@@ -28,6 +28,7 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
 
   // What goes in, in order: [label, expected DLQ reason or 'valid'].
   const sent: Array<[string, string]> = [];
+  let atBrokerLimit = Buffer.alloc(0);
 
   before(async () => {
     await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
@@ -39,6 +40,7 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
     const schemaId = (await encode(sampleStateChange())).readUInt32BE(1);
     const header = (id: number) => Buffer.from([0, (id >>> 24) & 255, (id >>> 16) & 255, (id >>> 8) & 255, id & 255]);
     const heartbeatTopic = isolatedTopic(Topics.heartbeats);
+    atBrokerLimit = Buffer.concat([header(schemaId), randomBytes(1_048_400 - 5)]);
 
     const records: Array<[string, string, { key: string | null; value: Buffer }]> = [
       ['valid v1', 'valid', await valid(1)],
@@ -87,6 +89,9 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
           ),
         },
       ],
+      // A value as big as the broker takes: its letter must still fit the DLQ, or the partition stalls.
+      ['value at the broker limit', 'oversized', { key: 'entity-x', value: atBrokerLimit }],
+      ['100 KB key', 'oversized', { key: 'k'.repeat(100_000), value: await encode(sampleStateChange('entity-x', 1)) }],
       ['valid v3', 'valid', await valid(3)],
     ];
     for (const [label, outcome, record] of records) {
@@ -157,6 +162,28 @@ describe('bad input is dead-lettered with a reason while valid records flow', ()
     assert.equal(missingKey.key, null);
     assert.ok(missingKey.value && missingKey.value.length > 5, 'the original bytes are kept');
     assert.match(letters.find((l) => l.reason === 'invalid_value')!.error, /version -5/);
+    const small = letters.find((l) => l.reason === 'undecodable')!;
+    assert.equal(small.truncated, false, 'a letter that fits keeps everything');
+    assert.equal(small.valueBytes, small.value!.length);
+  });
+
+  it('cuts the letter of a record as big as the broker takes to fit the DLQ, keeping the size and hash of its value', async () => {
+    const messages = await readRecords(kafka, topic.dlq!.name, sent.length - 3);
+    const letters: DeadLetter[] = [];
+    for (const m of messages) {
+      const decoded = await codec.decode(topic.dlq!, m.value);
+      assert.ok(decoded.ok);
+      letters.push(decoded.value);
+    }
+    const big = letters.find((l) => l.valueBytes === atBrokerLimit.length)!;
+    assert.ok(big, 'the huge value has its dead letter');
+    assert.equal(big.truncated, true);
+    assert.equal(big.valueSha256, createHash('sha256').update(atBrokerLimit).digest('hex'));
+    assert.ok(big.value!.length > 0 && big.value!.length < atBrokerLimit.length, 'the value keeps its start only');
+    assert.deepEqual(big.value, atBrokerLimit.subarray(0, big.value!.length));
+    const longKey = letters.find((l) => l.error.startsWith('key is 100000 bytes'))!;
+    assert.ok(longKey, 'the 100 KB key is refused as oversized');
+    assert.equal(longKey.truncated, false, 'a 100 KB key still fits a letter whole');
   });
 
   it('commits past the bad records, so a restart does not see them again', async () => {

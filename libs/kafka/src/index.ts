@@ -14,6 +14,7 @@ export { readPartitionRanges, highWatermarks, type PartitionRange } from './read
 export { KafkaAdminFacade, type PartitionOffsets } from './admin';
 export { CoalescedSends } from './coalesced-sends';
 export { groupBy } from './group-by';
+export { fitDeadLetter, DEFAULT_MAX_LETTER_BYTES } from './dead-letter-writer';
 export { withRetries, isRetriableKafkaError } from './retries';
 export {
   EventProducer,

@@ -31,6 +31,8 @@ export interface Rejected {
 export type Admission = Rejected | { record: ConsumedRecord<unknown>; span: Span };
 
 const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
+/** Keys are ids (at most 256 characters, 1 KiB of UTF-8): a longer one is hostile or a bug. */
+const MAX_KEY_BYTES = 1024;
 const CONSUMER_SPAN = { kind: SpanKind.CONSUMER };
 
 /**
@@ -50,6 +52,9 @@ export class RecordAdmission {
     const maxBytes = this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     if (!message.key || message.key.length === 0) {
       return { message, reason: 'missing_key', error: 'record has no key' };
+    }
+    if (message.key.length > MAX_KEY_BYTES) {
+      return { message, reason: 'oversized', error: `key is ${message.key.length} bytes, limit ${MAX_KEY_BYTES}` };
     }
     if (message.value && message.value.length > maxBytes) {
       return { message, reason: 'oversized', error: `value is ${message.value.length} bytes, limit ${maxBytes}` };

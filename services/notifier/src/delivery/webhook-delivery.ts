@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Topics, type DeadLetter } from '@vigil/events';
 import {
+  fitDeadLetter,
   extractTraceContext,
   failSpan,
   injectTraceContext,
@@ -243,7 +244,7 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
   private async deadLetter(d: PendingDelivery): Promise<void> {
     // A notification is made of several alert records: the letter names its group and shard, and
     // carries the notification as it was sent (JSON), not Avro bytes.
-    const letter: DeadLetter = {
+    const letter: DeadLetter = fitDeadLetter({
       topic: Topics.alerts.name,
       partition: d.shard,
       offset: -1,
@@ -255,7 +256,7 @@ export class WebhookDelivery implements GroupListener, OnModuleInit, OnApplicati
       error: `webhook receiver ${d.receiver}: ${d.attempts} attempts failed; last: ${d.lastError}`,
       consumerGroup: this.config.CONSUMER_GROUP,
       failedAt: Date.now(),
-    };
+    });
     // One dead letter per notification: its key is the delivery id (group, flush, receiver).
     await this.producer.send(Topics.alerts.dlq!, [{ value: letter, key: d.id }]);
   }

@@ -108,7 +108,8 @@ export async function dlqPeek(ctx: Context, topic: string, options: { limit?: st
     key: letter?.key ? letter.key.toString('utf8') : null,
     consumerGroup: letter?.consumerGroup ?? null,
     failedAt: letter?.failedAt ?? null,
-    valueBytes: letter?.value?.length ?? 0,
+    valueBytes: letter?.valueBytes ?? letter?.value?.length ?? 0,
+    truncated: letter?.truncated ?? false,
   }));
   const replay = def.replay?.safe
     ? `vigil dlq ${def.name} --replay republishes them`
@@ -162,6 +163,13 @@ export async function dlqReplay(ctx: Context, topic: string, progress: (line: st
         skipped.push({
           offset: Number(offset),
           why: `refused again after its replay from ${bounced}: ${letter.reason}`,
+        });
+        continue;
+      }
+      if (letter?.truncated) {
+        skipped.push({
+          offset: Number(offset),
+          why: `cut to fit ${dlq.name}: it holds ${letter.value?.length ?? 0} of the value's ${letter.valueBytes} bytes (sha256 ${letter.valueSha256})`,
         });
         continue;
       }

@@ -1,7 +1,11 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import * as avro from 'avsc';
+import { installAvroGuards } from './avro-guards';
 import type { TopicDef } from './topics';
 import type { DeadLetterReason } from './types';
+
+// Before any type is built: see avro-guards.ts.
+installAvroGuards();
 
 /** A value refused on encode: the producer's caller handed over something the schema forbids. */
 export class EventValidationError extends Error {

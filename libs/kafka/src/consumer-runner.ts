@@ -135,6 +135,19 @@ const REBALANCE_ERRORS = new Set([
 ]);
 
 /**
+ * The group error behind e, if any. KafkaJS's retrier wraps a non-retriable protocol error (a commit
+ * or heartbeat refused because this member was evicted) in KafkaJSNonRetriableError, whose `type` is
+ * on its cause only: the error KafkaJS's own loop must see to rejoin is that cause.
+ */
+function groupError(e: unknown): Error | undefined {
+  for (let at = e as { type?: string; cause?: unknown } | undefined, depth = 0; at && depth < 5; depth++) {
+    if (REBALANCE_ERRORS.has(at.type ?? '')) return at as Error;
+    at = at.cause as typeof at;
+  }
+  return undefined;
+}
+
+/**
  * Consumes catalogue topics in batches with at-least-once delivery: a batch's offsets are committed
  * only after its handler succeeded and its dead letters are written. Records that cannot be decoded
  * or validated go to `<topic>.dlq` with the reason and never reach the handler; the partition moves
@@ -176,6 +189,13 @@ export class ConsumerRunner {
       options.group?.joined?.(e.payload.memberAssignment, this.generation);
     });
     this.consumer.on(this.consumer.events.REBALANCING, () => options.group?.rebalancing?.());
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      const { error, restart } = e.payload as { error: Error & { cause?: Error }; restart: boolean };
+      this.logger.error(
+        { groupId: options.groupId, err: error.message, cause: error.cause?.message, restart },
+        restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed and stopped',
+      );
+    });
     if (options.commitIntervalMs !== undefined)
       this.committer = new IntervalCommitter(this.consumer, options.commitIntervalMs, this.logger);
     this.admission = new RecordAdmission(options);
@@ -270,7 +290,8 @@ export class ConsumerRunner {
         }
         // The group moved on (a rebalance, or this member was evicted while stalled): KafkaJS must
         // rejoin now; retrying the commit would only fail again. The next owner redoes the batch.
-        if (REBALANCE_ERRORS.has((e as { type?: string }).type ?? '')) throw e;
+        const rejoin = groupError(e);
+        if (rejoin) throw rejoin;
         this.options.metrics?.batchFailures.inc({ topic: batch.topic });
         this.options.metrics?.batchSeconds?.observe(
           { topic: batch.topic, outcome: 'failed' },

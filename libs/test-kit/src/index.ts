@@ -38,3 +38,4 @@ export { treeSnapshot } from './tree-snapshot';
 export { startOrchestrator, type RunningOrchestrator } from './orchestrator-service';
 export { scrapeTarget, promQuery, type PromSample } from './prometheus';
 export { zipkinTrace, showSpan, ancestry, ZIPKIN_TRACING_ENV, type ZipkinSpan } from './zipkin';
+export { RecordFuzzer, type FuzzRecord, type FuzzExpectation, type RecordFuzzerOptions } from './record-fuzzer';

@@ -30,7 +30,8 @@ function blockCount(tap: Tap): number {
     tap.skipLong(); // the block's size in bytes, which a reader does not need
   }
   const left = tap.buf.length - tap.pos;
-  if (n > left) throw new AvroBlockTooLarge(`a block of ${n} items with ${Math.max(0, left)} bytes left`);
+  if (left < 0) throw new AvroBlockTooLarge('the body ends before its array or map does');
+  if (n > left) throw new AvroBlockTooLarge(`a block of ${n} items with ${left} bytes left`);
   return n;
 }
 
@@ -40,7 +41,7 @@ let installed = false;
  * avsc reads an array's or a map's block count, then that many items, and looks at the buffer's end
  * only once the whole value is read: a count of billions (one flipped bit, or a hostile writer) makes
  * one record loop for minutes and allocate without bound, and the consumer, its event loop blocked,
- * is evicted from its group (found by test/src/fuzz-admission.test.ts). These readers bound every
+ * is evicted from its group (found by the fuzzer, test/src/fuzz-admission.ts). These readers bound every
  * block by the bytes left, as avsc bounds a string. They replace avsc's on the prototypes, before any
  * type is built: resolvers copy `_read` from the reader type when they are created.
  */

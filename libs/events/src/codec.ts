@@ -43,6 +43,8 @@ const MAGIC_BYTE = 0;
 /** The part of a topic definition the codec needs; independent of the value type. */
 type SchemaRef = Pick<TopicDef<unknown>, 'name' | 'schema'>;
 const HEADER_LENGTH = 5;
+/** Any registry call's time limit: past it the call fails as a transient fault, which is retried. */
+const REGISTRY_TIMEOUT_MS = 10_000;
 
 export interface SchemaCodecOptions {
   /** Base URL of a Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7. */
@@ -177,6 +179,7 @@ export class SchemaCodec {
           : {}),
       },
       body,
+      signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
     });
     const text = await res.text();
     let parsed: unknown = text;
@@ -274,19 +277,31 @@ export class SchemaCodec {
   private async resolverFor(def: SchemaRef, schemaId: number): Promise<avro.Resolver | null | 'unknown' | 'mismatch'> {
     const cached = this.resolvers.get(def.name)?.get(schemaId);
     if (cached !== undefined) return cached;
-    let writer: avro.Type;
-    try {
-      writer = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
-    } catch (e) {
-      const status = (e as { status?: number }).status;
-      if (status === 404) return 'unknown'; // not cached: the id may be registered later
-      throw e;
-    }
-    const outcome = this.resolve(this.readerType(def), writer);
+    const writer = await this.writerSchema(schemaId);
+    if (writer === 'unknown') return 'unknown'; // not cached: the id may be registered later
+    const outcome = writer === 'mismatch' ? writer : this.resolve(this.readerType(def), writer);
     let ofTopic = this.resolvers.get(def.name);
     if (!ofTopic) this.resolvers.set(def.name, (ofTopic = new Map()));
     ofTopic.set(schemaId, outcome);
     return outcome;
+  }
+
+  /**
+   * The writer schema under an id, read with our own bounded call rather than the registry client's:
+   * a lookup the registry never answers must fail the batch (it is retried) instead of holding it,
+   * and the consumer's heartbeats, forever; the fuzzer met exactly that.
+   */
+  private async writerSchema(schemaId: number): Promise<avro.Type | 'unknown' | 'mismatch'> {
+    const res = await this.call('GET', `/schemas/ids/${schemaId}`);
+    if (res.status === 404) return 'unknown';
+    if (res.status !== 200) throw registryError('read the schema of id', String(schemaId), res);
+    const { schema, schemaType } = res.body as { schema?: string; schemaType?: string };
+    if ((schemaType ?? 'AVRO') !== 'AVRO' || typeof schema !== 'string') return 'mismatch';
+    try {
+      return avro.Type.forSchema(JSON.parse(schema) as avro.Schema);
+    } catch {
+      return 'mismatch';
+    }
   }
 
   private resolve(reader: avro.Type, writer: avro.Type): avro.Resolver | null | 'mismatch' {

@@ -180,6 +180,9 @@ export const sampleDeadLetter = (): DeadLetter => ({
   error: 'not in the registry wire format',
   consumerGroup: 'state-sync',
   failedAt: 1_700_000_000_100,
+  truncated: false,
+  valueBytes: 3,
+  valueSha256: '039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81',
 });
 
 export const sampleBackupRequest = (): BackupRequest => ({

@@ -269,6 +269,18 @@ describe('the demo and the vigil CLI, against a running system', { timeout: 400_
       valueBytes: 1_048_000,
       valueSha256: 'c'.repeat(64),
     };
+    // The DLQ holds every earlier test's letters (the fuzzer's thousands among them): the replay starts
+    // where this test's letters do, as an operator's replay would after replaying the older ones.
+    const dlq = Topics.stateChanges.dlq!.name;
+    const admin = infra.kafka.admin();
+    await admin.connect();
+    const [{ high }] = await admin.fetchTopicOffsets(dlq);
+    await admin.setOffsets({
+      groupId: `vigil-cli-replay.${dlq}`,
+      topic: dlq,
+      partitions: [{ partition: 0, offset: high }],
+    });
+    await admin.disconnect();
     await infra.producer.send(Topics.stateChanges.dlq!, [{ value: letter }, { value: stillBad }, { value: cut }]);
     type Peek = { letters: Array<{ key: string; reason: string; error: string }> };
     const peek = vigilJson<Peek>('dlq', Topics.stateChanges.name, '--limit', '50');

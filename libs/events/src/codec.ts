@@ -1,4 +1,3 @@
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import * as avro from 'avsc';
 import { installAvroGuards } from './avro-guards';
 import type { TopicDef } from './topics';
@@ -66,7 +65,6 @@ export interface SchemaCodecOptions {
  * (network, 5xx), which is transient and must not turn valid records into dead letters.
  */
 export class SchemaCodec {
-  private registryClient?: SchemaRegistry;
   private readonly registryUrl: string;
   private readonly compatibility: Compatibility;
   private readonly auth?: { username: string; password: string };
@@ -85,21 +83,6 @@ export class SchemaCodec {
   async ping(): Promise<void> {
     const res = await this.call('GET', '/subjects');
     if (res.status !== 200) throw registryError('list the subjects of', this.registryUrl, res);
-  }
-
-  /**
-   * The registry client, loaded on first use: it is needed to read writer schemas (decoding), and
-   * a producer that only encodes (an agent) never pays for loading it and its protobuf and JSON
-   * Schema support.
-   */
-  get registry(): SchemaRegistry {
-    if (!this.registryClient) {
-      const { SchemaRegistry: Client } =
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        require('@kafkajs/confluent-schema-registry') as typeof import('@kafkajs/confluent-schema-registry');
-      this.registryClient = new Client({ host: this.registryUrl, clientId: 'vigil', auth: this.auth });
-    }
-    return this.registryClient;
   }
 
   static subjectOf(topic: string): string {

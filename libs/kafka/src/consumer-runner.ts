@@ -8,6 +8,7 @@ import { stderrLogger } from './logger';
 import type { EventsMetrics } from './metrics';
 import { IntervalCommitter } from './offset-committer';
 import type { EventProducer } from './producer';
+import { findKafkaErrorOfType } from './retries';
 import { RecordAdmission, type ConsumedRecord, type Rejected } from './record-admission';
 
 export type { ConsumedRecord } from './record-admission';
@@ -127,25 +128,13 @@ export interface ConsumerRunnerOptions {
   group?: GroupListener;
 }
 
+// The group moved on without this member; KafkaJS's own loop must see the error to rejoin.
 const REBALANCE_ERRORS = new Set([
   'REBALANCE_IN_PROGRESS',
   'UNKNOWN_MEMBER_ID',
   'ILLEGAL_GENERATION',
   'NOT_COORDINATOR_FOR_GROUP',
 ]);
-
-/**
- * The group error behind e, if any. KafkaJS's retrier wraps a non-retriable protocol error (a commit
- * or heartbeat refused because this member was evicted) in KafkaJSNonRetriableError, whose `type` is
- * on its cause only: the error KafkaJS's own loop must see to rejoin is that cause.
- */
-function groupError(e: unknown): Error | undefined {
-  for (let at = e as { type?: string; cause?: unknown } | undefined, depth = 0; at && depth < 5; depth++) {
-    if (REBALANCE_ERRORS.has(at.type ?? '')) return at as Error;
-    at = at.cause as typeof at;
-  }
-  return undefined;
-}
 
 /**
  * Consumes catalogue topics in batches with at-least-once delivery: a batch's offsets are committed
@@ -290,7 +279,7 @@ export class ConsumerRunner {
         }
         // The group moved on (a rebalance, or this member was evicted while stalled): KafkaJS must
         // rejoin now; retrying the commit would only fail again. The next owner redoes the batch.
-        const rejoin = groupError(e);
+        const rejoin = findKafkaErrorOfType(e, REBALANCE_ERRORS);
         if (rejoin) throw rejoin;
         this.options.metrics?.batchFailures.inc({ topic: batch.topic });
         this.options.metrics?.batchSeconds?.observe(

@@ -22,15 +22,24 @@ interface KafkaErrorShape {
 }
 
 /**
+ * The first error in e's chain of causes whose protocol `type` is one of `types`, if any. KafkaJS
+ * wraps what it gives up on: its retrier in KafkaJSNumberOfRetriesExceeded (`originalError`), a
+ * non-retriable protocol error in KafkaJSNonRetriableError (`cause`); the type is on the inner one.
+ */
+export function findKafkaErrorOfType(e: unknown, types: ReadonlySet<string>): Error | undefined {
+  for (let err = e as KafkaErrorShape | undefined, depth = 0; err && depth < 5; depth++) {
+    if (err.type && types.has(err.type)) return err as Error;
+    err = (err.originalError ?? err.cause) as KafkaErrorShape | undefined;
+  }
+  return undefined;
+}
+
+/**
  * True for the protocol errors above, also when KafkaJS wrapped them in its "retries exceeded"
  * error (its own retries reuse the metadata it held, which is why they can run out).
  */
 export function isRetriableKafkaError(e: unknown): boolean {
-  for (let err = e as KafkaErrorShape | undefined, depth = 0; err && depth < 5; depth++) {
-    if (err.type && RETRIABLE_TYPES.has(err.type)) return true;
-    err = (err.originalError ?? err.cause) as KafkaErrorShape | undefined;
-  }
-  return false;
+  return findKafkaErrorOfType(e, RETRIABLE_TYPES) !== undefined;
 }
 
 export interface RetryOptions {

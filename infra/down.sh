@@ -11,4 +11,7 @@ bash "$INFRA_DIR/alertmanager.sh" down
 bash "$INFRA_DIR/registry.sh" down
 bash "$INFRA_DIR/kafka.sh" down
 bash "$INFRA_DIR/redis.sh" down
+# The cluster mode's nodes, whichever mode started them.
+bash "$INFRA_DIR/kafka-cluster.sh" down
+bash "$INFRA_DIR/redis-cluster.sh" down
 rm -f "$ENV_FILE"

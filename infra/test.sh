@@ -2,9 +2,10 @@
 # Installs everything, brings up Kafka, the registry and Redis (reusing what already runs), then
 # builds, lints and runs every test against them. Infra started here is stopped at the end;
 # infra that was already running is left running.
+# VIGIL_INFRA=cluster runs them on the three-broker Kafka and the Redis Cluster (infra/up.sh says how).
 # Usage: infra/test.sh [--help] [test file filter, e.g. dead-letters]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 cd "$REPO_DIR"
 started=$(date +%s)
 
@@ -28,7 +29,8 @@ case "${VIGIL_TEST_INFRA:-local}" in
 esac
 
 was_up=1
-bash "$INFRA_DIR/kafka.sh" status >/dev/null 2>&1 && bash "$INFRA_DIR/registry.sh" status >/dev/null 2>&1 || was_up=0
+kafka_script=kafka.sh; [ "${VIGIL_INFRA:-single}" = cluster ] && kafka_script=kafka-cluster.sh
+bash "$INFRA_DIR/$kafka_script" status >/dev/null 2>&1 && bash "$INFRA_DIR/registry.sh" status >/dev/null 2>&1 || was_up=0
 [ -z "$tc_pid" ] || was_up=0
 cleanup() {
   [ -z "$tc_pid" ] || { kill -TERM "$tc_pid" 2>/dev/null; wait "$tc_pid" 2>/dev/null || true; }

@@ -6,11 +6,17 @@
 # Idempotent: what already runs is reused. Writes .vigil/infra.env with KAFKA_BROKERS,
 # SCHEMA_REGISTRY_URL and REDIS_URL for the services and tests. Any of those set in the
 # environment replaces the local component (nothing is started for it).
+# VIGIL_INFRA=cluster: a three-broker KRaft cluster (replication factor 3, min.insync.replicas=2)
+# and a Redis Cluster of three masters with a replica each instead (infra/kafka-cluster.sh,
+# infra/redis-cluster.sh); the services run on it unchanged, their config read from infra.env.
 # Usage: infra/up.sh [--help]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
-bash "$INFRA_DIR/redis.sh" up
-bash "$INFRA_DIR/kafka.sh" up
+case "${1:-}" in -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${VIGIL_INFRA:-single}" in
+  single) bash "$INFRA_DIR/redis.sh" up; bash "$INFRA_DIR/kafka.sh" up ;;
+  cluster) bash "$INFRA_DIR/redis-cluster.sh" up; bash "$INFRA_DIR/kafka-cluster.sh" up ;;
+  *) die "VIGIL_INFRA=${VIGIL_INFRA} is neither single nor cluster" ;;
+esac
 bash "$INFRA_DIR/registry.sh" up
 bash "$INFRA_DIR/alertmanager.sh" up
 bash "$INFRA_DIR/s3.sh" up

@@ -2,8 +2,8 @@
 // visible somewhere (state-sync in Redis, a Streams app or a passthrough on an output topic).
 import { randomUUID } from 'node:crypto';
 import { Topics } from '@vigil/events';
-import type { EventProducer } from '@vigil/kafka';
-import { stateKey } from '@vigil/redis-keys';
+import { partitionOfKey, type EventProducer } from '@vigil/kafka';
+import { stateSyncKeys } from '@vigil/redis-keys';
 import { percentile, waitUntil } from '@vigil/test-kit';
 import type Redis from 'ioredis';
 import type { BenchKafka as Kafka } from './bench-clients';
@@ -17,11 +17,14 @@ export interface Visibility {
   close(): Promise<void>;
 }
 
+/** An entity's keys, in the slot of the partition its events land on (keyed by entity id). */
+export const entityKeys = (entityId: string) => stateSyncKeys(partitionOfKey(entityId, Topics.stateChanges.partitions));
+
 export function redisVisibility(redis: Redis): Visibility {
   return {
     async visibleAt(ids) {
       const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hget(stateKey(id), 'appliedAt');
+      for (const id of ids) pipeline.hget(entityKeys(id).state(id), 'appliedAt');
       return ((await pipeline.exec()) ?? []).map(([, v]) => (v ? Number(v) : undefined));
     },
     close: async () => undefined,

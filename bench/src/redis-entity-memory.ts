@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Redis memory per entity kept by a real state-sync process: every key in the entity's hash slot
-// (`vigil:{e:<id>}:*`, whatever the key layout of the version under test) plus its share of the
+// Redis memory per entity kept by a real state-sync process: every key that names the entity
+// (whatever the key layout of the version under test puts around its id) plus its share of the
 // agent's entity index, next to the payload it holds. Layout-independent, so the same script
 // measures an older checkout too.
 import { randomUUID } from 'node:crypto';
@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Topics, type StateChangeEvent } from '@vigil/events';
 import { ensureTopics } from '@vigil/kafka';
+import { entityKeys } from './latency-probe';
 import { errorsToStderr, startService, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
 import { benchClients, redisUrl } from './bench-clients';
@@ -78,7 +79,11 @@ async function main() {
         if (gapMs) await sleep(Math.max(0, gapMs - (Date.now() - started)));
       }
       await waitUntil(
-        async () => (await redis.hget(`vigil:{e:${prefix}-e${entities - 1}}:state`, 'published')) === String(updates),
+        async () =>
+          (await redis.hget(
+            entityKeys(`${prefix}-e${entities - 1}`).state(`${prefix}-e${entities - 1}`),
+            'published',
+          )) === String(updates),
         300000,
         `the last entity of ${name} to be published`,
       );
@@ -117,24 +122,27 @@ function event(entityId: string, agentId: string, version: number, payload: stri
 
 /** MEMORY USAGE of every key in each entity's slot tag, and the entity's share of its agent's index. */
 async function measure(redis: Redis, prefix: string, entities: number, payloadLength: number) {
+  // Every key naming this run's entities or agent, whatever the layout puts around the ids.
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `*${prefix}-*`, 'COUNT', 10000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
   const perKind = new Map<string, number>();
   let total = 0;
-  for (let e = 0; e < entities; e++) {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `vigil:{e:${prefix}-e${e}}:*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
-    for (const key of keys) {
-      const bytes = Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
-      const kind = key.slice(key.lastIndexOf(':') + 1);
-      perKind.set(kind, (perKind.get(kind) ?? 0) + bytes);
-      total += bytes;
+  let index = 0;
+  for (const key of keys) {
+    const bytes = Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+    if (key.includes(`${prefix}-agent`)) {
+      index += bytes;
+      continue;
     }
+    const kind = key.slice(key.lastIndexOf(':') + 1);
+    perKind.set(kind, (perKind.get(kind) ?? 0) + bytes);
+    total += bytes;
   }
-  const index = Number(await redis.call('MEMORY', 'USAGE', `vigil:{a:${prefix}-agent}:entities`, 'SAMPLES', '0'));
   const perEntity = (total + index) / entities;
   return {
     bytesPerEntity: Math.round(perEntity),

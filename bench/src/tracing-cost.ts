@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Topics } from '@vigil/events';
 import { ensureTopics, highWatermarks } from '@vigil/kafka';
+import { entityKeys } from './latency-probe';
 import { errorsToStderr, freePort, startService, stopProcess, waitHttpOk, waitUntil } from '@vigil/test-kit';
-import { unpublishedKey, stateKey } from '@vigil/redis-keys';
 import Redis from 'ioredis';
 import { benchClients, redisUrl } from './bench-clients';
 import { writeReport } from './report';
@@ -62,8 +62,10 @@ async function main() {
     // The same work for every variant: the bench's entities forgotten, so their events are applied
     // and published again instead of found to be duplicates of the previous variant's.
     const forget = redis.pipeline();
-    for (let e = 0; e < entities; e++)
-      forget.del(stateKey(`bench-tc-${run}-e${e}`), unpublishedKey(`bench-tc-${run}-e${e}`));
+    for (let e = 0; e < entities; e++) {
+      const id = `bench-tc-${run}-e${e}`;
+      forget.del(entityKeys(id).state(id), entityKeys(id).unpublished(id));
+    }
     await forget.exec();
     const group = `bench-tracing-${run}-${i}`;
     const port = await freePort();

@@ -6,8 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { envWithout, repoRoot, runScript, stopProcess, waitUntil } from '@vigil/test-kit';
-import { changelogOf, connect, startStateSync, waitCaughtUp, type RunningStateSync } from './state-sync-harness';
-import { stateKey } from '@vigil/redis-keys';
+import {
+  changelogOf,
+  connect,
+  entityStateKey,
+  startStateSync,
+  waitCaughtUp,
+  type RunningStateSync,
+} from './state-sync-harness';
 
 const vigilHome = process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil');
 const localKafka = existsSync(path.join(vigilHome, 'kafka', 'kafka.pid'));
@@ -100,7 +106,7 @@ describe(
       await waitUntil(
         async () => {
           for (const [entityId, version] of atUp)
-            if (Number(await redis.hget(stateKey(entityId), 'version')) < version) return false;
+            if (Number(await redis.hget(entityStateKey(entityId), 'version')) < version) return false;
           return true;
         },
         90_000,
@@ -128,7 +134,7 @@ describe(
           `${entityId}: versions in order, none missing or twice`,
         );
         assert.equal(new Set(inLog).size, inLog.length, `${entityId}: no version twice`);
-        assert.equal(Number(await redis.hget(stateKey(entityId), 'version')), inLog.at(-1));
+        assert.equal(Number(await redis.hget(entityStateKey(entityId), 'version')), inLog.at(-1));
       }
       assert.ok(readFileSync(path.join(dataDir, 'journal', 'acked'), 'utf8').length > 0);
     });

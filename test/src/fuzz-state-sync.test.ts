@@ -6,9 +6,15 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sampleHeartbeat, Topics, type DeadLetter, type TopicDef } from '@vigil/events';
 import { highWatermarks, readPartitionRanges } from '@vigil/kafka';
-import { stateKey } from '@vigil/redis-keys';
 import { RecordFuzzer, stopProcess, type FuzzRecord } from '@vigil/test-kit';
-import { connect, event, startStateSync, waitCaughtUp, type RunningStateSync } from './state-sync-harness';
+import {
+  connect,
+  entityStateKey,
+  event,
+  startStateSync,
+  waitCaughtUp,
+  type RunningStateSync,
+} from './state-sync-harness';
 
 const MALFORMED = Number(process.env.FUZZ_RECORDS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
@@ -66,8 +72,8 @@ describe(`state-sync under the fuzzer: ${MALFORMED} malformed state changes amon
 
     // Every valid change is in Redis.
     const valid = sent.filter((r) => r.kind === 'valid').map((r) => String(r.key));
-    const versions = await redis.pipeline(valid.map((k) => ['hget', stateKey(k), 'version'])).exec();
-    const missing = valid.filter((_, i) => versions?.[i]?.[1] !== '1');
+    const versions = await Promise.all(valid.map((k) => redis.hget(entityStateKey(k), 'version')));
+    const missing = valid.filter((_, i) => versions[i] !== '1');
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${valid.length} valid changes not applied`);
 
     // Every malformed one is a dead letter with its reason; a bit flip may leave a readable record.

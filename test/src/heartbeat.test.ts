@@ -5,7 +5,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import Redis from 'ioredis';
 import {
   sampleHeartbeat,
   Topics,
@@ -31,6 +30,7 @@ import {
   type RunningHeartbeat,
 } from '@vigil/test-kit';
 import { leaseKeys } from '@vigil/redis-keys';
+import { createRedisClient } from '@vigil/platform';
 
 const localKafka = existsSync(path.join(process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil'), 'kafka', 'kafka.pid'));
 const scriptEnv = envWithout(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']);
@@ -221,7 +221,7 @@ describe('heartbeat service', { timeout: 240_000 }, () => {
     const losses = async () =>
       Number((await hb.metricLines('vigil_heartbeat_redis_losses_total'))[0]?.split(' ').at(-1) ?? NaN);
     assert.equal(await losses(), 0, 'no loss reported while Redis kept everything');
-    const redis = new Redis(infraEnv().redisUrl);
+    const redis = createRedisClient(infraEnv().redisUrl);
     const keys = Array.from({ length: Topics.heartbeats.partitions }, (_, p) => {
       const k = leaseKeys(`heartbeat-${run}`, p);
       return [k.leases, k.meta];

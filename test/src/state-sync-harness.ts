@@ -2,7 +2,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { RecordHeaderNames, Topics, type StateChangeEvent } from '@vigil/events';
-import { highWatermarks, readPartitionRanges, type EventProducer } from '@vigil/kafka';
+import { highWatermarks, partitionOfKey, readPartitionRanges, type EventProducer } from '@vigil/kafka';
+import { createRedisClient } from '@vigil/platform';
+import { stateSyncKeys } from '@vigil/redis-keys';
 import {
   committedOffsets,
   connectToInfra,
@@ -13,7 +15,6 @@ import {
   waitUntil,
   type ServiceProcess,
 } from '@vigil/test-kit';
-import Redis from 'ioredis';
 
 export const GROUP = 'state-sync';
 
@@ -28,7 +29,12 @@ export function startRedis(port: number): ChildProcess {
 
 export function connect() {
   const infra = connectToInfra('state-sync-test');
-  return { ...infra, redis: new Redis(infra.env.redisUrl) };
+  return { ...infra, redis: createRedisClient(infra.env.redisUrl) };
+}
+
+/** The key of an entity's state hash: in the slot of the partition its events land on (keyed by entity id). */
+export function entityStateKey(entityId: string): string {
+  return stateSyncKeys(partitionOfKey(entityId, Topics.stateChanges.partitions)).state(entityId);
 }
 
 export interface RunningStateSync extends ServiceProcess {

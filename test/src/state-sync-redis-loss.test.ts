@@ -6,6 +6,7 @@ import { Topics, type StateChangeEvent } from '@vigil/events';
 import { freePort, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
 import {
+  entityStateKey,
   changelogOf,
   connect,
   event,
@@ -16,7 +17,6 @@ import {
   waitCaughtUp,
   type RunningStateSync,
 } from './state-sync-harness';
-import { stateKey } from '@vigil/redis-keys';
 
 describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'needs redis-server' }, () => {
   const { kafka, producer, redis: sharedRedis, close } = connect();
@@ -78,7 +78,7 @@ describe('state-sync when Redis restarts empty', { skip: !hasRedisServer && 'nee
         expected,
         `${id}: each version once on the changelog`,
       );
-      const state = await redis.hgetall(stateKey(id));
+      const state = await redis.hgetall(entityStateKey(id));
       assert.equal(Number(state.version), expected.at(-1), `${id}: Redis rebuilt to the newest version`);
       assert.deepEqual(JSON.parse(state.payload!), { version: expected.at(-1) }, `${id}: with that version's payload`);
     }

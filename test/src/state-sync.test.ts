@@ -5,6 +5,7 @@ import { Topics, type StateChangeEvent } from '@vigil/events';
 import { highWatermarks, readPartitionRanges } from '@vigil/kafka';
 import { stopProcess, waitUntil } from '@vigil/test-kit';
 import {
+  entityStateKey,
   changelogOf,
   connect,
   event,
@@ -14,7 +15,7 @@ import {
   waitCaughtUp,
   type RunningStateSync,
 } from './state-sync-harness';
-import { checkpointKey, stateKey } from '@vigil/redis-keys';
+import { stateSyncKeys } from '@vigil/redis-keys';
 
 const { kafka, codec, producer, redis, close } = connect();
 const running: RunningStateSync[] = [];
@@ -34,7 +35,7 @@ async function assertExactlyOnce(sent: StateChangeEvent[]) {
   const expected = expectedAccepted(sent);
   const log = await changelogOf(kafka, new Set(expected.keys()));
   for (const [entityId, versions] of expected) {
-    const stored = await redis.hget(stateKey(entityId), 'version');
+    const stored = await redis.hget(entityStateKey(entityId), 'version');
     assert.equal(Number(stored), versions.at(-1), `Redis holds the newest version of ${entityId}`);
     const inLog = (log.get(entityId) ?? []).map((r) => r.version);
     assert.deepEqual(inLog, versions, `the changelog carries each accepted version of ${entityId} once, in order`);
@@ -56,7 +57,7 @@ describe('state-sync: each state change applied exactly once', () => {
     const sent = [event(entity, 1), v7, v7, event(entity, 5)];
     await publish(producer, sent);
     await waitCaughtUp(kafka);
-    const state = await redis.hgetall(stateKey(entity));
+    const state = await redis.hgetall(entityStateKey(entity));
     assert.equal(state.version, '7');
     assert.equal(state.eventId, v7.eventId);
     const log = await changelogOf(kafka, new Set([entity]));
@@ -110,7 +111,11 @@ describe('state-sync: each state change applied exactly once', () => {
     ]);
     await publish(producer, [event(entity, 3)]);
     await waitCaughtUp(kafka);
-    assert.equal(await redis.hget(stateKey(entity), 'version'), '3', 'valid events before and after were applied');
+    assert.equal(
+      await redis.hget(entityStateKey(entity), 'version'),
+      '3',
+      'valid events before and after were applied',
+    );
     const dlqTo = (await highWatermarks(kafka, Topics.stateChanges.dlq!.name)).get(0) ?? 0n;
     const letters: Array<Buffer | null> = [];
     await readPartitionRanges(
@@ -152,7 +157,7 @@ describe('state-sync: each state change applied exactly once', () => {
         // against another cluster, here pointing right past what the crash published, must not be
         // trusted, or the recovery would skip those records and publish them twice.
         for (const [partition, end] of await highWatermarks(kafka, Topics.stateChangelog.name)) {
-          await redis.set(checkpointKey(partition), `another-cluster@${end}`);
+          await redis.set(stateSyncKeys(partition).checkpoint, `another-cluster@${end}`);
         }
       }
       await start();

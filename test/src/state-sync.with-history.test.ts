@@ -8,10 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { RecordHeaderNames, Topics, allTopics, type StateChangeEvent } from '@vigil/events';
 import { ensureTopics, highWatermarks, silentLogger } from '@vigil/kafka';
-import { checkpointKey, stateKey } from '@vigil/redis-keys';
+import { stateSyncKeys } from '@vigil/redis-keys';
 import { freePort, stopProcess, waitUntil } from '@vigil/test-kit';
 import Redis from 'ioredis';
 import {
+  entityStateKey,
   changelogOf,
   connect,
   event,
@@ -45,7 +46,7 @@ async function readiness(port: number): Promise<Readiness | undefined> {
 async function checkpointed(redis: Redis): Promise<number> {
   let sum = 0;
   for (let p = 0; p < Topics.stateChangelog.partitions; p++) {
-    const v = await redis.get(checkpointKey(p));
+    const v = await redis.get(stateSyncKeys(p).checkpoint);
     if (v) sum += Number(v.split('@')[1]);
   }
   return sum;
@@ -243,7 +244,7 @@ describe(
       const out: number[] = [];
       for (let from = 0; from < n; from += 10_000) {
         const pipeline = r.pipeline();
-        for (let e = from; e < Math.min(n, from + 10_000); e++) pipeline.hget(stateKey(id(e)), 'version');
+        for (let e = from; e < Math.min(n, from + 10_000); e++) pipeline.hget(entityStateKey(id(e)), 'version');
         for (const [err, v] of (await pipeline.exec()) ?? []) {
           if (err) throw err;
           out.push(Number(v));

@@ -1,5 +1,6 @@
 import { kafkaSecurityFromEnv, secretFromEnv } from '@vigil/kafka';
 import { z } from 'zod';
+import { parseRedisTarget } from './redis-client';
 
 /** Settings every service reads; a service extends this with its own. */
 export const baseConfigSchema = z.object({
@@ -22,8 +23,17 @@ export const baseConfigSchema = z.object({
   KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
   SCHEMA_REGISTRY_USERNAME: z.string().min(1).optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().min(1).optional(),
-  /** redis://host:port[/db], or rediss:// for TLS. */
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** redis://host:port[/db], rediss:// for TLS, or redis://host:port,host:port,... for a Redis Cluster. */
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .superRefine((url, ctx) => {
+      try {
+        parseRedisTarget(url);
+      } catch (e) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+      }
+    }),
   REDIS_USERNAME: z.string().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   /** A CA of one's own (PEM) for rediss://. */

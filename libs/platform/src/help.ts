@@ -14,7 +14,7 @@ const BASE_HELP: Record<string, string> = {
   HTTP_PORT: 'port of /health, /metrics and the service API (on 127.0.0.1)',
   KAFKA_BROKERS: 'comma-separated host:port list',
   SCHEMA_REGISTRY_URL: 'Confluent-compatible registry API base URL',
-  REDIS_URL: 'redis://host:port[/db], rediss:// for TLS',
+  REDIS_URL: 'redis://host:port[/db], rediss:// for TLS, redis://host:port,host:port,... for a Redis Cluster',
   KAFKA_SASL_MECHANISM: 'SASL to Kafka: plain|scram-sha-256|scram-sha-512 (with KAFKA_SASL_USERNAME and _PASSWORD)',
   KAFKA_SASL_PASSWORD: 'secret: or KAFKA_SASL_PASSWORD_FILE, a file holding it',
   KAFKA_TLS: 'TLS to Kafka (KAFKA_TLS_CA_FILE: a CA of your own, PEM)',

@@ -10,7 +10,9 @@ import {
   type KafkaClient,
 } from '@vigil/kafka';
 import { createEventsMetrics } from './events-metrics';
-import Redis, { type RedisOptions } from 'ioredis';
+import type Redis from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { createRedisClient } from './redis-client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { BaseConfig } from './config';
 import { GroupMembership } from './group-membership';
@@ -67,7 +69,7 @@ export class ServiceResources {
     this.producer = new EventProducer(this.kafka, this.codec, { metrics: this.eventsMetrics });
     // lazyConnect: the first command connects; offline queueing stays on so a Redis restart
     // delays commands instead of failing them, and maxRetriesPerRequest bounds that delay.
-    this.redis = new Redis(config.REDIS_URL, {
+    this.redis = createRedisClient(config.REDIS_URL, {
       lazyConnect: true,
       maxRetriesPerRequest: 20,
       ...redisSecurity(config),

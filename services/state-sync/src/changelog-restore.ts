@@ -82,7 +82,7 @@ export class ChangelogRestore {
           metrics.restoreRecords.inc();
           metrics.restoreRemaining.dec();
           reached.set(partition, BigInt(m.offset) + 1n);
-          const entry = await this.entryOf(m);
+          const entry = await this.entryOf(partition, m);
           if (entry) slice.push(entry);
           if (read % (this.deps.sliceRecords ?? 5000) === 0) {
             await flush();
@@ -114,16 +114,20 @@ export class ChangelogRestore {
   }
 
   /** What one changelog record says (a tombstone has no value, only its headers). */
-  private async entryOf(m: {
-    key: Buffer | null;
-    value: Buffer | null;
-    headers?: Record<string, unknown>;
-  }): Promise<ChangelogEntry | undefined> {
+  private async entryOf(
+    partition: number,
+    m: {
+      key: Buffer | null;
+      value: Buffer | null;
+      headers?: Record<string, unknown>;
+    },
+  ): Promise<ChangelogEntry | undefined> {
     const header = (name: string) => (m.headers?.[name] as Buffer | undefined)?.toString();
     const version = header(RecordHeaderNames.version);
     if (!m.key || version === undefined) return undefined;
     const decoded = m.value ? await this.deps.codec.decode(Topics.stateChangelog, m.value) : undefined;
     return {
+      partition,
       entityId: m.key.toString(),
       version: Number(version),
       eventId: header(RecordHeaderNames.eventId) ?? '',

@@ -42,6 +42,21 @@ export const stateSyncConfigSchema = baseConfigSchema.extend({
     .describe(
       'changelog records written to Redis at a time during a restore; the checkpoint moves after each slice, so a process killed mid-restore redoes at most this many',
     ),
+  REDIS_WAIT_REPLICAS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(5)
+    .optional()
+    .describe(
+      "Redis replicas that must hold a batch's markers before its offsets are committed (WAIT); default 1 on a Redis Cluster (a failover promotes a replica), 0 on a single Redis",
+    ),
+  REDIS_WAIT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .default(2000)
+    .describe('how long a batch waits for those replicas before it fails and is retried'),
   FAULT_INJECT: z
     .string()
     .regex(/^(crash-after-apply|crash-after-publish):\d+$/)

@@ -246,8 +246,9 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     const marking = this.metrics.batchPhaseSeconds.startTimer({ phase: 'mark' });
     await this.store
       .recordPublished(
+        partition,
         toPublish.map(({ record }) => record.value),
-        last === undefined ? undefined : { partition, offset: BigInt(last) + 1n, clusterId },
+        last === undefined ? undefined : { offset: BigInt(last) + 1n, clusterId },
       )
       .finally(marking);
     const recovered = toPublish.filter((p) => p.recovered).length;

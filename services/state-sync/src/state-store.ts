@@ -1,6 +1,6 @@
 import type { StateChangeEvent } from '@vigil/events';
 import type Redis from 'ioredis';
-import { agentEntitiesKey, checkpointKey, stateKey, unpublishedKey } from '@vigil/redis-keys';
+import { stateSyncKeys } from '@vigil/redis-keys';
 import { APPLY_BATCH_LUA, MARK_PUBLISHED_BATCH_LUA, RESTORE_LUA } from './state-scripts';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'stale';
@@ -39,6 +39,8 @@ export const EVENTS_PER_SCRIPT_CALL = 500;
 
 /** What one changelog record says about an entity (a tombstone has no event, only its headers). */
 export interface ChangelogEntry {
+  /** The changelog partition it was read from: the entity's partition. */
+  partition: number;
   entityId: string;
   version: number;
   eventId: string;
@@ -55,6 +57,16 @@ async function execAll(pipeline: ScriptedPipeline): Promise<Array<[Error | null,
   return replies;
 }
 
+/**
+ * How many Redis replicas must hold the markers before a batch's offsets are committed (WAIT), and
+ * how long to wait for them. 0 on a single Redis; on a Redis Cluster, 1: a master's replica is
+ * what a failover promotes.
+ */
+export interface RedisDurability {
+  replicas: number;
+  timeoutMs: number;
+}
+
 /** How long an applied event's id is kept at most while the changelog may not hold it yet. */
 export interface DedupeWindow {
   windowMs: number;
@@ -67,6 +79,9 @@ export class StateStore {
   constructor(
     redis: Redis,
     private readonly window: DedupeWindow,
+    /** The partitions of vigil.agent.state-changes: where a read by entity or agent id looks. */
+    private readonly partitions: () => Promise<number[]>,
+    private readonly durability: RedisDurability = { replicas: 0, timeoutMs: 0 },
   ) {
     redis.defineCommand('vigilApplyBatch', { lua: APPLY_BATCH_LUA });
     redis.defineCommand('vigilMarkPublishedBatch', { lua: MARK_PUBLISHED_BATCH_LUA });
@@ -82,15 +97,15 @@ export class StateStore {
    * StateChangeProcessor).
    */
   async apply(partition: number, events: StateChangeEvent[]): Promise<{ checkpoint: boolean; results: ApplyResult[] }> {
-    if (events.length === 0)
-      return { checkpoint: (await this.redis.exists(checkpointKey(partition))) === 1, results: [] };
+    const k = stateSyncKeys(partition);
+    if (events.length === 0) return { checkpoint: (await this.redis.exists(k.checkpoint)) === 1, results: [] };
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
     // Every slice checks the checkpoint: each is atomic on its own, and Redis may lose it between two.
     for (const slice of inSlices(events)) {
-      const keys: string[] = [checkpointKey(partition)];
+      const keys: string[] = [k.checkpoint];
       const args: Array<string | number> = [this.window.windowMs];
       for (const e of slice) {
-        keys.push(stateKey(e.entityId), unpublishedKey(e.entityId));
+        keys.push(k.state(e.entityId), k.unpublished(e.entityId));
         args.push(e.eventId, e.version, e.eventType, e.entityType, e.agentId, e.payload ?? '', e.timestamp);
       }
       pipeline.vigilApplyBatch(keys.length, ...keys, ...args);
@@ -113,13 +128,17 @@ export class StateStore {
 
   /**
    * After the changelog acked: markers up, the per-agent index in step with what was accepted, and
-   * the partition's changelog checkpoint moved past these records, in one round trip.
+   * the partition's changelog checkpoint moved past these records, in one round trip. With replicas
+   * to wait for (a Redis Cluster), it resolves only once that many replicas hold these writes, so a
+   * failover after the offsets are committed cannot take them back; else it throws (the batch is retried).
    */
   async recordPublished(
+    partition: number,
     events: StateChangeEvent[],
-    checkpoint?: { partition: number; offset: bigint; clusterId: string },
+    checkpoint?: { offset: bigint; clusterId: string },
   ): Promise<void> {
     if (events.length === 0) return;
+    const k = stateSyncKeys(partition);
     // An entity's newest event of the batch says all: its marker covers the versions below, and
     // whether the agent still has the entity is what its last event says.
     const newest = new Map<string, StateChangeEvent>();
@@ -131,17 +150,34 @@ export class StateStore {
       const keys: string[] = [];
       const args: Array<string | number> = [];
       for (const e of slice) {
-        keys.push(stateKey(e.entityId), unpublishedKey(e.entityId), agentEntitiesKey(e.agentId));
+        keys.push(k.state(e.entityId), k.unpublished(e.entityId), k.agentEntities(e.agentId));
         args.push(e.version, e.entityId, e.eventType === 'deleted' ? '1' : '0');
       }
       // The checkpoint goes with the last slice: a crash between slices leaves it behind the markers.
       if (checkpoint && i === slices.length - 1) {
-        keys.push(checkpointKey(checkpoint.partition));
+        keys.push(k.checkpoint);
         args.push(checkpointValue(checkpoint.clusterId, checkpoint.offset));
       }
       pipeline.vigilMarkPublishedBatch(keys.length, ...keys, ...args);
     });
-    await execAll(pipeline);
+    await this.execDurably(pipeline, `state-sync partition ${partition}'s markers`);
+  }
+
+  /**
+   * Runs the pipeline, then, with replicas to wait for, WAIT on the same connection: the pipeline's
+   * keys share one slot, so it goes to the one master that holds them, and WAIT counts the replicas
+   * that have everything that connection wrote.
+   */
+  private async execDurably(pipeline: ScriptedPipeline, what: string): Promise<void> {
+    const { replicas, timeoutMs } = this.durability;
+    if (replicas > 0) (pipeline as unknown as { wait(n: number, ms: number): unknown }).wait(replicas, timeoutMs);
+    const replies = await execAll(pipeline);
+    if (replicas === 0) return;
+    const acked = Number(replies.at(-1)?.[1]);
+    if (!(acked >= replicas))
+      throw new Error(
+        `${what}: ${acked} of ${replicas} Redis replicas confirmed within ${timeoutMs} ms; not committing until they do`,
+      );
   }
 
   /**
@@ -150,7 +186,17 @@ export class StateStore {
    * Returns how many entities were restored.
    */
   async restoreFromChangelog(entries: ChangelogEntry[]): Promise<number> {
-    if (entries.length === 0) return 0;
+    const byPartition = new Map<number, ChangelogEntry[]>();
+    for (const e of entries) byPartition.set(e.partition, [...(byPartition.get(e.partition) ?? []), e]);
+    // One pipeline per partition: its keys share a slot, as a Redis Cluster needs of a pipeline.
+    const restored = await Promise.all(
+      [...byPartition].map(([partition, slice]) => this.restorePartition(partition, slice)),
+    );
+    return restored.reduce((a, b) => a + b, 0);
+  }
+
+  private async restorePartition(partition: number, entries: ChangelogEntry[]): Promise<number> {
+    const k = stateSyncKeys(partition);
     const pipeline = this.redis.pipeline() as unknown as ScriptedPipeline;
     const restoreAt: number[] = [];
     let commands = 0;
@@ -158,8 +204,8 @@ export class StateStore {
       const ev = e.event;
       restoreAt.push(commands++);
       pipeline.vigilRestore(
-        stateKey(e.entityId),
-        unpublishedKey(e.entityId),
+        k.state(e.entityId),
+        k.unpublished(e.entityId),
         e.version,
         e.eventId,
         ev ? ev.eventType : 'deleted',
@@ -170,8 +216,8 @@ export class StateStore {
       );
       if (e.agentId) {
         commands++;
-        if (ev) pipeline.sadd(agentEntitiesKey(e.agentId), e.entityId);
-        else pipeline.srem(agentEntitiesKey(e.agentId), e.entityId);
+        if (ev) pipeline.sadd(k.agentEntities(e.agentId), e.entityId);
+        else pipeline.srem(k.agentEntities(e.agentId), e.entityId);
       }
     }
     const replies = await execAll(pipeline);
@@ -184,7 +230,7 @@ export class StateStore {
    * trusted: the read then starts at the beginning of the partition.
    */
   async checkpoint(partition: number, clusterId: string, end: bigint): Promise<bigint> {
-    const v = await this.redis.get(checkpointKey(partition));
+    const v = await this.redis.get(stateSyncKeys(partition).checkpoint);
     const [cluster, offset] = (v ?? '').split('@');
     if (cluster !== clusterId || offset === undefined) return 0n;
     const at = BigInt(offset);
@@ -192,24 +238,42 @@ export class StateStore {
   }
 
   async setCheckpoint(partition: number, offset: bigint, clusterId: string): Promise<void> {
-    await this.redis.set(checkpointKey(partition), checkpointValue(clusterId, offset));
+    await this.redis.set(stateSyncKeys(partition).checkpoint, checkpointValue(clusterId, offset));
   }
 
+  /**
+   * The entity's state, asked of every partition at once (a reader does not know which partition
+   * the agent's producer chose); were it on two (the topic gained partitions), the newer version wins.
+   */
   async entity(entityId: string): Promise<EntityState | null> {
-    const h = await this.redis.hgetall(stateKey(entityId));
-    return h.version === undefined ? null : toEntityState(entityId, h);
+    const found = await Promise.all(
+      (await this.partitions()).map((p) => this.redis.hgetall(stateSyncKeys(p).state(entityId))),
+    );
+    let newest: EntityState | null = null;
+    for (const h of found)
+      if (h.version !== undefined && Number(h.version) > (newest?.version ?? -1)) newest = toEntityState(entityId, h);
+    return newest;
   }
 
   async entitiesOfAgent(agentId: string): Promise<EntityState[]> {
-    const ids = (await this.redis.smembers(agentEntitiesKey(agentId))).sort();
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(stateKey(id));
-    const replies = (await pipeline.exec()) ?? [];
-    return ids.flatMap((id, i) => {
-      const h = replies[i]?.[1] as Record<string, string> | undefined;
-      return h && h.version !== undefined ? [toEntityState(id, h)] : [];
-    });
+    const perPartition = await Promise.all(
+      (await this.partitions()).map(async (p) => {
+        const k = stateSyncKeys(p);
+        const ids = await this.redis.smembers(k.agentEntities(agentId));
+        if (ids.length === 0) return [];
+        const pipeline = this.redis.pipeline();
+        for (const id of ids) pipeline.hgetall(k.state(id));
+        const replies = (await pipeline.exec()) ?? [];
+        return ids.flatMap((id, i) => {
+          const h = replies[i]?.[1] as Record<string, string> | undefined;
+          return h && h.version !== undefined ? [toEntityState(id, h)] : [];
+        });
+      }),
+    );
+    const newest = new Map<string, EntityState>();
+    for (const s of perPartition.flat())
+      if ((newest.get(s.entityId)?.version ?? -1) < s.version) newest.set(s.entityId, s);
+    return [...newest.values()].sort((a, b) => (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : 0));
   }
 }
 

@@ -1,7 +1,7 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import type { SchemaCodec } from '@vigil/events';
-import { EventProducerPool, type KafkaClient } from '@vigil/kafka';
-import { CODEC, CONFIG, KAFKA, METRICS, REDIS, ServiceResources } from '@vigil/platform';
+import { Topics, type SchemaCodec } from '@vigil/events';
+import { EventProducerPool, type KafkaAdminFacade, type KafkaClient } from '@vigil/kafka';
+import { CODEC, CONFIG, KAFKA, METRICS, parseRedisTarget, REDIS, ServiceResources } from '@vigil/platform';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { StateSyncConfig } from './config';
@@ -11,6 +11,23 @@ import { StateChangesController } from './state-changes.controller';
 import { createStateSyncMetrics } from './state-metrics';
 import { StateStore } from './state-store';
 import { CHANGELOG_PRODUCERS, STATE_SYNC_METRICS } from './tokens';
+
+/**
+ * The partitions of vigil.agent.state-changes as the broker says, asked again after a minute (a
+ * topic only gains partitions, and rarely); the catalogue's count until the broker answers.
+ */
+function inputPartitions(admin: KafkaAdminFacade): () => Promise<number[]> {
+  let known = Array.from({ length: Topics.stateChanges.partitions }, (_, p) => p);
+  let askedAt = 0;
+  return async () => {
+    if (Date.now() - askedAt > 60_000) {
+      askedAt = Date.now();
+      const ends = await admin.highWatermarks(Topics.stateChanges.name).catch(() => undefined);
+      if (ends && ends.size > 0) known = [...ends.keys()].sort((a, b) => a - b);
+    }
+    return known;
+  };
+}
 
 /**
  * Dedupes StateChangeEvents by event id, gates them by version atomically in Redis, caches the
@@ -23,9 +40,12 @@ import { CHANGELOG_PRODUCERS, STATE_SYNC_METRICS } from './tokens';
     StateChangeProcessor,
     {
       provide: StateStore,
-      inject: [REDIS, CONFIG],
-      useFactory: (redis: Redis, config: StateSyncConfig) =>
-        new StateStore(redis, { windowMs: config.DEDUPE_WINDOW_MS }),
+      inject: [REDIS, CONFIG, ServiceResources],
+      useFactory: (redis: Redis, config: StateSyncConfig, resources: ServiceResources) =>
+        new StateStore(redis, { windowMs: config.DEDUPE_WINDOW_MS }, inputPartitions(resources.admin), {
+          replicas: config.REDIS_WAIT_REPLICAS ?? (parseRedisTarget(config.REDIS_URL).cluster ? 1 : 0),
+          timeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+        }),
     },
     { provide: STATE_SYNC_METRICS, inject: [METRICS], useFactory: (r: Registry) => createStateSyncMetrics(r) },
     {

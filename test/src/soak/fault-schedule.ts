@@ -56,7 +56,9 @@ export function faultSchedule(options: ScheduleOptions): Fault[] {
     [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
   }
   const slot = infraCount > 0 ? span / infraCount : 0;
-  kinds.forEach((kind, i) => faults.push({ kind, at: Math.round(from + i * slot + random() * Math.max(0, slot - gap)) }));
+  kinds.forEach((kind, i) =>
+    faults.push({ kind, at: Math.round(from + i * slot + random() * Math.max(0, slot - gap)) }),
+  );
   for (const kind of ['kill-service', 'pause-service', 'kill-agent'] as const)
     for (let i = 0; i < (options.counts[kind] ?? 0); i++) faults.push({ kind, at: Math.round(from + random() * span) });
   return faults.sort((a, b) => a.at - b.at);

@@ -92,9 +92,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     ['kill-broker', brokers >= 3],
     ['kill-redis-master', redisCluster],
   ] as const)
-    if ((o.faults[kind] ?? 0) > 0 && !ok) throw new Error(`${kind} needs the cluster infra: VIGIL_INFRA=cluster bash infra/up.sh`);
+    if ((o.faults[kind] ?? 0) > 0 && !ok)
+      throw new Error(`${kind} needs the cluster infra: VIGIL_INFRA=cluster bash infra/up.sh`);
   const schedule = faultSchedule({ seed: o.seed, durationMs: o.seconds * 1000, counts: o.faults });
-  log(`soak ${run}: seed ${o.seed} (--seed ${o.seed} reruns it), ${o.seconds} s, ${o.rate} changes/s over ${o.entities} entities, ${o.agents} agents at ${o.intervalMs} ms, ${schedule.length} faults`);
+  log(
+    `soak ${run}: seed ${o.seed} (--seed ${o.seed} reruns it), ${o.seconds} s, ${o.rate} changes/s over ${o.entities} entities, ${o.agents} agents at ${o.intervalMs} ms, ${schedule.length} faults`,
+  );
 
   const { kafka, codec, producer, redis, close } = connect();
   await producer.connect();
@@ -240,15 +243,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   for (const [entityId, versions] of expected) {
     const inLog = (logOf.get(entityId) ?? []).map((r) => r.version);
     const seen = new Set<number>();
-    for (const v of inLog) if (seen.has(v)) changelogDuplicates++;
-    else seen.add(v);
+    for (const v of inLog)
+      if (seen.has(v)) changelogDuplicates++;
+      else seen.add(v);
     missingVersions += versions.filter((v) => !seen.has(v)).length;
     if (inLog.join() !== versions.join() && violations.length < 20)
       violations.push(`${entityId}: changelog ${inLog.join(',')} != accepted ${versions.join(',')}`);
     const stored = Number(await redis.hget(entityStateKey(entityId), 'version'));
     if (stored !== versions.at(-1)) {
       redisWrong++;
-      if (violations.length < 20) violations.push(`${entityId}: Redis holds ${stored}, newest accepted ${versions.at(-1)}`);
+      if (violations.length < 20)
+        violations.push(`${entityId}: Redis holds ${stored}, newest accepted ${versions.at(-1)}`);
     }
   }
   const accepted = [...expected.values()].reduce((n, v) => n + v.length, 0);

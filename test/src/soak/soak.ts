@@ -75,6 +75,8 @@ interface Instance {
   role: 'state-sync' | 'heartbeat';
   proc: ServiceProcess;
   port: number;
+  /** Picked by a kill: no other fault picks it meanwhile. */
+  dying?: boolean;
 }
 
 /** Where a fault's recovery is measured: from the fault until what it broke answers again. */
@@ -203,12 +205,27 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       );
     }, 15_000);
     try {
+      // Faults fire on schedule, each recovering on its own (a restart takes ~10 s, longer than the
+      // gap between two kills of a long run), so several may be under way at once; broker and Redis
+      // faults run one after another, as the cluster's quorum and replicas require.
+      const underWay: Array<Promise<void>> = [];
+      let infraChain = Promise.resolve();
+      const track = (fault: Fault, p: Promise<void>) =>
+        p.catch((e: Error) => void violations.push(`the ${fault.kind} fault at ${fault.at} ms failed: ${e.message}`));
       for (const fault of schedule) {
         const wait = startedAt + fault.at - Date.now();
         if (wait > 0) await sleep(wait);
-        await inject(fault);
+        if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master')
+          underWay.push(
+            (infraChain = track(
+              fault,
+              infraChain.then(() => inject(fault)),
+            )),
+          );
+        else underWay.push(track(fault, inject(fault)));
       }
       await load;
+      await Promise.all(underWay);
     } finally {
       stopLoad = true;
       clearInterval(progress);
@@ -329,8 +346,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const began = Date.now();
     switch (fault.kind) {
       case 'kill-service': {
-        const live = instances.filter((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null);
+        const live = instances.filter((i) => !i.dying);
         const victim = live[Math.floor(random() * live.length)]!;
+        victim.dying = true;
         victim.proc.child.kill('SIGKILL');
         await victim.proc.exited;
         instances.splice(instances.indexOf(victim), 1);
@@ -340,11 +358,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         break;
       }
       case 'pause-service': {
-        const live = instances.filter((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null);
+        const live = instances.filter((i) => !i.dying);
         const victim = live[Math.floor(random() * live.length)]!;
         log(`  fault: SIGSTOP ${victim.role} on :${victim.port} for ${o.pauseMs ?? 15_000} ms`);
         victim.proc.child.kill('SIGSTOP');
         await sleep(o.pauseMs ?? 15_000);
+        // A kill may have found it stopped: then that fault's restart is its recovery.
+        if (victim.proc.child.exitCode !== null || victim.proc.child.signalCode !== null) break;
         victim.proc.child.kill('SIGCONT');
         const resumed = Date.now();
         await waitHttpOk(victim.port, '/health/ready', 120_000, `${victim.role} ready after a pause`);

@@ -13,6 +13,10 @@ if [ -n "${CI:-}" ] || [ ! -f node_modules/.package-lock.json ] || [ package-loc
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed: see the npm output above"
 fi
+# The fixes in patches/ (kafkajs: a send that lost records when a partition's leader moved), also on
+# a node_modules the lockfile check kept; applying an applied patch is a no-op.
+npx --no-install patch-package > "$VIGIL_HOME/patch-package.log" 2>&1 \
+  || die "patch-package could not apply patches/ to node_modules: see $VIGIL_HOME/patch-package.log (rm -rf node_modules and rerun)"
 # Containers bring their own broker and registry (VIGIL_TEST_INFRA=testcontainers).
 if [ "${VIGIL_TEST_INFRA:-}" != testcontainers ]; then
   [ -n "${KAFKA_BROKERS:-}" ] || bash "$INFRA_DIR/kafka.sh" fetch

@@ -16,7 +16,10 @@ import {
 } from './state-sync-harness';
 
 const vigilHome = process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil');
-const localKafka = existsSync(path.join(vigilHome, 'kafka', 'kafka.pid'));
+const localKafka =
+  existsSync(path.join(vigilHome, 'kafka', 'kafka.pid')) &&
+  // ...and the tests use it, not the cluster infra's brokers (both may run).
+  (process.env.KAFKA_BROKERS ?? '').split(',').length === 1;
 const infraEnv = envWithout(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Every agent process this file started, killed in after() whatever happened. */

@@ -32,7 +32,10 @@ import {
 import { leaseKeys } from '@vigil/redis-keys';
 import { createRedisClient } from '@vigil/platform';
 
-const localKafka = existsSync(path.join(process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil'), 'kafka', 'kafka.pid'));
+const localKafka =
+  existsSync(path.join(process.env.VIGIL_HOME ?? path.join(repoRoot, '.vigil'), 'kafka', 'kafka.pid')) &&
+  // ...and the tests use it, not the cluster infra's brokers (both may run).
+  (process.env.KAFKA_BROKERS ?? '').split(',').length === 1;
 const scriptEnv = envWithout(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

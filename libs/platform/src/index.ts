@@ -6,7 +6,13 @@ export { startTracing, type TracingOptions } from './tracing';
 export { tracingRequested, vigilInstrumentations } from './instrumentations';
 export { PrioritySampler, samplerFromEnv } from './priority-sampler';
 export { ServiceResources } from './service-resources';
-export { createRedisClient, parseRedisTarget, type RedisTarget } from './redis-client';
+export {
+  createRedisClient,
+  execByHashTag,
+  parseRedisTarget,
+  type RedisTarget,
+  type SlottedCommand,
+} from './redis-client';
 export { GroupMembership } from './group-membership';
 export { PlatformModule, HealthController, MetricsController } from './platform.module';
 export { runService, serviceMain, type ServiceDefinition, type RunningService } from './bootstrap';

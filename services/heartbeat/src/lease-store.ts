@@ -101,28 +101,25 @@ export class LeaseStore {
     return { clockWritten: clockAt >= 0, clockWasMissing: clockAt >= 0 && results[clockAt]?.[1] === 1 };
   }
 
-  /** Every lease in Redis (all partitions, whichever instance owns them): the fleet view's source. */
+  /**
+   * Every lease in Redis (all partitions, whichever instance owns them): the fleet view's source.
+   * One command per partition, sent together: each partition is its own hash slot, and a Redis
+   * Cluster refuses a pipeline across slots.
+   */
   async all(partitions: number): Promise<Lease[]> {
-    const pipeline = this.redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipeline.hvals(leaseKeys(this.group, p).leases);
-    const results = (await pipeline.exec()) ?? [];
-    const out: Lease[] = [];
-    for (const [err, values] of results) {
-      if (err) throw err;
-      for (const v of values as string[]) out.push(JSON.parse(v) as Lease);
-    }
-    return out;
+    const perPartition = await Promise.all(
+      Array.from({ length: partitions }, (_, p) => this.redis.hvals(leaseKeys(this.group, p).leases)),
+    );
+    return perPartition.flat().map((v) => JSON.parse(v) as Lease);
   }
 
   /** One agent's lease: a field lookup in each partition's hash (no need to know its partition). */
   async find(agentId: string, partitions: number): Promise<Lease | undefined> {
-    const pipeline = this.redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipeline.hget(leaseKeys(this.group, p).leases, agentId);
-    for (const [err, value] of (await pipeline.exec()) ?? []) {
-      if (err) throw err;
-      if (typeof value === 'string') return JSON.parse(value) as Lease;
-    }
-    return undefined;
+    const found = await Promise.all(
+      Array.from({ length: partitions }, (_, p) => this.redis.hget(leaseKeys(this.group, p).leases, agentId)),
+    );
+    const value = found.find((v): v is string => typeof v === 'string');
+    return value === undefined ? undefined : (JSON.parse(value) as Lease);
   }
 
   /** The first n outbox entries were published. */

@@ -1,5 +1,7 @@
 import type { AgentRegistration, AlertEvent, BackupRequest, HealCommand } from '@vigil/events';
 import { notifierKeys } from '@vigil/redis-keys';
+import { execByHashTag } from '@vigil/platform';
+import type { ChainableCommander as Pipeline } from 'ioredis';
 import type Redis from 'ioredis';
 import type { HostCounts } from './host-down';
 import { newIncident, type Incident } from './incident';
@@ -135,37 +137,52 @@ export class IncidentStore {
     return moves;
   }
 
-  /** Moves agents between hosts' sets of registered agents; `shardOfHost` places each host. */
+  /**
+   * Moves agents between hosts' sets of registered agents; `shardOfHost` places each host. Hosts
+   * sit in several shards (slots): a pipeline per shard.
+   */
   async moveHostMembers(moves: HostMove[], shardOfHost: (host: string) => number): Promise<void> {
     if (moves.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const m of moves) {
-      if (m.from) pipeline.srem(notifierKeys(this.group, shardOfHost(m.from)).hostAgents(m.from), m.agentId);
-      if (m.to) pipeline.sadd(notifierKeys(this.group, shardOfHost(m.to)).hostAgents(m.to), m.agentId);
-    }
-    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    const commands = moves.flatMap((m) => [
+      ...(m.from
+        ? [notifierKeys(this.group, shardOfHost(m.from)).hostAgents(m.from)].map((key) => ({
+            key,
+            add: (p: Pipeline) => p.srem(key, m.agentId),
+          }))
+        : []),
+      ...(m.to
+        ? [notifierKeys(this.group, shardOfHost(m.to)).hostAgents(m.to)].map((key) => ({
+            key,
+            add: (p: Pipeline) => p.sadd(key, m.agentId),
+          }))
+        : []),
+    ]);
+    await execByHashTag(this.redis, commands);
   }
 
-  /** Records agents' liveness in their host's unreachable set (see MARK_HOST). */
+  /** Records agents' liveness in their host's unreachable set (see MARK_HOST); a pipeline per shard. */
   async markHosts(
     marks: Array<{ host: string; agentId: string; since: number; unreachable: boolean }>,
     shardOfHost: (host: string) => number,
   ): Promise<void> {
     if (marks.length === 0) return;
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-      markHost(...args: string[]): unknown;
-    };
-    for (const m of marks) {
-      const k = notifierKeys(this.group, shardOfHost(m.host));
-      pipeline.markHost(
-        k.hostUnreachable(m.host),
-        k.hostSince(m.host),
-        m.agentId,
-        String(m.since),
-        m.unreachable ? '1' : '0',
-      );
-    }
-    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    await execByHashTag(
+      this.redis,
+      marks.map((m) => {
+        const k = notifierKeys(this.group, shardOfHost(m.host));
+        return {
+          key: k.hostUnreachable(m.host),
+          add: (p: Pipeline) =>
+            (p as Pipeline & { markHost(...args: string[]): unknown }).markHost(
+              k.hostUnreachable(m.host),
+              k.hostSince(m.host),
+              m.agentId,
+              String(m.since),
+              m.unreachable ? '1' : '0',
+            ),
+        };
+      }),
+    );
   }
 
   /** A host's incident with its counts now: registered agents, and how many of them are unreachable. */
@@ -222,25 +239,19 @@ export class IncidentStore {
     await pipeline.exec();
   }
 
-  /** Every incident of the given shards (the HTTP views' source). */
+  /** Every incident of the given shards (the HTTP views' source); one command per shard's slot. */
   async all(shards: number): Promise<Incident[]> {
-    const pipeline = this.redis.pipeline();
-    for (let s = 0; s < shards; s++) pipeline.hvals(notifierKeys(this.group, s).incidents);
-    const out: Incident[] = [];
-    for (const [err, values] of (await pipeline.exec()) ?? []) {
-      if (err) throw err;
-      for (const v of values as string[]) out.push(JSON.parse(v) as Incident);
-    }
-    return out;
+    const perShard = await Promise.all(
+      Array.from({ length: shards }, (_, s) => this.redis.hvals(notifierKeys(this.group, s).incidents)),
+    );
+    return perShard.flat().map((v) => JSON.parse(v) as Incident);
   }
 
   async find(key: string, shards: number): Promise<Incident | undefined> {
-    const pipeline = this.redis.pipeline();
-    for (let s = 0; s < shards; s++) pipeline.hget(notifierKeys(this.group, s).incidents, key);
-    for (const [err, value] of (await pipeline.exec()) ?? []) {
-      if (err) throw err;
-      if (typeof value === 'string') return JSON.parse(value) as Incident;
-    }
-    return undefined;
+    const found = await Promise.all(
+      Array.from({ length: shards }, (_, s) => this.redis.hget(notifierKeys(this.group, s).incidents, key)),
+    );
+    const value = found.find((v): v is string => typeof v === 'string');
+    return value === undefined ? undefined : (JSON.parse(value) as Incident);
   }
 }

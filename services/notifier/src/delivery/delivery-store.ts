@@ -54,10 +54,10 @@ export class DeliveryStore {
 
   /** Pending deliveries over every shard, per receiver (the metrics' source). */
   async countPending(shards: number): Promise<number> {
-    const pipeline = this.redis.pipeline();
-    for (let s = 0; s < shards; s++) pipeline.hlen(deliveryKeys(this.group, s).pending);
-    let n = 0;
-    for (const [err, count] of (await pipeline.exec()) ?? []) if (!err) n += Number(count);
-    return n;
+    // One command per shard: each shard is its own slot, and a Redis Cluster refuses a pipeline across slots.
+    const counts = await Promise.all(
+      Array.from({ length: shards }, (_, s) => this.redis.hlen(deliveryKeys(this.group, s).pending)),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 }

@@ -229,10 +229,10 @@ export class GroupStore {
 
   /** Groups over every shard (an operator's view; small: one per host and route at most). */
   async allGroups(shards: number): Promise<GroupMeta[]> {
-    const p = this.redis.pipeline();
-    for (let s = 0; s < shards; s++) p.hvals(deliveryKeys(this.group, s).groups);
-    return ((await p.exec()) ?? []).flatMap(([err, vals]) =>
-      err ? [] : (vals as string[]).map((v) => JSON.parse(v) as GroupMeta),
+    // One command per shard: each shard is its own slot, and a Redis Cluster refuses a pipeline across slots.
+    const perShard = await Promise.all(
+      Array.from({ length: shards }, (_, s) => this.redis.hvals(deliveryKeys(this.group, s).groups)),
     );
+    return perShard.flat().map((v) => JSON.parse(v) as GroupMeta);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
-import { createRedisClient, parseRedisTarget } from './redis-client';
+import { createRedisClient, execByHashTag, parseRedisTarget } from './redis-client';
 
 describe('REDIS_URL', () => {
   it('names one server, with TLS when the scheme is rediss', () => {
@@ -56,5 +56,26 @@ describe('createRedisClient on the Redis of this run (REDIS_URL)', () => {
       'v',
     );
     assert.equal(reply, 'v');
+  });
+
+  it('runs commands of many hash tags as a pipeline per tag, replies in the order asked', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `vigil:{redis-client-test:${process.pid}:${i % 4}}:k${i}`);
+    await execByHashTag(
+      redis,
+      keys.map((key, i) => ({ key, add: (p) => p.set(key, `v${i}`, 'PX', 10000) })),
+    );
+    const replies = await execByHashTag(
+      redis,
+      keys.map((key) => ({ key, add: (p) => p.get(key) })),
+    );
+    assert.deepEqual(
+      replies,
+      keys.map((_, i) => `v${i}`),
+    );
+    await assert.rejects(
+      execByHashTag(redis, [{ key: keys[0]!, add: (p) => p.hget(keys[0]!, 'f') }]),
+      /WRONGTYPE/,
+      'a failed command fails the call',
+    );
   });
 });

@@ -1,4 +1,5 @@
 import type { DeadLetterReason, SchemaCodec, TopicDef } from '@vigil/events';
+import { seededRandom } from './seeded-random';
 
 /**
  * What a reader must make of a fuzzed record: a dead letter with this reason, the handler ('valid'),
@@ -46,7 +47,7 @@ export class RecordFuzzer {
   private readonly mutations: Array<[weight: number, mutation: Mutation]>;
 
   constructor(private readonly options: RecordFuzzerOptions) {
-    this.random = mulberry32(options.seed);
+    this.random = seededRandom(options.seed);
     const compacted = options.def.config['cleanup.policy']?.includes('compact') ?? false;
     this.mutations = [
       [30, (i) => this.mutatedField(i)],
@@ -235,16 +236,4 @@ export class RecordFuzzer {
     for (let k = 0; k < n; k++) out[k] = this.int(256);
     return out;
   }
-}
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same records. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

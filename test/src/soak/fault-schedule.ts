@@ -1,4 +1,5 @@
 // When the soak injects which fault: drawn from a seed, so a run that found something is rerun as it was.
+import { seededRandom } from '@vigil/test-kit';
 
 export type FaultKind = 'kill-service' | 'pause-service' | 'kill-agent' | 'kill-broker' | 'kill-redis-master';
 
@@ -17,18 +18,6 @@ export interface ScheduleOptions {
    * cluster keeps its quorum and a slot keeps a replica to promote.
    */
   infraGapMs?: number;
-}
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same schedule and the same load. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   committedOffsets,
   percentile,
   runScript,
+  seededRandom,
   startFleet,
   startHeartbeat,
   stopProcess,
@@ -27,7 +28,7 @@ import {
   startStateSync,
   waitCaughtUp,
 } from '../state-sync-harness';
-import { faultSchedule, seededRandom, type Fault, type FaultKind } from './fault-schedule';
+import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
 
 export interface SoakOptions {
   seed: number;

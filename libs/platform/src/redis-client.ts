@@ -1,3 +1,4 @@
+import { groupBy } from '@vigil/kafka';
 import Redis, { Cluster, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /**
@@ -69,11 +70,7 @@ export interface SlottedCommand {
  * single pipeline does. Each `add` adds exactly one command. Not atomic, as no pipeline is.
  */
 export async function execByHashTag(redis: Redis, commands: SlottedCommand[]): Promise<unknown[]> {
-  const byTag = new Map<string, number[]>();
-  commands.forEach((c, i) => {
-    const tag = hashTagOf(c.key);
-    byTag.set(tag, [...(byTag.get(tag) ?? []), i]);
-  });
+  const byTag = groupBy(commands.keys(), (i) => hashTagOf(commands[i]!.key));
   const replies = new Array<unknown>(commands.length);
   await Promise.all(
     [...byTag.values()].map(async (indices) => {

@@ -1,4 +1,5 @@
 import type { StateChangeEvent } from '@vigil/events';
+import { groupBy } from '@vigil/kafka';
 import type Redis from 'ioredis';
 import { stateSyncKeys } from '@vigil/redis-keys';
 import { APPLY_BATCH_LUA, MARK_PUBLISHED_BATCH_LUA, RESTORE_LUA } from './state-scripts';
@@ -186,8 +187,7 @@ export class StateStore {
    * Returns how many entities were restored.
    */
   async restoreFromChangelog(entries: ChangelogEntry[]): Promise<number> {
-    const byPartition = new Map<number, ChangelogEntry[]>();
-    for (const e of entries) byPartition.set(e.partition, [...(byPartition.get(e.partition) ?? []), e]);
+    const byPartition = groupBy(entries, (e) => e.partition);
     // One pipeline per partition: its keys share a slot, as a Redis Cluster needs of a pipeline.
     const restored = await Promise.all(
       [...byPartition].map(([partition, slice]) => this.restorePartition(partition, slice)),

@@ -82,7 +82,11 @@ interface Instance {
 
 /** Where a fault's recovery is measured: from the fault until what it broke answers again. */
 const recovery = new Map<string, number[]>();
-const recovered = (kind: string, ms: number) => recovery.set(kind, [...(recovery.get(kind) ?? []), ms]);
+const recovered = (kind: string, ms: number) => {
+  const times = recovery.get(kind) ?? [];
+  times.push(ms);
+  recovery.set(kind, times);
+};
 
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const log = o.log ?? ((l: string) => console.log(l));

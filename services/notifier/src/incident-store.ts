@@ -1,6 +1,6 @@
 import type { AgentRegistration, AlertEvent, BackupRequest, HealCommand } from '@vigil/events';
 import { notifierKeys } from '@vigil/redis-keys';
-import { execByHashTag } from '@vigil/platform';
+import { execByHashTag, type SlottedCommand } from '@vigil/platform';
 import type { ChainableCommander as Pipeline } from 'ioredis';
 import type Redis from 'ioredis';
 import type { HostCounts } from './host-down';
@@ -143,20 +143,17 @@ export class IncidentStore {
    */
   async moveHostMembers(moves: HostMove[], shardOfHost: (host: string) => number): Promise<void> {
     if (moves.length === 0) return;
-    const commands = moves.flatMap((m) => [
-      ...(m.from
-        ? [notifierKeys(this.group, shardOfHost(m.from)).hostAgents(m.from)].map((key) => ({
-            key,
-            add: (p: Pipeline) => p.srem(key, m.agentId),
-          }))
-        : []),
-      ...(m.to
-        ? [notifierKeys(this.group, shardOfHost(m.to)).hostAgents(m.to)].map((key) => ({
-            key,
-            add: (p: Pipeline) => p.sadd(key, m.agentId),
-          }))
-        : []),
-    ]);
+    const commands: SlottedCommand[] = [];
+    for (const m of moves) {
+      if (m.from) {
+        const key = notifierKeys(this.group, shardOfHost(m.from)).hostAgents(m.from);
+        commands.push({ key, add: (p) => p.srem(key, m.agentId) });
+      }
+      if (m.to) {
+        const key = notifierKeys(this.group, shardOfHost(m.to)).hostAgents(m.to);
+        commands.push({ key, add: (p) => p.sadd(key, m.agentId) });
+      }
+    }
     await execByHashTag(this.redis, commands);
   }
 

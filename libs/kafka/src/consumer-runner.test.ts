@@ -90,6 +90,59 @@ describe('consumer runner: offsets follow success', () => {
     );
   });
 
+  it('a new group reading from the end keeps where it started: records published while no member runs are handed over, not passed over', async () => {
+    const topic = isolatedTopic(Topics.stateChanges, { partitions: 3 });
+    await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
+    await producer.send(topic, [{ value: sampleStateChange('before', 1), partition: 0 }]);
+    const groupId = `runner-${randomUUID()}`;
+    const seen: string[] = [];
+    const member = () =>
+      new ConsumerRunner({
+        kafka,
+        codec,
+        producer,
+        groupId,
+        logger: quiet,
+        subscriptions: [
+          {
+            topic,
+            fromBeginning: false,
+            handler: async (records: Array<ConsumedRecord<StateChangeEvent>>) =>
+              void seen.push(...records.map((r) => r.value.entityId)),
+          },
+        ] as never,
+      });
+    const first = member();
+    runners.push(first);
+    await first.start();
+    // No batch ever reached it, yet the group holds a position on every partition: the log end.
+    await waitUntil(
+      async () => [...(await committedOffsets(kafka, groupId, topic.name)).values()].every((o) => o >= 0n),
+      30000,
+      'start positions committed',
+    );
+    const pinned = await committedOffsets(kafka, groupId, topic.name);
+    assert.deepEqual(
+      [...pinned].sort(([a], [b]) => a - b),
+      [
+        [0, 1n],
+        [1, 0n],
+        [2, 0n],
+      ],
+    );
+    await first.stop();
+
+    await producer.send(
+      topic,
+      [0, 1, 2].map((partition) => ({ value: sampleStateChange(`while-down-${partition}`, 1), partition })),
+    );
+    const second = member();
+    runners.push(second);
+    await second.start();
+    await waitUntil(() => seen.length === 3, 30000, 'the records published while no member ran');
+    assert.deepEqual(seen.sort(), ['while-down-0', 'while-down-1', 'while-down-2'], 'none from before the group began');
+  });
+
   it('redelivers a batch whose handler failed and commits only once it succeeds', async () => {
     const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
     await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);

@@ -4,8 +4,8 @@
 // end it checks the invariants against what it sent and reports figures.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Topics, type AgentLivenessChanged, type StateChangeEvent } from '@vigil/events';
-import { highWatermarks } from '@vigil/kafka';
+import { Topics, type StateChangeEvent } from '@vigil/events';
+import { ensureTopics, highWatermarks, silentLogger } from '@vigil/kafka';
 import { parseRedisTarget } from '@vigil/platform';
 import {
   committedOffsets,
@@ -20,15 +20,13 @@ import {
   watchLiveness,
   type ServiceProcess,
 } from '@vigil/test-kit';
-import {
-  changelogOf,
-  connect,
-  entityStateKey,
-  expectedAccepted,
-  startStateSync,
-  waitCaughtUp,
-} from '../state-sync-harness';
+import { connect, startStateSync, waitCaughtUp } from '../state-sync-harness';
+import { ChangeStream } from './change-stream';
 import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
+import { auditChanges, auditDetections } from './invariants';
+import { summarize, type SoakReport } from './report';
+
+export { summarize, type SoakReport };
 
 export interface SoakOptions {
   seed: number;
@@ -39,37 +37,11 @@ export interface SoakOptions {
   agents: number;
   intervalMs: number;
   faults: Partial<Record<FaultKind, number>>;
+  /** How long the consumers get to drain after the load before the soak gives up (default 300 s). */
+  drainTimeoutMs?: number;
   /** How long a paused instance stays stopped: past its consumer session (10 s). */
   pauseMs?: number;
   log?: (line: string) => void;
-}
-
-export interface SoakReport {
-  seed: number;
-  infra: { kafkaBrokers: number; redisCluster: boolean };
-  seconds: number;
-  events: {
-    sent: number;
-    entities: number;
-    accepted: number;
-    refused: number;
-    deletes: number;
-    changelogDuplicates: number;
-    missingVersions: number;
-    redisWrong: number;
-  };
-  faults: Record<string, number>;
-  recoverySeconds: Record<string, { p50: number; p99: number; max: number; n: number }>;
-  heartbeat: {
-    agents: number;
-    killedAgents: number;
-    falseDetections: number;
-    killedDeclaredOnce: number;
-    killedMissed: string[];
-    killedTwice: string[];
-  };
-  readyAtEnd: boolean;
-  violations: string[];
 }
 
 interface Instance {
@@ -108,6 +80,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
   const { kafka, codec, producer, redis, close } = connect();
   await producer.connect();
+  // The whole catalogue, before anything watches it: on a broker that starts from nothing the
+  // services would create their topics only as they start.
+  await ensureTopics(kafka, undefined, silentLogger);
   const hbGroup = `${run}-heartbeat`;
   const instances: Instance[] = [];
   const start = async (role: Instance['role']): Promise<Instance> => {
@@ -128,223 +103,154 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const counts: Record<string, number> = {};
   const violations: string[] = [];
   const sent: StateChangeEvent[] = [];
-  let deletes = 0;
+  let stream: ChangeStream | undefined;
+  /** The fleet's agents, as they announced themselves healthy. */
+  const fleetIds: string[] = [];
   let fleet: ReturnType<typeof startFleet> | undefined;
 
+  // Whatever happens, no service process outlives the soak: a failed drain ends the run, not hangs it.
   try {
-    for (const role of ['state-sync', 'state-sync', 'heartbeat', 'heartbeat'] as const) await start(role);
-    fleet = startFleet({ agents: o.agents, prefix: fleetPrefix, intervalMs: o.intervalMs });
-    await waitUntil(
-      () => new Set(watch.to('healthy').map((t) => t.agentId)).size >= o.agents,
-      120_000,
-      `${o.agents} agents healthy`,
-    );
-    log(`  ${o.agents} agents healthy; load and faults start`);
-
-    // The state-change stream: versions per entity in order, with duplicates, reorders and deletes.
-    const versions = new Map<string, number>();
-    const lastType = new Map<string, StateChangeEvent['eventType']>();
-    const held = new Map<string, StateChangeEvent>();
-    const entity = (i: number) => `${run}-e${i}`;
-    const next = (): StateChangeEvent[] => {
-      const id = entity(Math.floor(random() * o.entities));
-      const version = (versions.get(id) ?? 0) + 1;
-      versions.set(id, version);
-      const deleted = version > 1 && random() < 0.03;
-      if (deleted) deletes++;
-      const recreated = version === 1 || lastType.get(id) === 'deleted';
-      const e: StateChangeEvent = {
-        eventId: randomUUID(),
-        entityId: id,
-        entityType: 'service',
-        agentId: `${run}-owner-${Math.floor(random() * 20)}`,
-        eventType: deleted ? 'deleted' : recreated ? 'created' : 'updated',
-        version,
-        timestamp: Date.now(),
-        payload: deleted ? null : JSON.stringify({ version }),
-        checksum: null,
-      };
-      lastType.set(id, e.eventType);
-      const out: StateChangeEvent[] = [];
-      // A reorder: this version waits and goes out after the entity's next one.
-      const waiting = held.get(id);
-      if (waiting) {
-        held.delete(id);
-        out.push(e, waiting);
-      } else if (random() < 0.05) {
-        held.set(id, e);
-      } else out.push(e);
-      // A duplicate: the same event (same id) again, as a retrying agent sends it.
-      if (out.length > 0 && random() < 0.1) out.push(out[0]!);
-      return out;
-    };
-
-    const startedAt = Date.now();
-    const endAt = startedAt + o.seconds * 1000;
-    let stopLoad = false;
-    const load = (async () => {
-      const perTick = Math.max(1, Math.round(o.rate / 10));
-      for (let tick = 0; !stopLoad && Date.now() < endAt; tick++) {
-        const batch: StateChangeEvent[] = [];
-        while (batch.length < perTick) batch.push(...next());
-        // Sent in order: the order the version gate judges is the order on the partition.
-        await producer.send(
-          Topics.stateChanges,
-          batch.map((value) => ({ value })),
-        );
-        sent.push(...batch);
-        const due = startedAt + (tick + 1) * 100;
-        if (due > Date.now()) await sleep(due - Date.now());
-      }
-      for (const e of held.values()) sent.push(e);
-      if (held.size > 0)
-        await producer.send(
-          Topics.stateChanges,
-          [...held.values()].map((value) => ({ value })),
-        );
-    })();
-
-    const progress = setInterval(() => {
-      log(
-        `  ${Math.round((Date.now() - startedAt) / 1000)} s: ${sent.length} changes sent, faults ${JSON.stringify(counts)}`,
-      );
-    }, 15_000);
     try {
-      // Faults fire on schedule, each recovering on its own (a restart takes ~10 s, longer than the
-      // gap between two kills of a long run), so several may be under way at once; broker and Redis
-      // faults run one after another, as the cluster's quorum and replicas require.
-      const underWay: Array<Promise<void>> = [];
-      let infraChain = Promise.resolve();
-      const track = (fault: Fault, p: Promise<void>) =>
-        p.catch((e: Error) => void violations.push(`the ${fault.kind} fault at ${fault.at} ms failed: ${e.message}`));
-      for (const fault of schedule) {
-        const wait = startedAt + fault.at - Date.now();
-        if (wait > 0) await sleep(wait);
-        if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master')
-          underWay.push(
-            (infraChain = track(
-              fault,
-              infraChain.then(() => inject(fault)),
-            )),
+      for (const role of ['state-sync', 'state-sync', 'heartbeat', 'heartbeat'] as const) await start(role);
+      fleet = startFleet({ agents: o.agents, prefix: fleetPrefix, intervalMs: o.intervalMs });
+      await waitUntil(
+        () => new Set(watch.to('healthy').map((t) => t.agentId)).size >= o.agents,
+        120_000,
+        `${o.agents} agents healthy`,
+      );
+      fleetIds.push(...new Set(watch.to('healthy').map((t) => t.agentId)));
+      log(`  ${o.agents} agents healthy; load and faults start`);
+
+      stream = new ChangeStream(run, o.entities, random);
+      const changes = stream;
+
+      const startedAt = Date.now();
+      const endAt = startedAt + o.seconds * 1000;
+      let stopLoad = false;
+      const load = (async () => {
+        const perTick = Math.max(1, Math.round(o.rate / 10));
+        for (let tick = 0; !stopLoad && Date.now() < endAt; tick++) {
+          const batch: StateChangeEvent[] = [];
+          while (batch.length < perTick) batch.push(...changes.next());
+          // Sent in order: the order the version gate judges is the order on the partition.
+          await producer.send(
+            Topics.stateChanges,
+            batch.map((value) => ({ value })),
           );
-        else underWay.push(track(fault, inject(fault)));
+          sent.push(...batch);
+          const due = startedAt + (tick + 1) * 100;
+          if (due > Date.now()) await sleep(due - Date.now());
+        }
+        const held = changes.drainHeld();
+        sent.push(...held);
+        if (held.length > 0)
+          await producer.send(
+            Topics.stateChanges,
+            held.map((value) => ({ value })),
+          );
+      })();
+
+      const progress = setInterval(() => {
+        log(
+          `  ${Math.round((Date.now() - startedAt) / 1000)} s: ${sent.length} changes sent, faults ${JSON.stringify(counts)}`,
+        );
+      }, 15_000);
+      try {
+        // Faults fire on schedule, each recovering on its own (a restart takes ~10 s, longer than the
+        // gap between two kills of a long run), so several may be under way at once; broker and Redis
+        // faults run one after another, as the cluster's quorum and replicas require.
+        const underWay: Array<Promise<void>> = [];
+        let infraChain = Promise.resolve();
+        const track = (fault: Fault, p: Promise<void>) =>
+          p.catch((e: Error) => void violations.push(`the ${fault.kind} fault at ${fault.at} ms failed: ${e.message}`));
+        for (const fault of schedule) {
+          const wait = startedAt + fault.at - Date.now();
+          if (wait > 0) await sleep(wait);
+          if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master')
+            underWay.push(
+              (infraChain = track(
+                fault,
+                infraChain.then(() => inject(fault)),
+              )),
+            );
+          else underWay.push(track(fault, inject(fault)));
+        }
+        await load;
+        await Promise.all(underWay);
+      } finally {
+        stopLoad = true;
+        clearInterval(progress);
+        await load.catch(() => undefined);
       }
-      await load;
-      await Promise.all(underWay);
+      log(`  load done: ${sent.length} changes in ${Math.round((Date.now() - startedAt) / 1000)} s; draining`);
+
+      // Everything consumed: state-sync's group committed to the end, heartbeat's too.
+      const drainMs = o.drainTimeoutMs ?? 300_000;
+      await waitCaughtUp(kafka, drainMs);
+      const hbEnds = await highWatermarks(kafka, Topics.heartbeats.name);
+      let behind: string[] = [];
+      await waitUntil(
+        async () => {
+          const c = await committedOffsets(kafka, hbGroup, Topics.heartbeats.name);
+          // Agents keep beating: the offsets at the end of the load are what must be passed.
+          behind = [...hbEnds]
+            .filter(([p, end]) => (c.get(p) ?? -1n) < end)
+            .map(([p, end]) => `${p}: ${c.get(p)} < ${end}`);
+          return behind.length === 0;
+        },
+        drainMs,
+        'heartbeat to consume the heartbeats sent before the end',
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; heartbeat partitions behind (committed < end): ${behind.join(', ')}`);
+      });
+      // The last killed agents' detection: three intervals and the grace after the kill.
+      await sleep(o.intervalMs * 4 + 3000);
     } finally {
-      stopLoad = true;
-      clearInterval(progress);
-      await load.catch(() => undefined);
+      await fleet?.quit().catch(() => undefined);
     }
-    log(`  load done: ${sent.length} changes in ${Math.round((Date.now() - startedAt) / 1000)} s; draining`);
 
-    // Everything consumed: state-sync's group committed to the end, heartbeat's too.
-    await waitCaughtUp(kafka, 300_000);
-    const hbEnds = await highWatermarks(kafka, Topics.heartbeats.name);
-    await waitUntil(
-      async () => {
-        const c = await committedOffsets(kafka, hbGroup, Topics.heartbeats.name);
-        // Agents keep beating: within a few intervals of the end is drained.
-        return [...hbEnds].every(([p, end]) => (c.get(p) ?? 0n) >= end);
-      },
-      300_000,
-      'heartbeat to consume the heartbeats sent before the end',
+    // Invariants.
+    const changes = await auditChanges(sent, { kafka, redis }, violations);
+    const heartbeat = auditDetections(
+      watch.seen,
+      { agentIds: fleetIds, killed: new Set(killedAgents.keys()) },
+      violations,
     );
-    // The last killed agents' detection: three intervals and the grace after the kill.
-    await sleep(o.intervalMs * 4 + 3000);
+
+    let readyAtEnd = true;
+    for (const inst of instances.filter((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null)) {
+      const res = await fetch(`http://127.0.0.1:${inst.port}/health/ready`).catch(() => undefined);
+      if (res?.status !== 200) {
+        readyAtEnd = false;
+        violations.push(`${inst.role} on :${inst.port} is not ready at the end (${res?.status ?? 'no answer'})`);
+      }
+    }
+    return {
+      seed: o.seed,
+      infra: { kafkaBrokers: brokers, redisCluster },
+      seconds: o.seconds,
+      events: {
+        sent: sent.length,
+        entities: changes.entities,
+        accepted: changes.accepted,
+        refused: sent.length - changes.accepted,
+        deletes: stream?.deletes ?? 0,
+        changelogDuplicates: changes.changelogDuplicates,
+        missingVersions: changes.missingVersions,
+        redisWrong: changes.redisWrong,
+      },
+      faults: counts,
+      recoverySeconds: Object.fromEntries([...recovery].map(([k, ms]) => [k, secondsOf(ms)])),
+      heartbeat,
+      readyAtEnd,
+      violations,
+    };
   } finally {
-    await fleet?.quit().catch(() => undefined);
+    await watch.stop().catch(() => undefined);
+    for (const inst of instances) await stopProcess(inst.proc.child).catch(() => undefined);
+    await close().catch(() => undefined);
+    redis.disconnect();
   }
-
-  // Invariants.
-  const expected = expectedAccepted(sent);
-  const logOf = await changelogOf(kafka, new Set(expected.keys()));
-  let changelogDuplicates = 0;
-  let missingVersions = 0;
-  let redisWrong = 0;
-  for (const [entityId, versions] of expected) {
-    const inLog = (logOf.get(entityId) ?? []).map((r) => r.version);
-    const seen = new Set<number>();
-    for (const v of inLog)
-      if (seen.has(v)) changelogDuplicates++;
-      else seen.add(v);
-    missingVersions += versions.filter((v) => !seen.has(v)).length;
-    if (inLog.join() !== versions.join() && violations.length < 20)
-      violations.push(`${entityId}: changelog ${inLog.join(',')} != accepted ${versions.join(',')}`);
-    const stored = Number(await redis.hget(entityStateKey(entityId), 'version'));
-    if (stored !== versions.at(-1)) {
-      redisWrong++;
-      if (violations.length < 20)
-        violations.push(`${entityId}: Redis holds ${stored}, newest accepted ${versions.at(-1)}`);
-    }
-  }
-  const accepted = [...expected.values()].reduce((n, v) => n + v.length, 0);
-
-  const unreachable = (t: AgentLivenessChanged) => t.to === 'unreachable';
-  let falseDetections = 0;
-  const killedMissed: string[] = [];
-  const killedTwice: string[] = [];
-  for (let i = 0; i < o.agents; i++) {
-    const agentId = `${fleetPrefix}-${i}`;
-    const declared = watch.seen.filter((t) => t.agentId === agentId && unreachable(t));
-    const killedAt = killedAgents.get(agentId);
-    if (killedAt === undefined) {
-      falseDetections += declared.length;
-      if (declared.length > 0) violations.push(`${agentId} was alive and declared unreachable ${declared.length}x`);
-    } else if (declared.length === 0) killedMissed.push(agentId);
-    else if (declared.length > 1) killedTwice.push(agentId);
-  }
-  for (const a of killedMissed) violations.push(`${a} was killed and never declared unreachable`);
-  for (const a of killedTwice) violations.push(`${a} was declared unreachable more than once`);
-  if (changelogDuplicates > 0) violations.push(`${changelogDuplicates} changelog duplicates`);
-  if (missingVersions > 0) violations.push(`${missingVersions} accepted versions missing from the changelog`);
-
-  let readyAtEnd = true;
-  for (const inst of instances.filter((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null)) {
-    const res = await fetch(`http://127.0.0.1:${inst.port}/health/ready`).catch(() => undefined);
-    if (res?.status !== 200) {
-      readyAtEnd = false;
-      violations.push(`${inst.role} on :${inst.port} is not ready at the end (${res?.status ?? 'no answer'})`);
-    }
-  }
-  await watch.stop();
-  for (const inst of instances) await stopProcess(inst.proc.child);
-  await close();
-  redis.disconnect();
-
-  const stats = (ms: number[]) => ({
-    p50: Math.round(percentile(ms, 50)) / 1000,
-    p99: Math.round(percentile(ms, 99)) / 1000,
-    max: Math.round(Math.max(...ms)) / 1000,
-    n: ms.length,
-  });
-  return {
-    seed: o.seed,
-    infra: { kafkaBrokers: brokers, redisCluster },
-    seconds: o.seconds,
-    events: {
-      sent: sent.length,
-      entities: expected.size,
-      accepted,
-      refused: sent.length - accepted,
-      deletes,
-      changelogDuplicates,
-      missingVersions,
-      redisWrong,
-    },
-    faults: counts,
-    recoverySeconds: Object.fromEntries([...recovery].map(([k, ms]) => [k, stats(ms)])),
-    heartbeat: {
-      agents: o.agents,
-      killedAgents: killedAgents.size,
-      falseDetections,
-      killedDeclaredOnce: killedAgents.size - killedMissed.length - killedTwice.length,
-      killedMissed,
-      killedTwice,
-    },
-    readyAtEnd,
-    violations,
-  };
 
   async function inject(fault: Fault): Promise<void> {
     counts[fault.kind] = (counts[fault.kind] ?? 0) + 1;
@@ -415,22 +321,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   }
 }
 
-function check(r: { code: number | null; stderr: string }, what: string): void {
-  if (r.code !== 0) throw new Error(`${what} failed: ${r.stderr.slice(-500)}`);
+function secondsOf(ms: number[]) {
+  return {
+    p50: Math.round(percentile(ms, 50)) / 1000,
+    p99: Math.round(percentile(ms, 99)) / 1000,
+    max: Math.round(Math.max(...ms)) / 1000,
+    n: ms.length,
+  };
 }
 
-/** The report as a few readable lines. */
-export function summarize(r: SoakReport): string {
-  const rec = Object.entries(r.recoverySeconds)
-    .map(([k, s]) => `${k} p50 ${s.p50} s p99 ${s.p99} s max ${s.max} s (${s.n})`)
-    .join('; ');
-  return [
-    `soak seed ${r.seed} on ${r.infra.kafkaBrokers} broker(s), ${r.infra.redisCluster ? 'a Redis Cluster' : 'one Redis'}, ${r.seconds} s`,
-    `state changes: ${r.events.sent} sent over ${r.events.entities} entities, ${r.events.accepted} accepted, ${r.events.refused} refused (duplicates and stale), ${r.events.deletes} deletes`,
-    `changelog duplicates ${r.events.changelogDuplicates}, missing versions ${r.events.missingVersions}, Redis not at the newest version ${r.events.redisWrong}`,
-    `faults: ${JSON.stringify(r.faults)}; recovery: ${rec || 'none measured'}`,
-    `heartbeat: ${r.heartbeat.agents} agents, ${r.heartbeat.killedAgents} killed, ${r.heartbeat.killedDeclaredOnce} declared unreachable exactly once, false detections ${r.heartbeat.falseDetections}`,
-    `every instance ready at the end: ${r.readyAtEnd}`,
-    r.violations.length === 0 ? 'no violations' : `VIOLATIONS:\n  ${r.violations.join('\n  ')}`,
-  ].join('\n');
+function check(r: { code: number | null; stderr: string }, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} failed: ${r.stderr.slice(-500)}`);
 }

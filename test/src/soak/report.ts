@@ -1,0 +1,38 @@
+import type { DetectionAudit } from './invariants';
+
+export interface SoakReport {
+  seed: number;
+  infra: { kafkaBrokers: number; redisCluster: boolean };
+  seconds: number;
+  events: {
+    sent: number;
+    entities: number;
+    accepted: number;
+    refused: number;
+    deletes: number;
+    changelogDuplicates: number;
+    missingVersions: number;
+    redisWrong: number;
+  };
+  faults: Record<string, number>;
+  recoverySeconds: Record<string, { p50: number; p99: number; max: number; n: number }>;
+  heartbeat: DetectionAudit;
+  readyAtEnd: boolean;
+  violations: string[];
+}
+
+/** The report as a few readable lines. */
+export function summarize(r: SoakReport): string {
+  const rec = Object.entries(r.recoverySeconds)
+    .map(([k, s]) => `${k} p50 ${s.p50} s p99 ${s.p99} s max ${s.max} s (${s.n})`)
+    .join('; ');
+  return [
+    `soak seed ${r.seed} on ${r.infra.kafkaBrokers} broker(s), ${r.infra.redisCluster ? 'a Redis Cluster' : 'one Redis'}, ${r.seconds} s`,
+    `state changes: ${r.events.sent} sent over ${r.events.entities} entities, ${r.events.accepted} accepted, ${r.events.refused} refused (duplicates and stale), ${r.events.deletes} deletes`,
+    `changelog duplicates ${r.events.changelogDuplicates}, missing versions ${r.events.missingVersions}, Redis not at the newest version ${r.events.redisWrong}`,
+    `faults: ${JSON.stringify(r.faults)}; recovery: ${rec || 'none measured'}`,
+    `heartbeat: ${r.heartbeat.agents} agents, ${r.heartbeat.killedAgents} killed, ${r.heartbeat.killedDeclaredOnce} declared unreachable exactly once, false detections ${r.heartbeat.falseDetections}`,
+    `every instance ready at the end: ${r.readyAtEnd}`,
+    r.violations.length === 0 ? 'no violations' : `VIOLATIONS:\n  ${r.violations.join('\n  ')}`,
+  ].join('\n');
+}

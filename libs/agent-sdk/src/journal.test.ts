@@ -1,6 +1,7 @@
 // The journal on a real file system: what it promises after a crash, and what it leaves on disk.
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -23,6 +24,22 @@ function reopen<T>(
   const replayed: Array<JournalRecord<T>> = [];
   const journal = Journal.open<T>({ dir, segmentBytes }, (r) => replayed.push(r));
   return { journal, replayed };
+}
+
+/** A tmpfs of `bytes` (root only; a reason to skip otherwise), unmounted after the file's tests. */
+function smallDisk(bytes: number): { dir: string } | string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-small-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    return `cannot mount a small tmpfs here (needs root): ${(e as Error).message.split('\n')[0]}`;
+  }
+  after(() => {
+    execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir };
 }
 
 async function append<T>(journal: Journal<T>, items: T[]): Promise<Array<JournalRecord<T>>> {
@@ -105,6 +122,32 @@ describe('Journal', () => {
       'what is appended after the truncation is readable',
     );
     assert.equal(next!.seq, 3);
+  });
+
+  it('on a disk that fills up, refuses the append with ENOSPC, leaves nothing torn, and goes on once space is free', async (t) => {
+    const disk = smallDisk(64 * 1024);
+    if (typeof disk === 'string') return t.skip(disk);
+    const dir = path.join(disk.dir, 'journal');
+    const { journal } = reopen<string>(dir);
+    await append(journal, ['a', 'b']);
+    // Everything else on the disk taken: the next write gets part of its bytes in, then ENOSPC.
+    const filler = path.join(disk.dir, 'filler');
+    try {
+      writeFileSync(filler, Buffer.alloc(128 * 1024));
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    await assert.rejects(append(journal, ['x'.repeat(16 * 1024)]), /ENOSPC/);
+    rmSync(filler);
+    await append(journal, ['c']);
+    await journal.close();
+
+    // What was refused is not there, and nothing accepted after it was cut off with it.
+    const { replayed } = reopen<string>(dir);
+    assert.deepEqual(
+      replayed.map((r) => r.data),
+      ['a', 'b', 'c'],
+    );
   });
 
   it('stops at a record whose checksum does not match (corruption), not after it', async () => {

@@ -122,15 +122,41 @@ export class Journal<T> {
           () => 0,
         ),
       };
-      if (this.segments.at(-1)?.file !== file) this.segments.push(seg);
+      // Known as a segment only once it exists: a disk too full to create it leaves no entry to delete.
       this.handle = await open(file, 'a');
+      if (this.segments.at(-1)?.file !== file) this.segments.push(seg);
       // The new file's directory entry must be durable too, or a crash could lose the whole segment.
       await syncDirectory(this.options.dir);
     }
-    await this.handle.write(buffer);
-    await this.handle.datasync();
+    try {
+      // A write may take only part of the buffer (a disk filling up answers with fewer bytes first,
+      // ENOSPC only on the next call): it is durable only once every byte is in and synced.
+      for (let done = 0; done < buffer.length;) {
+        const { bytesWritten } = await this.handle.write(buffer, done, buffer.length - done);
+        done += bytesWritten;
+      }
+      await this.handle.datasync();
+    } catch (e) {
+      await this.dropTornTail(seg);
+      throw e;
+    }
     seg.bytes += buffer.length;
     seg.lastSeq = records.at(-1)!.seq;
+  }
+
+  /**
+   * After a failed append the segment may end in part of a frame. Left there, a later append would
+   * follow it, and the next open, which stops at the first torn frame, would cut off that append
+   * too. So the tail is cut back to the last whole frame; failing that, the segment is closed and
+   * the next append starts a new one, so nothing accepted ever follows a torn frame in a file.
+   */
+  private async dropTornTail(seg: Segment): Promise<void> {
+    try {
+      await this.handle?.truncate(seg.bytes);
+    } catch {
+      await this.handle?.close().catch(() => undefined);
+      this.handle = undefined;
+    }
   }
 
   /**

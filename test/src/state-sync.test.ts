@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Topics, type StateChangeEvent } from '@vigil/events';
 import { highWatermarks, readPartitionRanges } from '@vigil/kafka';
@@ -214,6 +215,31 @@ describe('state-sync: each state change applied exactly once', () => {
       (await b.metric('vigil_state_changelog_recoveries_total{what="reads"')) >= 1,
       'b read the changelog tail on takeover',
     );
+    await stopAll();
+  });
+
+  it('an instance paused (SIGSTOP) between its apply and its publish, past its session: the new owner publishes, the late publish is fenced, nothing twice', async () => {
+    const run = randomUUID().slice(0, 8);
+    const zombie = await start({ FAULT_INJECT: 'pause-after-apply:3' });
+    const owner = await start();
+    const sent: StateChangeEvent[] = [];
+    for (let v = 1; v <= 20; v++) for (let e = 0; e < 100; e++) sent.push(event(`ss-${run}-e${e}`, v));
+    await publish(producer, sent.slice(0, 1000), 100);
+    const stopped = () => readFileSync(`/proc/${zombie.child.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('T');
+    await waitUntil(() => stopped() === true, 60000, 'the zombie to stop itself after an apply');
+    // Its session runs out, its partitions move to the owner, which reads their changelog tails and
+    // publishes what the zombie applied and never published.
+    await publish(producer, sent.slice(1000), 100);
+    await waitCaughtUp(kafka, 120000, owner);
+    zombie.child.kill('SIGCONT');
+    // Resumed, it goes on with the batch it held: its publish must fail, not land a second copy.
+    await waitUntil(
+      async () => (await zombie.metric('vigil_consumer_batch_failures_total')) > 0,
+      60000,
+      'the resumed zombie to find its publish refused',
+    );
+    await waitCaughtUp(kafka, 120000, owner);
+    await assertExactlyOnce(sent);
     await stopAll();
   });
 });

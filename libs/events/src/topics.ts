@@ -58,6 +58,12 @@ export interface TopicDef<T> {
   /** A record with a key and no value deletes the key (compacted topics). */
   readonly tombstones?: boolean;
   /**
+   * Written in transactions, one transactional id per partition, so that only the partition's
+   * current owner can commit there (a writer that lost it is fenced). Readers see committed records
+   * only (read_committed, KafkaJS's default); writers need WRITE on their transactional ids.
+   */
+  readonly transactional?: boolean;
+  /**
    * Whether this topic's dead letters may be republished to it after a fix (`vigil dlq --replay`),
    * and why. Absent: refused, as nobody has shown a replay of it to be harmless.
    */
@@ -135,6 +141,7 @@ export const Topics = {
     consumers: ['state-sync', 'notifier', 'backup-orchestrator', 'any consumer'],
     headers: ['version', 'eventId', 'agentId'],
     tombstones: true,
+    transactional: true,
     schema: stateChangeSchema as Schema,
     key: (v) => v.entityId,
     keyAttribute: 'vigil.entity.id',

@@ -10,9 +10,15 @@ describe('the rights each principal gets, from the catalogue', () => {
     assert.ok(rights.includes('WRITE topic vigil.state.changelog'));
     assert.ok(rights.includes('WRITE topic vigil.agent.state-changes.dlq'), 'a reader writes its dead letters');
     assert.ok(rights.includes('READ group state-sync*'));
+    assert.ok(rights.includes('WRITE transactional-id state-sync*'), 'it writes the changelog in transactions');
     assert.ok(rights.includes('DESCRIBE topic vigil.*'));
     assert.ok(!rights.some((r) => r.includes('vigil.agent.heartbeats ')), 'not the heartbeats');
     assert.ok(!rights.some((r) => /heal|alert|backup/.test(r)));
+  });
+
+  it('gives transactional ids only to writers of a transactional topic', () => {
+    for (const party of ['heartbeat', 'notifier', 'backup-orchestrator', 'agent'] as const)
+      assert.ok(!rightsOf(party, party).some((r) => r.resource === 'transactional-id'), party);
   });
 
   it('lets an agent write its heartbeats and state changes only', () => {

@@ -8,7 +8,7 @@ const TOPIC_PREFIX = 'vigil.';
 /** A principal's right, written as people read ACLs. */
 export interface Right {
   operation: 'READ' | 'WRITE' | 'DESCRIBE';
-  resource: 'topic' | 'group';
+  resource: 'topic' | 'group' | 'transactional-id';
   /** A name, or a prefix when it ends with '*'. */
   name: string;
 }
@@ -18,7 +18,8 @@ export interface Right {
  * dead letters included: a reader writes its topic's DLQ), READ on what it reads, DESCRIBE on every
  * Vigil topic (a service checks the catalogue's topics exist at start; topics are created by an
  * administrator where ACLs apply), and READ on its consumer groups (`groupPrefix*`: the service's
- * group and the groups it derives from it). Nothing else: no CREATE, no ALTER, no cluster rights.
+ * group and the groups it derives from it), and WRITE on its transactional ids (`groupPrefix*`)
+ * where it writes a transactional topic. Nothing else: no CREATE, no ALTER, no cluster rights.
  */
 export function rightsOf(party: Party, groupPrefix: string): Right[] {
   const rights: Right[] = [{ operation: 'DESCRIBE', resource: 'topic', name: `${TOPIC_PREFIX}*` }];
@@ -27,8 +28,16 @@ export function rightsOf(party: Party, groupPrefix: string): Right[] {
     if (t.consumers.includes(party)) rights.push({ operation: 'READ', resource: 'topic', name: t.name });
   }
   rights.push({ operation: 'READ', resource: 'group', name: `${groupPrefix}*` });
+  if (allTopics().some((t) => t.transactional && t.producers.includes(party)))
+    rights.push({ operation: 'WRITE', resource: 'transactional-id', name: `${groupPrefix}*` });
   return rights;
 }
+
+const RESOURCE_TYPES = {
+  topic: AclResourceTypes.TOPIC,
+  group: AclResourceTypes.GROUP,
+  'transactional-id': AclResourceTypes.TRANSACTIONAL_ID,
+} as const;
 
 /** The rights as Kafka ACL entries for `User:<user>`, from any host. */
 export function aclEntries(user: string, rights: Right[]): AclEntry[] {
@@ -37,7 +46,7 @@ export function aclEntries(user: string, rights: Right[]): AclEntry[] {
     host: '*',
     operation: AclOperationTypes[r.operation],
     permissionType: AclPermissionTypes.ALLOW,
-    resourceType: r.resource === 'topic' ? AclResourceTypes.TOPIC : AclResourceTypes.GROUP,
+    resourceType: RESOURCE_TYPES[r.resource],
     resourceName: r.name.endsWith('*') ? r.name.slice(0, -1) : r.name,
     resourcePatternType: r.name.endsWith('*') ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
   }));

@@ -191,6 +191,20 @@ export class ConsumerRunner {
         restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed and stopped',
       );
     });
+    // A batch of only transaction markers (a transactional writer's commits) or aborted records
+    // never reaches eachBatch: KafkaJS moves past it, but commits nothing without autoCommit. Its
+    // offsets are committed here, or the group would stay a marker behind the end for good.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (e) => {
+      const { topic, partition, batchSize, lastOffset } = e.payload;
+      if (batchSize > 0 || !this.running || !this.subs.has(topic)) return;
+      const next = { topic, partition, offset: (BigInt(lastOffset) + 1n).toString() };
+      this.advanced.add(`${topic}/${partition}`);
+      if (this.committer) this.committer.record(next);
+      else
+        this.consumer
+          .commitOffsets([next])
+          .catch((err: Error) => this.logger.warn({ topic, partition, err: err.message }, 'marker commit failed'));
+    });
     if (options.commitIntervalMs !== undefined)
       this.committer = new IntervalCommitter(this.consumer, options.commitIntervalMs, this.logger);
     this.admission = new RecordAdmission(options);

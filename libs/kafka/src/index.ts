@@ -8,7 +8,7 @@ export {
   type KafkaClientOptions,
   type KafkaMessage,
 } from './kafka-client';
-export { EventProducerPool } from './producer-pool';
+export { PartitionProducers } from './partition-producers';
 export { ensureTopics, type EnsureTopicsResult } from './ensure-topics';
 export { readPartitionRanges, highWatermarks, type PartitionRange } from './read-partition';
 export { KafkaAdminFacade, type PartitionOffsets } from './admin';

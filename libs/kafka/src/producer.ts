@@ -49,6 +49,13 @@ export interface EventProducerOptions {
   bestEffort?: { retries: number; maxRetryTimeMs: number };
   /** Where the time each produce request takes is observed (a service's registry). */
   metrics?: Pick<EventsMetrics, 'sendSeconds'>;
+  /**
+   * Transactional: every send is one transaction, visible to read_committed readers (KafkaJS's
+   * default) all at once or not at all, and `fence()` makes any older producer with the same id
+   * unable to commit again (Kafka's zombie fencing: the id's epoch is bumped, its open transaction
+   * aborted). For a writer whose output belongs to one owner at a time, e.g. a partition.
+   */
+  transactionalId?: string;
 }
 
 /** A send's result per partition; lastOffset is set when every record of the chunk named its partition. */
@@ -100,6 +107,7 @@ export class EventProducer {
     // whichever client produced it.
     this.producer = kafka.producer({
       idempotent: !options.bestEffort,
+      ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -113,6 +121,18 @@ export class EventProducer {
     if (this.connected) return;
     await this.producer.connect();
     this.connected = true;
+  }
+
+  /**
+   * Transactional producers only: registers the id with the broker now (InitProducerId), which
+   * fences every earlier producer of the id and aborts its open transaction before resolving, so
+   * that what that producer sent is settled: committed and readable, or aborted for good.
+   */
+  async fence(): Promise<void> {
+    if (!this.options.transactionalId) throw new Error('only a transactional producer fences');
+    await this.connect();
+    // KafkaJS asks for the producer id on a first transaction; one that sends nothing ends locally.
+    await (await this.producer.transaction()).abort();
   }
 
   async disconnect(): Promise<void> {
@@ -154,7 +174,7 @@ export class EventProducer {
         else encoding.push(this.codec.encode(def, r.value).then((value) => void (message.value = value)));
       });
       if (encoding.length > 0) await Promise.all(encoding);
-      return await this.sendMessages(def.name, messages);
+      return await this.sendMessagesOnce(def.name, messages);
     } catch (e) {
       for (const s of spans) s.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
       throw e;
@@ -165,18 +185,38 @@ export class EventProducer {
 
   /** Sends bytes as they are: for dead letters and for tests that need hostile input. */
   async sendRaw(topic: string, records: RawRecord[]): Promise<SendMetadata[]> {
-    return this.sendMessages(
+    return this.sendMessagesOnce(
       topic,
       records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition })),
     );
   }
 
-  private async sendMessages(topic: string, messages: Message[]): Promise<SendMetadata[]> {
+  /** A transactional producer's messages in one transaction; anyone else's as they are. */
+  private async sendMessagesOnce(topic: string, messages: Message[]): Promise<SendMetadata[]> {
+    if (!this.options.transactionalId) return this.sendMessages(topic, messages);
+    await this.connect();
+    const tx = await this.producer.transaction();
+    try {
+      const out = await this.sendMessages(topic, messages, tx);
+      await tx.commit();
+      return out;
+    } catch (e) {
+      // Aborting may fail too (the producer fenced, the broker away); the next fence aborts for good.
+      if (tx.isActive()) await tx.abort().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async sendMessages(
+    topic: string,
+    messages: Message[],
+    via: Pick<KafkaProducer, 'send'> = this.producer,
+  ): Promise<SendMetadata[]> {
     await this.connect();
     const out: SendMetadata[] = [];
     for (const chunk of chunkBySize(messages, this.options.maxRequestBytes ?? 512 * 1024)) {
       const started = performance.now();
-      const metadata: SendMetadata[] = await this.producer.send({
+      const metadata: SendMetadata[] = await via.send({
         topic,
         acks: -1,
         messages: chunk,

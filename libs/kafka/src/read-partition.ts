@@ -33,6 +33,19 @@ export async function readPartitionRanges(
   const finished = new Promise<void>((resolve) => (finish = resolve));
   await consumer.connect();
   try {
+    const reached = (partition: number, lastOffset: string) => {
+      const range = wanted.get(partition);
+      if (!range || BigInt(lastOffset) + 1n < range.to) return;
+      done.add(partition);
+      if (done.size === wanted.size) finish();
+    };
+    // A batch of only transaction markers or aborted records never reaches eachBatch: KafkaJS moves
+    // past it itself. A range that ends in a commit marker (a transactional writer's) ends there.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.topic !== topic || e.payload.batchSize > 0) return;
+      progressedAt = Date.now();
+      reached(e.payload.partition, e.payload.lastOffset);
+    });
     await consumer.subscribe({ topic, fromBeginning: true });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = e.payload.memberAssignment[topic] ?? [];
@@ -52,10 +65,7 @@ export async function readPartitionRanges(
           if (offset >= range.to) break;
           await onMessage(batch.partition, m);
         }
-        if (BigInt(batch.lastOffset()) + 1n >= range.to) {
-          done.add(batch.partition);
-          if (done.size === wanted.size) finish();
-        }
+        reached(batch.partition, batch.lastOffset());
       },
     });
     let timer: NodeJS.Timeout | undefined;

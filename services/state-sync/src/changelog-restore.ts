@@ -15,6 +15,11 @@ export interface ChangelogRestoreDeps {
   clusterId: () => Promise<string>;
   /** Records written to Redis (and the checkpoints moved past them) at a time. */
   sliceRecords?: number;
+  /**
+   * Settles a partition's changelog before it is read: afterwards no earlier writer can commit to
+   * it (see PartitionProducers.fence). Part of the restore, so readiness says "restoring" meanwhile.
+   */
+  fence?: (partition: number) => Promise<void>;
 }
 
 /**
@@ -38,6 +43,8 @@ export class ChangelogRestore {
     const progress: RestoreProgress = { read: 0, toRead: 0 };
     const done = health.restoring(`changelog partitions ${partitions.join(',')}`, () => ({ ...progress }));
     try {
+      const { fence } = this.deps;
+      if (fence) await Promise.all(partitions.map((p) => fence(p)));
       await this.read(partitions, progress, owned);
     } finally {
       done();

@@ -11,15 +11,6 @@ export const stateSyncConfigSchema = baseConfigSchema.extend({
     .describe(
       "longest an applied event's id is kept while the changelog may not hold it yet (publishing forgets it at once; older duplicates are refused by the version gate)",
     ),
-  CHANGELOG_PRODUCERS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(12)
-    .default(4)
-    .describe(
-      'idempotent producers writing the changelog, each serving a fixed group of partitions: one keeps one request in flight for all of them',
-    ),
   COMMIT_INTERVAL_MS: z.coerce
     .number()
     .int()
@@ -59,9 +50,11 @@ export const stateSyncConfigSchema = baseConfigSchema.extend({
     .describe('how long a batch waits for those replicas before it fails and is retried'),
   FAULT_INJECT: z
     .string()
-    .regex(/^(crash-after-apply|crash-after-publish):\d+$/)
+    .regex(/^(crash|pause)-after-(apply|publish):\d+$/)
     .optional()
-    .describe('tests only: SIGKILL this process at a crash window on the Nth batch, e.g. crash-after-apply:3'),
+    .describe(
+      'tests only: SIGKILL (crash-) or SIGSTOP once (pause-) this process at a window on the Nth batch, e.g. crash-after-apply:3',
+    ),
 });
 
 export type StateSyncConfig = z.infer<typeof stateSyncConfigSchema>;

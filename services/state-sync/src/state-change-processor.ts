@@ -5,10 +5,10 @@ import {
   PartitionNotReady,
   type BatchInfo,
   type ConsumedRecord,
-  type EventProducerPool,
   type GroupListener,
   type KafkaAdminFacade,
   type KafkaClient,
+  type PartitionProducers,
 } from '@vigil/kafka';
 import {
   CODEC,
@@ -45,7 +45,10 @@ interface Restore {
  * twice, and an event that was applied but is newer than `published` is published now. A crash
  * after the changelog acked but before the marker moved is covered by reading the changelog
  * partition from its checkpoint (every record before it is reflected in the markers) whenever this
- * instance takes a partition over or a batch failed.
+ * instance takes a partition over or a batch failed. Before that read the partition's transactional
+ * producer is fenced: an earlier owner (crashed, or paused past its session and still mid-batch)
+ * can no longer commit a publish there, so the read sees all it ever will, and a late publish fails
+ * instead of writing a second copy.
  *
  * That read is a restore phase, not part of a batch: with an empty Redis it is the whole changelog,
  * which takes far longer than a consumer's session. It starts as soon as partitions are assigned
@@ -68,7 +71,7 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
 
   constructor(
     private readonly store: StateStore,
-    @Inject(CHANGELOG_PRODUCERS) private readonly producers: EventProducerPool,
+    @Inject(CHANGELOG_PRODUCERS) private readonly producers: PartitionProducers,
     @Inject(CODEC) codec: SchemaCodec,
     @Inject(KAFKA) kafka: KafkaClient,
     @Inject(KAFKA_ADMIN) private readonly admin: KafkaAdminFacade,
@@ -90,6 +93,9 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
       logger,
       clusterId: () => this.kafkaClusterId(),
       sliceRecords: config.RESTORE_SLICE_RECORDS,
+      // The fence comes first: once it resolves, whatever an earlier owner of a partition sent is
+      // committed (and the read sees it) or aborted, and that owner can never commit there again.
+      fence: (p) => this.producers.fence(p),
     });
   }
 
@@ -99,6 +105,7 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
 
   joined(assignment: Record<string, number[]>, generation: number): void {
     const mine = assignment[Topics.stateChanges.name] ?? [];
+    for (const p of this.assigned) if (!mine.includes(p)) void this.producers.release(p);
     this.assigned = new Set(mine);
     this.newGeneration(generation);
     if (mine.length > 0) this.startRestore(mine);
@@ -217,11 +224,11 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
     });
     for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) this.metrics.events.inc({ outcome }, n);
     if (toPublish.length === 0) return;
-    this.faults.reached('crash-after-apply', this.batches);
+    this.faults.reached('after-apply', this.batches);
 
     const publishing = this.metrics.batchPhaseSeconds.startTimer({ phase: 'publish' });
-    const metadata = await this.producers
-      .forPartition(partition)
+    const producer = await this.producers.forPartition(partition);
+    const metadata = await producer
       .send(
         Topics.stateChangelog,
         toPublish.map(({ record }) => ({
@@ -240,7 +247,7 @@ export class StateChangeProcessor implements OnModuleInit, GroupListener {
         })),
       )
       .finally(publishing);
-    this.faults.reached('crash-after-publish', this.batches);
+    this.faults.reached('after-publish', this.batches);
     const last = metadata.filter((m) => m.partition === partition && m.lastOffset !== undefined).at(-1)?.lastOffset;
     const clusterId = await this.kafkaClusterId();
     const marking = this.metrics.batchPhaseSeconds.startTimer({ phase: 'mark' });

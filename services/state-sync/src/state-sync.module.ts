@@ -1,6 +1,6 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Topics, type SchemaCodec } from '@vigil/events';
-import { EventProducerPool, type KafkaAdminFacade, type KafkaClient } from '@vigil/kafka';
+import { PartitionProducers, type KafkaAdminFacade, type KafkaClient } from '@vigil/kafka';
 import { CODEC, CONFIG, KAFKA, METRICS, parseRedisTarget, REDIS, ServiceResources } from '@vigil/platform';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -51,14 +51,18 @@ function inputPartitions(admin: KafkaAdminFacade): () => Promise<number[]> {
     {
       provide: CHANGELOG_PRODUCERS,
       inject: [KAFKA, CODEC, CONFIG, ServiceResources],
+      // One transactional id per changelog partition, named after the group: the instances of one
+      // deployment fence each other, another deployment on the same cluster is left alone.
       // Observed like the shared producer's sends (vigil_kafka_send_seconds by topic).
       useFactory: (kafka: KafkaClient, codec: SchemaCodec, config: StateSyncConfig, resources: ServiceResources) =>
-        new EventProducerPool(kafka, codec, config.CHANGELOG_PRODUCERS, { metrics: resources.eventsMetrics }),
+        new PartitionProducers(kafka, codec, `${config.CONSUMER_GROUP}.changelog`, {
+          metrics: resources.eventsMetrics,
+        }),
     },
   ],
 })
 export class StateSyncModule implements OnApplicationShutdown {
-  constructor(@Inject(CHANGELOG_PRODUCERS) private readonly producers: EventProducerPool) {}
+  constructor(@Inject(CHANGELOG_PRODUCERS) private readonly producers: PartitionProducers) {}
 
   /** After the consumer stopped (Nest closes the transport before this hook): no batch still sends. */
   async onApplicationShutdown(): Promise<void> {

@@ -1,3 +1,3 @@
 export const STATE_SYNC_METRICS = Symbol('state-sync.metrics');
-/** The changelog's producers (an EventProducerPool): one per group of input partitions. */
+/** The changelog's producers (PartitionProducers): one transactional producer per owned partition. */
 export const CHANGELOG_PRODUCERS = Symbol('state-sync.changelog-producers');

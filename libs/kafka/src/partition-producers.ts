@@ -1,6 +1,7 @@
 import type { SchemaCodec } from '@vigil/events';
 import type { KafkaClient } from './kafka-client';
 import { EventProducer, type EventProducerOptions } from './producer';
+import { withRetries } from './retries';
 
 /**
  * One transactional producer per partition an instance owns, its transactional id
@@ -40,7 +41,9 @@ export class PartitionProducers {
         transactionalId: this.transactionalId(partition),
       });
       try {
-        await producer.fence();
+        // On a broker's first transactional id, Kafka creates its transaction log first: the
+        // coordinator answers "not available" for a while, longer than KafkaJS's own retries.
+        await withRetries(`fencing ${this.transactionalId(partition)}`, () => producer.fence(), { timeoutMs: 60_000 });
       } catch (e) {
         await producer.disconnect().catch(() => undefined);
         throw e;

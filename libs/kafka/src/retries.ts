@@ -11,6 +11,8 @@ const RETRIABLE_TYPES = new Set([
   'REQUEST_TIMED_OUT',
   'REPLICA_NOT_AVAILABLE',
   'OFFSET_NOT_AVAILABLE',
+  // A transactional id's previous transaction is still being completed (a fence waits for it).
+  'CONCURRENT_TRANSACTIONS',
 ]);
 
 interface KafkaErrorShape {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics, type StateChangeEvent } from '@vigil/events';
-import { ensureTopics, highWatermarks, silentLogger } from '@vigil/kafka';
+import { ensureTopics, highWatermarks, silentLogger, withRetries } from '@vigil/kafka';
 import { parseRedisTarget } from '@vigil/platform';
 import {
   committedOffsets,
@@ -132,10 +132,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         for (let tick = 0; !stopLoad && Date.now() < endAt; tick++) {
           const batch: StateChangeEvent[] = [];
           while (batch.length < perTick) batch.push(...changes.next());
-          // Sent in order: the order the version gate judges is the order on the partition.
-          await producer.send(
-            Topics.stateChanges,
-            batch.map((value) => ({ value })),
+          // Sent in order: the order the version gate judges is the order on the partition. A broker
+          // kill can outlast KafkaJS's own retries (a leader election on a loaded machine): sent
+          // again, as an agent's SDK would, not given up (the producer is idempotent).
+          await withRetries(
+            'the soak load',
+            () =>
+              producer.send(
+                Topics.stateChanges,
+                batch.map((value) => ({ value })),
+              ),
+            { timeoutMs: 120_000 },
           );
           sent.push(...batch);
           const due = startedAt + (tick + 1) * 100;
@@ -149,6 +156,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
             held.map((value) => ({ value })),
           );
       })();
+      // Awaited after the faults are scheduled; a failure meanwhile must not be an unhandled rejection.
+      load.catch(() => undefined);
 
       const progress = setInterval(() => {
         log(

@@ -18,6 +18,16 @@ describe('bounded retries of a broker that is still settling', () => {
     assert.equal(isRetriableKafkaError(new Error('connection refused')), false);
   });
 
+  it('takes a lost broker connection as settling too: on a cluster another broker takes over its partitions', () => {
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
+      name: 'KafkaJSConnectionError',
+    });
+    assert.ok(isRetriableKafkaError(refused));
+    assert.ok(isRetriableKafkaError({ name: 'KafkaJSNumberOfRetriesExceeded', originalError: refused }));
+    assert.ok(isRetriableKafkaError(Object.assign(new Error('closed'), { name: 'KafkaJSConnectionClosedError' })));
+    assert.equal(isRetriableKafkaError(Object.assign(new Error('bad'), { name: 'KafkaJSNonRetriableError' })), false);
+  });
+
   it('retries a settling error until it succeeds, refreshing before each retry', async () => {
     let calls = 0;
     let refreshes = 0;

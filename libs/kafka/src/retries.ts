@@ -15,6 +15,15 @@ const RETRIABLE_TYPES = new Set([
   'CONCURRENT_TRANSACTIONS',
 ]);
 
+// A broker that went away (killed, restarting): on a cluster its partitions get new leaders once
+// the controller notices (broker.session.timeout.ms, 9 s by default); until then the metadata still
+// names it. KafkaJS's own retries of these reuse that metadata, so they run out first.
+const RETRIABLE_NAMES = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+]);
+
 interface KafkaErrorShape {
   type?: string;
   retriable?: boolean;
@@ -37,11 +46,16 @@ export function findKafkaErrorOfType(e: unknown, types: ReadonlySet<string>): Er
 }
 
 /**
- * True for the protocol errors above, also when KafkaJS wrapped them in its "retries exceeded"
+ * True for the protocol errors and the lost broker connections above, also when KafkaJS wrapped them in its "retries exceeded"
  * error (its own retries reuse the metadata it held, which is why they can run out).
  */
 export function isRetriableKafkaError(e: unknown): boolean {
-  return findKafkaErrorOfType(e, RETRIABLE_TYPES) !== undefined;
+  if (findKafkaErrorOfType(e, RETRIABLE_TYPES) !== undefined) return true;
+  for (let err = e as KafkaErrorShape | undefined, depth = 0; err && depth < 5; depth++) {
+    if (err.name && RETRIABLE_NAMES.has(err.name)) return true;
+    err = (err.originalError ?? err.cause) as KafkaErrorShape | undefined;
+  }
+  return false;
 }
 
 export interface RetryOptions {

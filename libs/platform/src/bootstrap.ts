@@ -119,7 +119,8 @@ export function serviceMain<S extends z.ZodTypeAny>(def: ServiceDefinition<S>, a
     return;
   }
   runService(def).catch((e: Error) => {
-    process.stderr.write(`${def.name} failed to start: ${e.message}\n`);
+    // The stack too: "ECONNREFUSED" alone does not say which step of the start needed which broker.
+    process.stderr.write(`${def.name} failed to start: ${e.stack ?? e.message}\n`);
     process.exit(1);
   });
 }

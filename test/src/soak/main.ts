@@ -26,6 +26,7 @@ ready at the end. Exits 1 on any violation.
   --redis-kills N      Redis master SIGKILLs, replica promoted, cluster infra only (default 10 there, else 0)
   --seed N             the run's seed (default: random, printed)
   --out FILE           the JSON report (default bench/results/soak-<seed>.json)
+  --log-dir DIR        each service instance's output, <role>-<n>.log (default bench/results/soak-<seed>-logs)
   -h, --help           this text`;
 
 async function main(): Promise<void> {
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       'redis-kills': { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
+      'log-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,6 +66,8 @@ async function main(): Promise<void> {
     entities: int('entities', values.entities),
     agents: int('agents', values.agents),
     intervalMs: int('interval-ms', values['interval-ms']),
+    logDir: values['log-dir'] ?? path.join(repoRoot, 'bench', 'results', `soak-${seed}-logs`),
+    log: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`),
     faults: {
       'kill-service': int('kills', values.kills),
       'pause-service': int('pauses', values.pauses),

@@ -14,7 +14,9 @@ export interface SoakReport {
     missingVersions: number;
     redisWrong: number;
   };
-  faults: Record<string, number>;
+  faults: Partial<Record<string, number>>;
+  /** Instance starts that exited or stayed unready, and were replaced: each with its log file. */
+  failedStarts: string[];
   recoverySeconds: Record<string, { p50: number; p99: number; max: number; n: number }>;
   heartbeat: DetectionAudit;
   readyAtEnd: boolean;
@@ -32,6 +34,7 @@ export function summarize(r: SoakReport): string {
     `changelog duplicates ${r.events.changelogDuplicates}, missing versions ${r.events.missingVersions}, Redis not at the newest version ${r.events.redisWrong}`,
     `faults: ${JSON.stringify(r.faults)}; recovery: ${rec || 'none measured'}`,
     `heartbeat: ${r.heartbeat.agents} agents, ${r.heartbeat.killedAgents} killed, ${r.heartbeat.killedDeclaredOnce} declared unreachable exactly once, false detections ${r.heartbeat.falseDetections}`,
+    `instance starts that failed and were retried: ${r.failedStarts.length}${r.failedStarts.map((f) => `\n  ${f}`).join('')}`,
     `every instance ready at the end: ${r.readyAtEnd}`,
     r.violations.length === 0 ? 'no violations' : `VIOLATIONS:\n  ${r.violations.join('\n  ')}`,
   ].join('\n');

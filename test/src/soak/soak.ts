@@ -3,26 +3,19 @@
 // service instances, kill agents and, on the cluster infra, kill brokers and Redis masters. At the
 // end it checks the invariants against what it sent and reports figures.
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics, type StateChangeEvent } from '@vigil/events';
 import { ensureTopics, highWatermarks, silentLogger, withRetries } from '@vigil/kafka';
 import { parseRedisTarget } from '@vigil/platform';
-import {
-  committedOffsets,
-  percentile,
-  runScript,
-  seededRandom,
-  startFleet,
-  startHeartbeat,
-  stopProcess,
-  waitHttpOk,
-  waitUntil,
-  watchLiveness,
-  type ServiceProcess,
-} from '@vigil/test-kit';
-import { connect, startStateSync, waitCaughtUp } from '../state-sync-harness';
+import { committedOffsets, percentile, seededRandom, startFleet, waitUntil, watchLiveness } from '@vigil/test-kit';
+import { connect, waitCaughtUp } from '../state-sync-harness';
 import { ChangeStream } from './change-stream';
 import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
+import { FaultLedger, inject, type InjectContext } from './inject';
+import { InstancePool } from './instances';
 import { auditChanges, auditDetections } from './invariants';
 import { summarize, type SoakReport } from './report';
 
@@ -41,28 +34,13 @@ export interface SoakOptions {
   drainTimeoutMs?: number;
   /** How long a paused instance stays stopped: past its consumer session (10 s). */
   pauseMs?: number;
+  /** Where each service instance's output is written (default: a new directory under the OS's tmp). */
+  logDir?: string;
   log?: (line: string) => void;
 }
 
-interface Instance {
-  role: 'state-sync' | 'heartbeat';
-  proc: ServiceProcess;
-  port: number;
-  /** Picked by a kill: no other fault picks it meanwhile. */
-  dying?: boolean;
-}
-
-/** Where a fault's recovery is measured: from the fault until what it broke answers again. */
-const recovery = new Map<string, number[]>();
-const recovered = (kind: string, ms: number) => {
-  const times = recovery.get(kind) ?? [];
-  times.push(ms);
-  recovery.set(kind, times);
-};
-
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const log = o.log ?? ((l: string) => console.log(l));
-  recovery.clear();
   const random = seededRandom(o.seed ^ 0x5eed);
   const run = `soak-${o.seed}-${randomUUID().slice(0, 6)}`;
   const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean).length;
@@ -84,23 +62,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   // services would create their topics only as they start.
   await ensureTopics(kafka, undefined, silentLogger);
   const hbGroup = `${run}-heartbeat`;
-  const instances: Instance[] = [];
-  const start = async (role: Instance['role']): Promise<Instance> => {
-    const began = Date.now();
-    const s =
-      role === 'state-sync'
-        ? await startStateSync({ LOG_LEVEL: 'warn' })
-        : await startHeartbeat(hbGroup, { LOG_LEVEL: 'warn' });
-    if (role === 'heartbeat') await waitHttpOk(s.port, '/health/ready', 60_000, 'heartbeat readiness');
-    const inst = { role, proc: s, port: s.port };
-    instances.push(inst);
-    log(`  ${role} started on :${s.port} in ${Date.now() - began} ms`);
-    return inst;
-  };
+  const logDir = o.logDir ?? mkdtempSync(path.join(os.tmpdir(), `${run}-`));
+  mkdirSync(logDir, { recursive: true });
+  log(`  service logs in ${logDir}`);
+  const pool = new InstancePool({ logDir, heartbeatGroup: hbGroup, log });
+  const ledger = new FaultLedger();
   const fleetPrefix = `${run}-agent`;
   const watch = await watchLiveness(kafka, codec, fleetPrefix);
-  const killedAgents = new Map<string, number>();
-  const counts: Record<string, number> = {};
   const violations: string[] = [];
   const sent: StateChangeEvent[] = [];
   let stream: ChangeStream | undefined;
@@ -111,7 +79,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   // Whatever happens, no service process outlives the soak: a failed drain ends the run, not hangs it.
   try {
     try {
-      for (const role of ['state-sync', 'state-sync', 'heartbeat', 'heartbeat'] as const) await start(role);
+      for (const role of ['state-sync', 'state-sync', 'heartbeat', 'heartbeat'] as const) await pool.start(role);
       fleet = startFleet({ agents: o.agents, prefix: fleetPrefix, intervalMs: o.intervalMs });
       await waitUntil(
         () => new Set(watch.to('healthy').map((t) => t.agentId)).size >= o.agents,
@@ -161,15 +129,24 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
       const progress = setInterval(() => {
         log(
-          `  ${Math.round((Date.now() - startedAt) / 1000)} s: ${sent.length} changes sent, faults ${JSON.stringify(counts)}`,
+          `  ${Math.round((Date.now() - startedAt) / 1000)} s: ${sent.length} changes sent, faults ${JSON.stringify(ledger.counts)}`,
         );
       }, 15_000);
       try {
         // Faults fire on schedule, each recovering on its own (a restart takes ~10 s, longer than the
         // gap between two kills of a long run), so several may be under way at once; broker and Redis
         // faults run one after another, as the cluster's quorum and replicas require.
+        const ctx: InjectContext = {
+          pool,
+          random,
+          fleet: () => fleet!,
+          redis,
+          pauseMs: o.pauseMs ?? 15_000,
+          log,
+        };
         const underWay: Array<Promise<void>> = [];
         let infraChain = Promise.resolve();
+        let agentChain = Promise.resolve();
         const track = (fault: Fault, p: Promise<void>) =>
           p.catch((e: Error) => void violations.push(`the ${fault.kind} fault at ${fault.at} ms failed: ${e.message}`));
         for (const fault of schedule) {
@@ -179,10 +156,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
             underWay.push(
               (infraChain = track(
                 fault,
-                infraChain.then(() => inject(fault)),
+                infraChain.then(() => inject(fault, ctx, ledger)),
               )),
             );
-          else underWay.push(track(fault, inject(fault)));
+          // One at a time too: the fleet's answer to "kill 1" names the agent, and two kills at once
+          // would both read the first answer.
+          else if (fault.kind === 'kill-agent')
+            underWay.push(
+              (agentChain = track(
+                fault,
+                agentChain.then(() => inject(fault, ctx, ledger)),
+              )),
+            );
+          else underWay.push(track(fault, inject(fault, ctx, ledger)));
         }
         await load;
         await Promise.all(underWay);
@@ -222,12 +208,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const changes = await auditChanges(sent, { kafka, redis }, violations);
     const heartbeat = auditDetections(
       watch.seen,
-      { agentIds: fleetIds, killed: new Set(killedAgents.keys()) },
+      { agentIds: fleetIds, killed: new Set(ledger.killedAgents.keys()) },
       violations,
     );
 
     let readyAtEnd = true;
-    for (const inst of instances.filter((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null)) {
+    for (const inst of pool.live.filter((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null)) {
       const res = await fetch(`http://127.0.0.1:${inst.port}/health/ready`).catch(() => undefined);
       if (res?.status !== 200) {
         readyAtEnd = false;
@@ -248,85 +234,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         missingVersions: changes.missingVersions,
         redisWrong: changes.redisWrong,
       },
-      faults: counts,
-      recoverySeconds: Object.fromEntries([...recovery].map(([k, ms]) => [k, secondsOf(ms)])),
+      faults: ledger.counts,
+      failedStarts: pool.failedStarts,
+      recoverySeconds: Object.fromEntries([...ledger.recovery].map(([k, ms]) => [k, secondsOf(ms)])),
       heartbeat,
       readyAtEnd,
       violations,
     };
   } finally {
     await watch.stop().catch(() => undefined);
-    for (const inst of instances) await stopProcess(inst.proc.child).catch(() => undefined);
+    await pool.stopAll();
     await close().catch(() => undefined);
     redis.disconnect();
-  }
-
-  async function inject(fault: Fault): Promise<void> {
-    counts[fault.kind] = (counts[fault.kind] ?? 0) + 1;
-    const began = Date.now();
-    switch (fault.kind) {
-      case 'kill-service': {
-        const live = instances.filter((i) => !i.dying);
-        const victim = live[Math.floor(random() * live.length)]!;
-        victim.dying = true;
-        victim.proc.child.kill('SIGKILL');
-        await victim.proc.exited;
-        instances.splice(instances.indexOf(victim), 1);
-        log(`  fault: SIGKILL ${victim.role} on :${victim.port}`);
-        await start(victim.role);
-        recovered(fault.kind, Date.now() - began);
-        break;
-      }
-      case 'pause-service': {
-        const live = instances.filter((i) => !i.dying);
-        const victim = live[Math.floor(random() * live.length)]!;
-        log(`  fault: SIGSTOP ${victim.role} on :${victim.port} for ${o.pauseMs ?? 15_000} ms`);
-        victim.proc.child.kill('SIGSTOP');
-        await sleep(o.pauseMs ?? 15_000);
-        // A kill may have found it stopped: then that fault's restart is its recovery.
-        if (victim.proc.child.exitCode !== null || victim.proc.child.signalCode !== null) break;
-        victim.proc.child.kill('SIGCONT');
-        const resumed = Date.now();
-        await waitHttpOk(victim.port, '/health/ready', 120_000, `${victim.role} ready after a pause`);
-        recovered(fault.kind, Date.now() - resumed);
-        break;
-      }
-      case 'kill-agent': {
-        fleet!.send('kill 1');
-        const e = await fleet!.waitFor('killed', 10_000);
-        for (const a of e.agents ?? []) killedAgents.set(a, Date.now());
-        log(`  fault: agent ${(e.agents ?? []).join(',')} killed`);
-        break;
-      }
-      case 'kill-broker': {
-        const node = 1 + Math.floor(random() * 3);
-        log(`  fault: SIGKILL kafka node ${node}`);
-        check(runScript('infra/kafka-cluster.sh', ['kill', String(node)], process.env), 'kill a broker');
-        await sleep(3000 + random() * 7000);
-        check(runScript('infra/kafka-cluster.sh', ['start', String(node)], process.env), 'restart a broker');
-        recovered(fault.kind, Date.now() - began);
-        break;
-      }
-      case 'kill-redis-master': {
-        const masters = ((await redis.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>).map(
-          ([, , [, port]]) => Number(port),
-        );
-        const port = masters[Math.floor(random() * masters.length)]!;
-        log(`  fault: SIGKILL redis master :${port}`);
-        check(runScript('infra/redis-cluster.sh', ['kill', String(port)], process.env), 'kill a Redis master');
-        await waitUntil(
-          async () => {
-            const now = (await redis.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
-            return !now.some(([, , [, p]]) => Number(p) === port);
-          },
-          60_000,
-          `a replica to take over from :${port}`,
-        );
-        recovered(fault.kind, Date.now() - began);
-        check(runScript('infra/redis-cluster.sh', ['start', String(port)], process.env), 'restart a Redis node');
-        break;
-      }
-    }
   }
 }
 
@@ -337,8 +256,4 @@ function secondsOf(ms: number[]) {
     max: Math.round(Math.max(...ms)) / 1000,
     n: ms.length,
   };
-}
-
-function check(r: { code: number | null; stderr: string }, what: string): void {
-  if (r.code !== 0) throw new Error(`${what} failed: ${r.stderr.slice(-500)}`);
 }

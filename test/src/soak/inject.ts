@@ -1,0 +1,100 @@
+// How the soak injects each kind of fault, and what it counts as the fault's recovery: from the
+// fault until what it broke answers again. Every fault is logged as it fires, before its effect, so
+// a run that stalls shows what it was doing.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis, Cluster } from 'ioredis';
+import { runScript, waitHttpOk, waitUntil, type RunningFleet } from '@vigil/test-kit';
+import type { Fault, FaultKind } from './fault-schedule';
+import type { InstancePool } from './instances';
+
+export interface InjectContext {
+  pool: InstancePool;
+  random: () => number;
+  fleet: () => RunningFleet;
+  redis: Redis | Cluster;
+  /** How long a paused instance stays stopped: past its consumer session (10 s). */
+  pauseMs: number;
+  log: (line: string) => void;
+}
+
+export class FaultLedger {
+  readonly counts: Partial<Record<FaultKind, number>> = {};
+  readonly recovery = new Map<FaultKind, number[]>();
+  /** Agents killed for good, with when. */
+  readonly killedAgents = new Map<string, number>();
+
+  recovered(kind: FaultKind, ms: number): void {
+    const times = this.recovery.get(kind) ?? [];
+    times.push(ms);
+    this.recovery.set(kind, times);
+  }
+}
+
+export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedger): Promise<void> {
+  ledger.counts[fault.kind] = (ledger.counts[fault.kind] ?? 0) + 1;
+  const began = Date.now();
+  const { pool, random, log } = ctx;
+  switch (fault.kind) {
+    case 'kill-service': {
+      const victim = pool.pick(random);
+      victim.dying = true;
+      log(`  fault: SIGKILL ${victim.role} on :${victim.port}`);
+      victim.proc.child.kill('SIGKILL');
+      await victim.proc.exited;
+      pool.remove(victim);
+      await pool.start(victim.role);
+      ledger.recovered(fault.kind, Date.now() - began);
+      break;
+    }
+    case 'pause-service': {
+      const victim = pool.pick(random);
+      log(`  fault: SIGSTOP ${victim.role} on :${victim.port} for ${ctx.pauseMs} ms`);
+      victim.proc.child.kill('SIGSTOP');
+      await sleep(ctx.pauseMs);
+      // A kill may have found it stopped: then that fault's restart is its recovery.
+      if (victim.proc.child.exitCode !== null || victim.proc.child.signalCode !== null) break;
+      victim.proc.child.kill('SIGCONT');
+      const resumed = Date.now();
+      await waitHttpOk(victim.port, '/health/ready', 120_000, `${victim.role} ready after a pause`);
+      ledger.recovered(fault.kind, Date.now() - resumed);
+      break;
+    }
+    case 'kill-agent': {
+      log('  fault: kill an agent');
+      ctx.fleet().send('kill 1');
+      const e = await ctx.fleet().waitFor('killed', 10_000);
+      for (const a of e.agents ?? []) ledger.killedAgents.set(a, Date.now());
+      log(`  fault: agent ${(e.agents ?? []).join(',')} killed`);
+      break;
+    }
+    case 'kill-broker': {
+      const node = 1 + Math.floor(random() * 3);
+      log(`  fault: SIGKILL kafka node ${node}`);
+      check(runScript('infra/kafka-cluster.sh', ['kill', String(node)], process.env), 'kill a broker');
+      await sleep(3000 + random() * 7000);
+      check(runScript('infra/kafka-cluster.sh', ['start', String(node)], process.env), 'restart a broker');
+      log(`  fault: kafka node ${node} back`);
+      ledger.recovered(fault.kind, Date.now() - began);
+      break;
+    }
+    case 'kill-redis-master': {
+      const slots = async () =>
+        ((await ctx.redis.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>).map(
+          ([, , [, port]]) => Number(port),
+        );
+      const masters = await slots();
+      const port = masters[Math.floor(random() * masters.length)]!;
+      log(`  fault: SIGKILL redis master :${port}`);
+      check(runScript('infra/redis-cluster.sh', ['kill', String(port)], process.env), 'kill a Redis master');
+      await waitUntil(async () => !(await slots()).includes(port), 60_000, `a replica to take over from :${port}`);
+      ledger.recovered(fault.kind, Date.now() - began);
+      check(runScript('infra/redis-cluster.sh', ['start', String(port)], process.env), 'restart a Redis node');
+      log(`  fault: redis :${port} replaced by its replica and back as one`);
+      break;
+    }
+  }
+}
+
+function check(r: { code: number | null; stderr: string }, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} failed: ${r.stderr.slice(-500)}`);
+}

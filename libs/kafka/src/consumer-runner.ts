@@ -2,7 +2,6 @@ import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { Batch, EachBatchPayload } from 'kafkajs';
 import type { SchemaCodec, TopicDef } from '@vigil/events';
 import { DeadLetterWriter } from './dead-letter-writer';
-import { KafkaAdminFacade } from './admin';
 import type { KafkaClient, KafkaConsumer } from './kafka-client';
 import type { EventsLogger } from './logger';
 import { stderrLogger } from './logger';
@@ -10,6 +9,8 @@ import type { EventsMetrics } from './metrics';
 import { IntervalCommitter } from './offset-committer';
 import type { EventProducer } from './producer';
 import { findKafkaErrorOfType } from './retries';
+import { onSkippedBatches } from './skipped-batches';
+import { StartPositions } from './start-positions';
 import { RecordAdmission, type ConsumedRecord, type Rejected } from './record-admission';
 
 export type { ConsumedRecord } from './record-admission';
@@ -158,9 +159,7 @@ export class ConsumerRunner {
   private readonly inFlight = new Set<Promise<void>>();
   private generation = 0;
   private assignment: Record<string, number[]> = {};
-  /** Partitions a batch committed (or recorded) in this generation: their start needs no pinning. */
-  private readonly advanced = new Set<string>();
-  private admin?: KafkaAdminFacade;
+  private readonly startPositions: StartPositions;
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     this.logger = options.logger ?? stderrLogger;
@@ -179,8 +178,8 @@ export class ConsumerRunner {
       this.committer?.newGeneration();
       this.generation += 1;
       this.assignment = e.payload.memberAssignment;
-      this.advanced.clear();
-      void this.pinStartPositions(e.payload.memberAssignment, this.generation);
+      this.startPositions.newGeneration();
+      void this.startPositions.pin(e.payload.memberAssignment, this.generation);
       options.group?.joined?.(e.payload.memberAssignment, this.generation);
     });
     this.consumer.on(this.consumer.events.REBALANCING, () => options.group?.rebalancing?.());
@@ -191,23 +190,27 @@ export class ConsumerRunner {
         restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed and stopped',
       );
     });
-    // A batch of only transaction markers (a transactional writer's commits) or aborted records
-    // never reaches eachBatch: KafkaJS moves past it, but commits nothing without autoCommit. Its
-    // offsets are committed here, or the group would stay a marker behind the end for good.
-    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (e) => {
-      const { topic, partition, batchSize, lastOffset } = e.payload;
-      if (batchSize > 0 || !this.running || !this.subs.has(topic)) return;
-      const next = { topic, partition, offset: (BigInt(lastOffset) + 1n).toString() };
-      this.advanced.add(`${topic}/${partition}`);
-      if (this.committer) this.committer.record(next);
-      else
-        this.consumer
-          .commitOffsets([next])
-          .catch((err: Error) => this.logger.warn({ topic, partition, err: err.message }, 'marker commit failed'));
+    // Without autoCommit KafkaJS commits nothing for a batch of only transaction markers.
+    onSkippedBatches(this.consumer, (topic, partition, next) => {
+      if (!this.running || !this.subs.has(topic)) return;
+      this.commitNext({ topic, partition, offset: next.toString() }).catch((err: Error) =>
+        this.logger.warn({ topic, partition, err: err.message }, 'marker commit failed'),
+      );
     });
     if (options.commitIntervalMs !== undefined)
       this.committer = new IntervalCommitter(this.consumer, options.commitIntervalMs, this.logger);
     this.admission = new RecordAdmission(options);
+    this.startPositions = new StartPositions({
+      kafka: options.kafka,
+      groupId: options.groupId,
+      readsFromEnd: (topic) => {
+        const sub = this.subs.get(topic);
+        return sub !== undefined && !(sub.fromBeginning ?? options.fromBeginning ?? true);
+      },
+      commit: (offsets) => this.consumer.commitOffsets(offsets),
+      stillCurrent: (generation) => generation === this.generation && this.running,
+      logger: this.logger,
+    });
     this.deadLetters = new DeadLetterWriter({ ...options, logger: this.logger });
   }
 
@@ -246,49 +249,19 @@ export class ConsumerRunner {
       await this.committer.stop();
     }
     await this.consumer.disconnect();
-    await this.admin?.close();
-  }
-
-  /**
-   * A topic read from its end (fromBeginning false) has no committed offset in a new group until a
-   * batch of it is handled. A member that dies before that leaves the next owner starting at the end
-   * again, passing over the records in between; and a partition that gets no more records then never
-   * commits at all, its lag unknown for good. So at a join, a partition of such a topic without a
-   * committed offset gets the log end committed once: "latest" becomes a position the group keeps.
-   * A partition a batch already advanced in this generation is left alone; at worst the pin races a
-   * batch's commit and moves the position back to where this member started: records are
-   * redelivered, never passed over.
-   */
-  private async pinStartPositions(assignment: Record<string, number[]>, generation: number): Promise<void> {
-    const fromEnd = Object.entries(assignment).filter(([topic, partitions]) => {
-      const sub = this.subs.get(topic);
-      return sub && partitions.length > 0 && !(sub.fromBeginning ?? this.options.fromBeginning ?? true);
-    });
-    if (fromEnd.length === 0) return;
-    try {
-      this.admin ??= new KafkaAdminFacade(this.options.kafka);
-      for (const [topic, partitions] of fromEnd) {
-        const committed = await this.admin.committedOffsets(this.options.groupId, topic);
-        const unset = partitions.filter((p) => (committed.get(p) ?? -1n) < 0n);
-        if (unset.length === 0) continue;
-        const ends = await this.admin.highWatermarks(topic);
-        if (generation !== this.generation || !this.running) return;
-        const pins = unset
-          .filter((p) => !this.advanced.has(`${topic}/${p}`) && ends.has(p))
-          .map((p) => ({ topic, partition: p, offset: ends.get(p)!.toString() }));
-        if (pins.length === 0) continue;
-        await this.consumer.commitOffsets(pins);
-        this.logger.info({ topic, partitions: pins.map((p) => p.partition) }, 'start positions pinned at the log end');
-      }
-    } catch (e) {
-      // Not pinned: the group behaves as KafkaJS alone would; the next join tries again.
-      this.logger.warn({ groupId: this.options.groupId, err: (e as Error).message }, 'could not pin start positions');
-    }
+    await this.startPositions.close();
   }
 
   /** Lets a caller observe rebalances (e.g. to hand over per-partition state). */
   onGroupJoin(listener: (assignment: Record<string, number[]>) => void): void {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => listener(e.payload.memberAssignment));
+  }
+
+  /** Records the position after a batch: committed now, or with the interval committer's next commit. */
+  private async commitNext(next: { topic: string; partition: number; offset: string }): Promise<void> {
+    this.startPositions.advancedBy(next.topic, next.partition);
+    if (this.committer) this.committer.record(next);
+    else await this.consumer.commitOffsets([next]);
   }
 
   private processBatch(payload: EachBatchPayload): Promise<void> {
@@ -320,9 +293,7 @@ export class ConsumerRunner {
           partition: batch.partition,
           offset: (BigInt(batch.lastOffset()) + 1n).toString(),
         };
-        this.advanced.add(partitionKey);
-        if (this.committer) this.committer.record(next);
-        else await this.consumer.commitOffsets([next]);
+        await this.commitNext(next);
         payload.resolveOffset(batch.lastOffset());
         this.failures.delete(partitionKey);
         this.options.metrics?.consumerLag?.set(

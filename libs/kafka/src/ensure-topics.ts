@@ -73,7 +73,11 @@ async function waitForLeaders(admin: KafkaAdmin, topics: TopicDef<unknown>[], ti
       // Asking each leader proves it knows it leads: metadata alone can be ahead of the broker.
       for (const name of names) await admin.fetchTopicOffsets(name);
     },
-    { timeoutMs, beforeRetry: async () => void (await admin.fetchTopicMetadata({ topics: names })) },
+    {
+      timeoutMs,
+      lostConnections: true,
+      beforeRetry: async () => void (await admin.fetchTopicMetadata({ topics: names })),
+    },
   );
 }
 

@@ -7,7 +7,7 @@ import { createKafkaClient } from './kafka-client';
 import { silentLogger } from './logger';
 import { PartitionProducers } from './partition-producers';
 import { highWatermarks, readPartitionRanges } from './read-partition';
-import { infraEnv, isolatedTopic } from './testing';
+import { infraEnv, isolatedTopic, waitUntil } from './testing';
 
 describe('PartitionProducers: one owner of a partition at a time', () => {
   const env = infraEnv();
@@ -32,6 +32,26 @@ describe('PartitionProducers: one owner of a partition at a time', () => {
     });
     return ids;
   };
+
+  it('a partition released while its fence is under way has no producer afterwards, and fences queue', async () => {
+    const topic = isolatedTopic(Topics.stateChangelog, { partitions: 1 });
+    await ensureTopics(kafka, [topic as TopicDef<unknown>], silentLogger);
+    const owner = instance(`pp-${randomUUID().slice(0, 8)}`);
+    // A rebalance that gives the partition and takes it back before the fence answered.
+    const fencing = owner.fence(0);
+    const released = owner.release(0);
+    await Promise.all([fencing, released]);
+    await assert.rejects(owner.forPartition(0), /no fenced producer/, 'released last: nothing to send with');
+
+    // Two takeovers in a row: the second fence's producer is the one that sends.
+    await Promise.all([owner.fence(0), owner.fence(0)]);
+    const producer = await owner.forPartition(0);
+    await producer.send(topic, [{ value: sampleStateChange('after-two-fences', 1), partition: 0 }]);
+    // EndTxn answers before the coordinator writes the commit marker: the record is readable shortly after.
+    let ids: string[] = [];
+    await waitUntil(async () => (ids = await committed(topic.name)).length > 0, 30_000, 'the commit marker');
+    assert.deepEqual(ids, ['after-two-fences']);
+  });
 
   it('a previous owner fenced by the next can no longer commit; readers see only what owners committed', async () => {
     const topic = isolatedTopic(Topics.stateChangelog, { partitions: 1 });

@@ -11,9 +11,12 @@ import { withRetries } from './retries';
  * overlap with the others' instead of queueing behind one producer's single request in flight.
  */
 export class PartitionProducers {
-  private readonly producers = new Map<number, EventProducer>();
-  /** The fence of each partition under way: its sends wait for it. */
-  private readonly fencing = new Map<number, Promise<EventProducer>>();
+  /**
+   * Per partition, its producer as of the last fence or release asked for. Each fence or release of
+   * a partition runs after the one before it, so two fences never both keep a producer and a release
+   * during a fence leaves none behind: every producer made here is either current or disconnected.
+   */
+  private readonly current = new Map<number, Promise<EventProducer | undefined>>();
 
   constructor(
     private readonly kafka: KafkaClient,
@@ -32,9 +35,7 @@ export class PartitionProducers {
    * here or elsewhere, is fenced and its open transaction aborted when this resolves.
    */
   async fence(partition: number): Promise<void> {
-    const previous = this.producers.get(partition);
-    this.producers.delete(partition);
-    const fenced = (async () => {
+    await this.queue(partition, async (previous) => {
       await previous?.disconnect().catch(() => undefined);
       const producer = new EventProducer(this.kafka, this.codec, {
         ...this.options,
@@ -43,38 +44,52 @@ export class PartitionProducers {
       try {
         // On a broker's first transactional id, Kafka creates its transaction log first: the
         // coordinator answers "not available" for a while, longer than KafkaJS's own retries.
-        await withRetries(`fencing ${this.transactionalId(partition)}`, () => producer.fence(), { timeoutMs: 60_000 });
+        await withRetries(`fencing ${this.transactionalId(partition)}`, () => producer.fence(), {
+          timeoutMs: 60_000,
+          lostConnections: true,
+        });
       } catch (e) {
         await producer.disconnect().catch(() => undefined);
         throw e;
       }
       return producer;
-    })();
-    this.fencing.set(partition, fenced);
-    try {
-      this.producers.set(partition, await fenced);
-    } finally {
-      if (this.fencing.get(partition) === fenced) this.fencing.delete(partition);
-    }
+    });
   }
 
   /** The partition's producer; only after a fence of it (a send without one would fence nobody). */
   async forPartition(partition: number): Promise<EventProducer> {
-    const producer = this.producers.get(partition) ?? (await this.fencing.get(partition));
+    const producer = await this.current.get(partition);
     if (!producer) throw new Error(`changelog partition ${partition} has no fenced producer here`);
     return producer;
   }
 
   /** A partition this instance no longer owns: its producer goes (its next owner fences the id anyway). */
   async release(partition: number): Promise<void> {
-    const producer = this.producers.get(partition);
-    this.producers.delete(partition);
-    await producer?.disconnect().catch(() => undefined);
+    const released = this.queue(partition, async (previous) => {
+      await previous?.disconnect().catch(() => undefined);
+      return undefined;
+    });
+    await released;
+    if (this.current.get(partition) === released) this.current.delete(partition);
   }
 
+  /** Releases every partition, after the fences under way. */
   async disconnect(): Promise<void> {
-    const all = [...this.producers.values()];
-    this.producers.clear();
-    await Promise.all(all.map((p) => p.disconnect().catch(() => undefined)));
+    await Promise.all([...this.current.keys()].map((p) => this.release(p)));
+  }
+
+  /**
+   * Runs `step` on the partition's producer once the fence or release before it ended. (Not named
+   * `then`: an object with a then method is a thenable, and Nest awaits what a factory returns.)
+   */
+  private queue(
+    partition: number,
+    step: (previous: EventProducer | undefined) => Promise<EventProducer | undefined>,
+  ): Promise<EventProducer | undefined> {
+    // A failed fence left no producer (it disconnected its own): the next step starts from none.
+    const previous = (this.current.get(partition) ?? Promise.resolve(undefined)).catch(() => undefined);
+    const next = previous.then(step);
+    this.current.set(partition, next);
+    return next;
   }
 }

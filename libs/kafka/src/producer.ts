@@ -111,12 +111,9 @@ export class EventProducer {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      // Idempotent: retried for ever, as KafkaJS does, but never more than 5 s apart (KafkaJS's cap is
-      // 30 s): when a broker dies its partitions get a new leader within ~10 s, and a send that backed
-      // off 30 s would stall the writer 20 s past the failover.
-      retry: options.bestEffort
-        ? { retries: options.bestEffort.retries, maxRetryTime: options.bestEffort.maxRetryTimeMs }
-        : { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+      ...(options.bestEffort
+        ? { retry: { retries: options.bestEffort.retries, maxRetryTime: options.bestEffort.maxRetryTimeMs } }
+        : {}),
     });
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { KafkaAdminFacade } from './admin';
 import type { KafkaClient } from './kafka-client';
+import { onSkippedBatches } from './skipped-batches';
 
 export interface PartitionRange {
   partition: number;
@@ -33,18 +34,17 @@ export async function readPartitionRanges(
   const finished = new Promise<void>((resolve) => (finish = resolve));
   await consumer.connect();
   try {
-    const reached = (partition: number, lastOffset: string) => {
+    const reached = (partition: number, next: bigint) => {
       const range = wanted.get(partition);
-      if (!range || BigInt(lastOffset) + 1n < range.to) return;
+      if (!range || next < range.to) return;
       done.add(partition);
       if (done.size === wanted.size) finish();
     };
-    // A batch of only transaction markers or aborted records never reaches eachBatch: KafkaJS moves
-    // past it itself. A range that ends in a commit marker (a transactional writer's) ends there.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      if (e.payload.topic !== topic || e.payload.batchSize > 0) return;
+    // A range that ends in a transaction's commit marker ends with a batch that reaches no handler.
+    onSkippedBatches(consumer, (t, partition, next) => {
+      if (t !== topic) return;
       progressedAt = Date.now();
-      reached(e.payload.partition, e.payload.lastOffset);
+      reached(partition, next);
     });
     await consumer.subscribe({ topic, fromBeginning: true });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -65,7 +65,7 @@ export async function readPartitionRanges(
           if (offset >= range.to) break;
           await onMessage(batch.partition, m);
         }
-        reached(batch.partition, batch.lastOffset());
+        reached(batch.partition, BigInt(batch.lastOffset()) + 1n);
       },
     });
     let timer: NodeJS.Timeout | undefined;

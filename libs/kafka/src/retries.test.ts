@@ -18,14 +18,21 @@ describe('bounded retries of a broker that is still settling', () => {
     assert.equal(isRetriableKafkaError(new Error('connection refused')), false);
   });
 
-  it('takes a lost broker connection as settling too: on a cluster another broker takes over its partitions', () => {
+  it('takes a lost broker connection as settling only when asked: on a cluster another broker takes over', () => {
     const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
       name: 'KafkaJSConnectionError',
     });
-    assert.ok(isRetriableKafkaError(refused));
-    assert.ok(isRetriableKafkaError({ name: 'KafkaJSNumberOfRetriesExceeded', originalError: refused }));
-    assert.ok(isRetriableKafkaError(Object.assign(new Error('closed'), { name: 'KafkaJSConnectionClosedError' })));
-    assert.equal(isRetriableKafkaError(Object.assign(new Error('bad'), { name: 'KafkaJSNonRetriableError' })), false);
+    const lost = { lostConnections: true };
+    assert.equal(isRetriableKafkaError(refused), false, 'by default a lost connection is an outage to report');
+    assert.ok(isRetriableKafkaError(refused, lost));
+    assert.ok(isRetriableKafkaError({ name: 'KafkaJSNumberOfRetriesExceeded', originalError: refused }, lost));
+    assert.ok(
+      isRetriableKafkaError(Object.assign(new Error('closed'), { name: 'KafkaJSConnectionClosedError' }), lost),
+    );
+    assert.equal(
+      isRetriableKafkaError(Object.assign(new Error('bad'), { name: 'KafkaJSNonRetriableError' }), lost),
+      false,
+    );
   });
 
   it('retries a settling error until it succeeds, refreshing before each retry', async () => {

@@ -46,11 +46,12 @@ export function findKafkaErrorOfType(e: unknown, types: ReadonlySet<string>): Er
 }
 
 /**
- * True for the protocol errors and the lost broker connections above, also when KafkaJS wrapped them in its "retries exceeded"
+ * True for the protocol errors above (and, with `lostConnections`, the lost broker connections), also when KafkaJS wrapped them in its "retries exceeded"
  * error (its own retries reuse the metadata it held, which is why they can run out).
  */
-export function isRetriableKafkaError(e: unknown): boolean {
+export function isRetriableKafkaError(e: unknown, options: { lostConnections?: boolean } = {}): boolean {
   if (findKafkaErrorOfType(e, RETRIABLE_TYPES) !== undefined) return true;
+  if (!options.lostConnections) return false;
   for (let err = e as KafkaErrorShape | undefined, depth = 0; err && depth < 5; depth++) {
     if (err.name && RETRIABLE_NAMES.has(err.name)) return true;
     err = (err.originalError ?? err.cause) as KafkaErrorShape | undefined;
@@ -63,6 +64,12 @@ export interface RetryOptions {
   timeoutMs?: number;
   /** Called before each retry, e.g. to refresh metadata. */
   beforeRetry?: () => Promise<void>;
+  /**
+   * Also retry a lost broker connection (refused, reset, timed out): right for work that must get
+   * done through a failover (topics at start, a fence, a send). Not for a read whose failure the
+   * caller takes as "the cluster is not answering" (heartbeat's clocks hold on it).
+   */
+  lostConnections?: boolean;
 }
 
 /**
@@ -77,9 +84,9 @@ export async function withRetries<T>(what: string, fn: () => Promise<T>, options
       return await fn();
     } catch (e) {
       const delay = Math.min(2000, 100 * 2 ** attempt);
-      if (!isRetriableKafkaError(e) || Date.now() + delay > deadline) {
-        if (isRetriableKafkaError(e))
-          (e as Error).message = `${what}: still failing after retries: ${(e as Error).message}`;
+      const retriable = isRetriableKafkaError(e, options);
+      if (!retriable || Date.now() + delay > deadline) {
+        if (retriable) (e as Error).message = `${what}: still failing after retries: ${(e as Error).message}`;
         throw e;
       }
       await new Promise((r) => setTimeout(r, delay));

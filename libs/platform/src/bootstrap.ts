@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { allTopics } from '@vigil/events';
-import { ensureTopics } from '@vigil/kafka';
+import { ensureTopics, withRetries } from '@vigil/kafka';
 import { KafkaEventTransport } from './kafka-event-transport';
 import type { z } from 'zod';
 import { baseConfigSchema, loadConfig, type BaseConfig } from './config';
@@ -49,7 +49,17 @@ export async function runService<S extends z.ZodTypeAny>(def: ServiceDefinition<
   const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
   const resources = new ServiceResources(config, logger);
 
-  await ensureTopics(resources.kafka, undefined, logger.child({ component: 'topics' }));
+  // A broker killed or restarting while we start (a rolling restart, a failover) is waited out, not
+  // fatal: ensureTopics is idempotent, so it is simply asked again with fresh connections.
+  await withRetries(
+    'ensuring the topics',
+    () => ensureTopics(resources.kafka, undefined, logger.child({ component: 'topics' })),
+    {
+      timeoutMs: 60_000,
+      lostConnections: true,
+      beforeRetry: async () => logger.warn('Kafka not settled while starting (a broker away or moving); trying again'),
+    },
+  );
   // Every schema of the catalogue, inputs included: a producer in another language needs only the
   // registry, and a schema the registry refuses stops the start with the registry's reason.
   await resources.codec.registerAll(allTopics());

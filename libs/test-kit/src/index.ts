@@ -13,6 +13,7 @@ export {
   repoRoot,
   envWithout,
   runScript,
+  runScriptAsync,
   freePort,
   isPortOpen,
   startService,

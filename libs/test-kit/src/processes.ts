@@ -26,6 +26,30 @@ export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * runScript without blocking the event loop: for a script that runs while the caller keeps working
+ * (a broker restarted under load: spawnSync would stall the load, the timers and every other fault).
+ */
+export function runScriptAsync(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 300000,
+): Promise<ScriptResult> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', [path.join(repoRoot, script), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

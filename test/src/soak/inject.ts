@@ -3,7 +3,7 @@
 // a run that stalls shows what it was doing.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis, Cluster } from 'ioredis';
-import { runScript, waitHttpOk, waitUntil, type RunningFleet } from '@vigil/test-kit';
+import { runScriptAsync, waitHttpOk, waitUntil, type RunningFleet } from '@vigil/test-kit';
 import type { Fault, FaultKind } from './fault-schedule';
 import type { InstancePool } from './instances';
 
@@ -31,15 +31,18 @@ export class FaultLedger {
 }
 
 export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedger): Promise<void> {
-  ledger.counts[fault.kind] = (ledger.counts[fault.kind] ?? 0) + 1;
-  const began = Date.now();
   const { pool, random, log } = ctx;
+  // Counted as it fires, not as it is scheduled: a fault that could not fire is a violation instead.
+  const fired = () => (ledger.counts[fault.kind] = (ledger.counts[fault.kind] ?? 0) + 1);
+  let began = Date.now();
   switch (fault.kind) {
     case 'kill-service': {
-      const victim = pool.pick(random);
+      const victim = await pool.pick(random);
       victim.dying = true;
       log(`  fault: SIGKILL ${victim.role} on :${victim.port}`);
+      began = Date.now();
       victim.proc.child.kill('SIGKILL');
+      fired();
       await victim.proc.exited;
       pool.remove(victim);
       await pool.start(victim.role);
@@ -47,9 +50,10 @@ export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedg
       break;
     }
     case 'pause-service': {
-      const victim = pool.pick(random);
+      const victim = await pool.pick(random);
       log(`  fault: SIGSTOP ${victim.role} on :${victim.port} for ${ctx.pauseMs} ms`);
       victim.proc.child.kill('SIGSTOP');
+      fired();
       await sleep(ctx.pauseMs);
       // A kill may have found it stopped: then that fault's restart is its recovery.
       if (victim.proc.child.exitCode !== null || victim.proc.child.signalCode !== null) break;
@@ -62,6 +66,7 @@ export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedg
     case 'kill-agent': {
       log('  fault: kill an agent');
       ctx.fleet().send('kill 1');
+      fired();
       const e = await ctx.fleet().waitFor('killed', 10_000);
       for (const a of e.agents ?? []) ledger.killedAgents.set(a, Date.now());
       log(`  fault: agent ${(e.agents ?? []).join(',')} killed`);
@@ -70,9 +75,10 @@ export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedg
     case 'kill-broker': {
       const node = 1 + Math.floor(random() * 3);
       log(`  fault: SIGKILL kafka node ${node}`);
-      check(runScript('infra/kafka-cluster.sh', ['kill', String(node)], process.env), 'kill a broker');
+      check(await runScriptAsync('infra/kafka-cluster.sh', ['kill', String(node)], process.env), 'kill a broker');
+      fired();
       await sleep(3000 + random() * 7000);
-      check(runScript('infra/kafka-cluster.sh', ['start', String(node)], process.env), 'restart a broker');
+      check(await runScriptAsync('infra/kafka-cluster.sh', ['start', String(node)], process.env), 'restart a broker');
       log(`  fault: kafka node ${node} back`);
       ledger.recovered(fault.kind, Date.now() - began);
       break;
@@ -85,10 +91,14 @@ export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedg
       const masters = await slots();
       const port = masters[Math.floor(random() * masters.length)]!;
       log(`  fault: SIGKILL redis master :${port}`);
-      check(runScript('infra/redis-cluster.sh', ['kill', String(port)], process.env), 'kill a Redis master');
+      check(await runScriptAsync('infra/redis-cluster.sh', ['kill', String(port)], process.env), 'kill a Redis master');
+      fired();
       await waitUntil(async () => !(await slots()).includes(port), 60_000, `a replica to take over from :${port}`);
       ledger.recovered(fault.kind, Date.now() - began);
-      check(runScript('infra/redis-cluster.sh', ['start', String(port)], process.env), 'restart a Redis node');
+      check(
+        await runScriptAsync('infra/redis-cluster.sh', ['start', String(port)], process.env),
+        'restart a Redis node',
+      );
       log(`  fault: redis :${port} replaced by its replica and back as one`);
       break;
     }

@@ -64,10 +64,15 @@ export class InstancePool {
     if (i >= 0) this.live.splice(i, 1);
   }
 
-  pick(random: () => number): Instance {
-    const candidates = this.live.filter((i) => !i.dying);
-    if (candidates.length === 0) throw new Error('no instance left to pick: every one is being killed');
-    return candidates[Math.floor(random() * candidates.length)]!;
+  /**
+   * A random instance no other kill has picked; when every one is being killed (restarts take longer
+   * than the gap between kills), the fault waits for the next to be ready rather than being dropped.
+   */
+  async pick(random: () => number, timeoutMs = 300_000): Promise<Instance> {
+    const candidates = () => this.live.filter((i) => !i.dying);
+    await waitUntil(() => candidates().length > 0, timeoutMs, 'an instance ready to be picked by a fault');
+    const now = candidates();
+    return now[Math.floor(random() * now.length)]!;
   }
 
   async stopAll(): Promise<void> {

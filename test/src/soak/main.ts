@@ -24,6 +24,7 @@ ready at the end. Exits 1 on any violation.
   --agent-kills N      agents killed for good (default 5)
   --broker-kills N     broker SIGKILLs and restarts, cluster infra only (default 10 there, else 0)
   --redis-kills N      Redis master SIGKILLs, replica promoted, cluster infra only (default 10 there, else 0)
+  --drain-timeout N    seconds the consumers get to catch up after the load (default 300)
   --seed N             the run's seed (default: random, printed)
   --out FILE           the JSON report (default bench/results/soak-<seed>.json)
   --log-dir DIR        each service instance's output, <role>-<n>.log (default bench/results/soak-<seed>-logs)
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       'agent-kills': { type: 'string', default: '5' },
       'broker-kills': { type: 'string' },
       'redis-kills': { type: 'string' },
+      'drain-timeout': { type: 'string', default: '300' },
       seed: { type: 'string' },
       out: { type: 'string' },
       'log-dir': { type: 'string' },
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
     entities: int('entities', values.entities),
     agents: int('agents', values.agents),
     intervalMs: int('interval-ms', values['interval-ms']),
+    drainTimeoutMs: int('drain-timeout', values['drain-timeout']) * 1000,
     logDir: values['log-dir'] ?? path.join(repoRoot, 'bench', 'results', `soak-${seed}-logs`),
     log: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`),
     faults: {

@@ -19,6 +19,8 @@ export interface SoakReport {
   failedStarts: string[];
   recoverySeconds: Record<string, { p50: number; p99: number; max: number; n: number }>;
   heartbeat: DetectionAudit;
+  /** From the end of the load until state-sync had committed everything (absent if it never did). */
+  drainSeconds?: number;
   readyAtEnd: boolean;
   violations: string[];
 }
@@ -35,7 +37,7 @@ export function summarize(r: SoakReport): string {
     `faults: ${JSON.stringify(r.faults)}; recovery: ${rec || 'none measured'}`,
     `heartbeat: ${r.heartbeat.agents} agents, ${r.heartbeat.killedAgents} killed, ${r.heartbeat.killedDeclaredOnce} declared unreachable exactly once, false detections ${r.heartbeat.falseDetections}`,
     `instance starts that failed and were retried: ${r.failedStarts.length}${r.failedStarts.map((f) => `\n  ${f}`).join('')}`,
-    `every instance ready at the end: ${r.readyAtEnd}`,
+    `state-sync drained ${r.drainSeconds === undefined ? 'NOT within the drain timeout' : `in ${r.drainSeconds} s after the load`}; every instance ready at the end: ${r.readyAtEnd}`,
     r.violations.length === 0 ? 'no violations' : `VIOLATIONS:\n  ${r.violations.join('\n  ')}`,
   ].join('\n');
 }

@@ -3,11 +3,13 @@ import { SchemaCodec, Topics, type Heartbeat } from '@vigil/events';
 import {
   createKafkaClient,
   EventProducer,
+  partitionOfKey,
   stderrLogger,
   type EventsLogger,
   type KafkaClient,
   type KafkaSecurity,
 } from '@vigil/kafka';
+import { CoalescingLane } from './coalescing-lane';
 
 export interface AgentConnectionOptions {
   brokers: string[];
@@ -31,8 +33,7 @@ export class AgentConnection {
   readonly producer: EventProducer;
   /** Heartbeats go out best effort, on a producer of their own (see sendHeartbeats). */
   private readonly heartbeatProducer: EventProducer;
-  private beats: Array<{ beats: Heartbeat[]; resolve: () => void; reject: (e: Error) => void }> = [];
-  private sendingBeats = false;
+  private readonly heartbeatLanes = new Map<number, CoalescingLane<Heartbeat>>();
 
   constructor(options: AgentConnectionOptions) {
     this.kafka = createKafkaClient({
@@ -49,37 +50,39 @@ export class AgentConnection {
   }
 
   /**
-   * Sends heartbeats of any number of publishers: what arrives while a send is in flight goes out
-   * together in the next one, so a thousand agents on one connection make a few requests, not a
-   * thousand. Best effort with few retries: a heartbeat that cannot go out soon is worthless, the
-   * next one replaces it, and after an outage beats must resume at once (an idempotent producer
-   * would still be sleeping in its own retry backoff, up to 30 s).
+   * Sends heartbeats of any number of publishers, coalesced (see CoalescingLane) on one lane per
+   * heartbeat partition. One send for everything would be held up by its slowest partition: while
+   * a dead broker still leads some partitions (until the controller fences it, 9 s by default),
+   * KafkaJS fails the whole send before writing anything, and every agent on the connection would
+   * fall silent, not only those whose partition cannot take writes. Lanes are keyed by the
+   * catalogue's partition count; were the topic to have more, lanes would only isolate less.
+   * Best effort with few retries: a heartbeat that cannot go out soon is worthless, the next one
+   * replaces it, and after an outage beats must resume at once (an idempotent producer would still
+   * be sleeping in its own retry backoff, up to 30 s).
    */
   sendHeartbeats(beats: Heartbeat[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.beats.push({ beats, resolve, reject });
-      if (!this.sendingBeats) {
-        this.sendingBeats = true;
-        setImmediate(() => void this.drainHeartbeats());
-      }
-    });
+    const byPartition = new Map<number, Heartbeat[]>();
+    for (const b of beats) {
+      const p = partitionOfKey(Topics.heartbeats.key(b), Topics.heartbeats.partitions);
+      const list = byPartition.get(p);
+      if (list) list.push(b);
+      else byPartition.set(p, [b]);
+    }
+    return Promise.all([...byPartition].map(([p, list]) => this.heartbeatLane(p).send(list))).then(() => undefined);
   }
 
-  private async drainHeartbeats(): Promise<void> {
-    while (this.beats.length > 0) {
-      const waiting = this.beats;
-      this.beats = [];
-      try {
+  private heartbeatLane(partition: number): CoalescingLane<Heartbeat> {
+    let lane = this.heartbeatLanes.get(partition);
+    if (!lane) {
+      lane = new CoalescingLane(async (beats) => {
         await this.heartbeatProducer.send(
           Topics.heartbeats,
-          waiting.flatMap((w) => w.beats.map((value) => ({ value }))),
+          beats.map((value) => ({ value })),
         );
-        for (const w of waiting) w.resolve();
-      } catch (e) {
-        for (const w of waiting) w.reject(e as Error);
-      }
+      });
+      this.heartbeatLanes.set(partition, lane);
     }
-    this.sendingBeats = false;
+    return lane;
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,21 @@ export class KafkaAdminFacade {
     );
   }
 
+  /**
+   * The leader (broker id) of each partition of the topic. A partition without one (an election
+   * under way) fails the read: KafkaJS treats any partition error in metadata as the request's.
+   */
+  partitionLeaders(topic: string): Promise<Map<number, number>> {
+    return this.ask(
+      `partition leaders of ${topic}`,
+      async (a) => {
+        const { topics } = await a.fetchTopicMetadata({ topics: [topic] });
+        return new Map((topics[0]?.partitions ?? []).map((p) => [p.partitionId, p.leader]));
+      },
+      [topic],
+    );
+  }
+
   /** The group's committed offset per partition (-1 where it committed nothing). */
   committedOffsets(groupId: string, topic: string): Promise<PartitionOffsets> {
     return this.ask(`committed offsets of ${groupId} on ${topic}`, async (a) => {

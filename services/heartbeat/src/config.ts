@@ -18,7 +18,7 @@ export const heartbeatConfigSchema = baseConfigSchema.extend({
     .min(0)
     .default(5000)
     .describe(
-      'after this instance could not reach the broker, extra time agents get to be heard again before their silence counts (clients reconnect with backoff); delays detection of agents that died in the outage by as much',
+      'after this instance could not reach the broker, or a heartbeat partition changed leader, extra time agents get to be heard again before their silence counts (clients reconnect with backoff); delays detection of agents that died in the outage by as much',
     ),
   FORGET_UNREACHABLE_AFTER_MS: z.coerce
     .number()

@@ -50,6 +50,11 @@ export function createHeartbeatMetrics(registry: Registry) {
       help: 'Times this instance could not read the high watermarks (failed or hung for 10 s) and held judgement with GAP_GRACE_MS',
       registers: [registry],
     }),
+    leaderChanges: new Counter({
+      name: 'vigil_heartbeat_leader_changes_total',
+      help: 'Owned heartbeat partitions seen changing leader, each then held until caught up with GAP_GRACE_MS',
+      registers: [registry],
+    }),
     redisLosses: new Counter({
       name: 'vigil_heartbeat_redis_losses_total',
       help: 'Partitions whose lease keys had vanished from Redis and were rewritten in full',

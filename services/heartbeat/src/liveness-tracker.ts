@@ -32,6 +32,7 @@ import {
 import { Gauge, type Registry } from 'prom-client';
 import { BacklogEnds } from './backlog-ends';
 import type { HeartbeatConfig } from './config';
+import { LeaderWatch } from './detection/leader-watch';
 import { LeaseTable, type Lease } from './detection/lease-table';
 import { HEARTBEAT_METRICS, type HeartbeatMetrics } from './heartbeat-metrics';
 import { LeaseStore } from './lease-store';
@@ -61,6 +62,7 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   private ticking = false;
   /** Set while the high watermarks cannot be read (the broker is away from this instance). */
   private brokerLostAt?: number;
+  private readonly leaders = new LeaderWatch();
   /** When this instance last came back from a broker gap (monotonic ms). */
   private gapEndedAt?: number;
   /** The group's committed offsets on the topic, read once per join: every restore of the join needs them. */
@@ -196,15 +198,16 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
   // --- judging ----------------------------------------------------------------------------------
 
   /**
-   * Reads the high watermarks; a partition whose every record is applied lets its clock move up to
-   * the moment of the request; then every owned partition is judged on its queue.
+   * Reads the high watermarks and the leaders; a partition that changed leader is held (see
+   * LeaderWatch); a partition whose every record is applied lets its clock move up to the moment of
+   * the request; then every owned partition is judged on its queue.
    */
   private async tick(): Promise<void> {
     if (this.ticking || this.stopped) return;
     this.ticking = true;
     try {
       const requestedAt = performance.now();
-      const watermarks = await this.watermarks();
+      const [watermarks, leaders] = await Promise.all([this.watermarks(), this.admin.partitionLeaders(TOPIC)]);
       // A request that hung for long (KafkaJS retries while the broker is away) is an outage too;
       // a merely slow one (a loaded machine) is not, or every hiccup would cost a grace period.
       if (performance.now() - requestedAt > 10_000) this.brokerLostAt ??= requestedAt;
@@ -220,6 +223,16 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
         this.gapEndedAt = performance.now();
         this.metrics.brokerGaps.inc();
       }
+      for (const partition of this.leaders.changed(leaders)) {
+        if (!this.owned.has(partition)) continue;
+        // Its agents could not be heard while it changed hands; silence counts again once caught up.
+        this.table.hold(partition, this.config.GAP_GRACE_MS);
+        this.metrics.leaderChanges.inc();
+        this.logger.info(
+          { partition, leader: leaders.get(partition) },
+          'heartbeat partition changed leader; held until caught up',
+        );
+      }
       for (const [partition, part] of this.owned) {
         const position = part.nextOffset;
         const high = watermarks.get(partition);
@@ -234,8 +247,13 @@ export class LivenessTracker implements OnModuleInit, OnApplicationShutdown, Gro
         else part.scheduleJudgement(() => this.judging);
       }
     } catch (e) {
+      // Once per outage: ticks come every JUDGE_INTERVAL_MS.
+      if (this.brokerLostAt === undefined)
+        this.logger.warn(
+          { err: (e as Error).message },
+          'could not read heartbeat high watermarks or leaders; clocks hold',
+        );
       this.brokerLostAt ??= performance.now();
-      this.logger.warn({ err: (e as Error).message }, 'could not read heartbeat high watermarks; clocks hold');
     } finally {
       this.ticking = false;
     }

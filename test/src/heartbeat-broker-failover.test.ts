@@ -43,11 +43,7 @@ describe('heartbeat through a broker failover', { skip, timeout: 360_000 }, () =
   it('agents on the partitions of a killed leader are not declared dead; agents killed meanwhile are, once', async (t) => {
     const run = randomUUID().slice(0, 6);
     const prefix = `hbfo${run}`;
-    const hb = await startHeartbeat(
-      `heartbeat-failover-${run}`,
-      {},
-      { ownAllPartitions: true },
-    );
+    const hb = await startHeartbeat(`heartbeat-failover-${run}`, {}, { ownAllPartitions: true });
     stops.push(() => hb.stop());
     const watch = await watchLiveness(kafka, codec, prefix);
     stops.push(() => watch.stop());

@@ -20,7 +20,7 @@ import {
   watchLiveness,
   type SeenTransition,
 } from '@vigil/test-kit';
-import Redis from 'ioredis';
+import { createRedisClient } from '@vigil/platform';
 import { benchClients, redisUrl } from './bench-clients';
 import { cpuOf, rssOf } from './process-stats';
 import { writeReport } from './report';
@@ -247,11 +247,11 @@ async function main() {
     await fleet2.kill();
   }
   // The runs' leases are of no use to anyone: remove them from Redis.
-  const redis = new Redis(redisUrl());
+  const redis = createRedisClient(redisUrl());
   for (const group of [`bench-heartbeat-${run}`, `bench-heartbeat-mem-${run}`]) {
     for (let p = 0; p < Topics.heartbeats.partitions; p++) {
       const k = leaseKeys(group, p);
-      await redis.del(k.leases, k.meta, k.outbox);
+      for (const key of [k.leases, k.meta, k.outbox]) await redis.del(key); // one slot each on a Redis Cluster
     }
   }
   redis.disconnect();

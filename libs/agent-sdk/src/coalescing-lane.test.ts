@@ -33,4 +33,15 @@ describe('CoalescingLane (how heartbeats of many agents share a partition lane)'
     await lane.send(['b']);
     assert.equal(calls, 2);
   });
+
+  it('a send that names the items that failed rejects only their callers', async () => {
+    const lane = new CoalescingLane<string>(
+      async (items) => new Map(items.filter((i) => i.startsWith('p4')).map((i) => [i, new Error('not the leader')])),
+    );
+    const outcomes = await Promise.allSettled([lane.send(['p1-a']), lane.send(['p4-b']), lane.send(['p2-c', 'p4-d'])]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'rejected'],
+    );
+  });
 });

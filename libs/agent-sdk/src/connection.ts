@@ -9,7 +9,10 @@ import {
   type KafkaClient,
   type KafkaSecurity,
 } from '@vigil/kafka';
-import { CoalescingLane } from './coalescing-lane';
+import { CoalescingLane, type LaneOutcome } from './coalescing-lane';
+
+/** How long after a failed heartbeat send each partition keeps a send of its own. */
+const SPLIT_AFTER_FAILURE_MS = 60_000;
 
 export interface AgentConnectionOptions {
   brokers: string[];
@@ -33,7 +36,9 @@ export class AgentConnection {
   readonly producer: EventProducer;
   /** Heartbeats go out best effort, on a producer of their own (see sendHeartbeats). */
   private readonly heartbeatProducer: EventProducer;
-  private readonly heartbeatLanes = new Map<number, CoalescingLane<Heartbeat>>();
+  private readonly heartbeatLane = new CoalescingLane<Heartbeat>((beats) => this.sendBeats(beats));
+  /** Until when heartbeats go out one send per partition (see sendBeats). */
+  private splitUntil = 0;
 
   constructor(options: AgentConnectionOptions) {
     this.kafka = createKafkaClient({
@@ -50,39 +55,59 @@ export class AgentConnection {
   }
 
   /**
-   * Sends heartbeats of any number of publishers, coalesced (see CoalescingLane) on one lane per
-   * heartbeat partition. One send for everything would be held up by its slowest partition: while
-   * a dead broker still leads some partitions (until the controller fences it, 9 s by default),
-   * KafkaJS fails the whole send before writing anything, and every agent on the connection would
-   * fall silent, not only those whose partition cannot take writes. Lanes are keyed by the
-   * catalogue's partition count; were the topic to have more, lanes would only isolate less.
-   * Best effort with few retries: a heartbeat that cannot go out soon is worthless, the next one
-   * replaces it, and after an outage beats must resume at once (an idempotent producer would still
-   * be sleeping in its own retry backoff, up to 30 s).
+   * Sends heartbeats of any number of publishers, coalesced (see CoalescingLane). Best effort with
+   * few retries: a heartbeat that cannot go out soon is worthless, the next one replaces it, and
+   * after an outage beats must resume at once (an idempotent producer would still be sleeping in
+   * its own retry backoff, up to 30 s).
    */
   sendHeartbeats(beats: Heartbeat[]): Promise<void> {
+    return this.heartbeatLane.send(beats);
+  }
+
+  /**
+   * One request per broker for everything, as long as that works. But one send is held up by its
+   * worst partition: while a dead broker still leads some (until the controller fences it, 9 s by
+   * default), KafkaJS fails the whole send before writing anything, and every agent on the
+   * connection would fall silent, not only those whose partition cannot take writes. So after a
+   * failure, and for a while after the last one, each partition goes in a send of its own. Not
+   * always: at 10k agents a send per partition per round costs the senders enough CPU to delay
+   * beats (bench/heartbeat-detection counted 732 false suspects).
+   */
+  private async sendBeats(beats: Heartbeat[]): Promise<LaneOutcome<Heartbeat>> {
+    if (Date.now() >= this.splitUntil) {
+      try {
+        await this.heartbeatProducer.send(
+          Topics.heartbeats,
+          beats.map((value) => ({ value })),
+        );
+        return;
+      } catch {
+        this.splitUntil = Date.now() + SPLIT_AFTER_FAILURE_MS;
+      }
+    }
     const byPartition = new Map<number, Heartbeat[]>();
     for (const b of beats) {
+      // The catalogue's partition count: were the topic to have more, sends would only isolate less.
       const p = partitionOfKey(Topics.heartbeats.key(b), Topics.heartbeats.partitions);
       const list = byPartition.get(p);
       if (list) list.push(b);
       else byPartition.set(p, [b]);
     }
-    return Promise.all([...byPartition].map(([p, list]) => this.heartbeatLane(p).send(list))).then(() => undefined);
-  }
-
-  private heartbeatLane(partition: number): CoalescingLane<Heartbeat> {
-    let lane = this.heartbeatLanes.get(partition);
-    if (!lane) {
-      lane = new CoalescingLane(async (beats) => {
-        await this.heartbeatProducer.send(
-          Topics.heartbeats,
-          beats.map((value) => ({ value })),
-        );
-      });
-      this.heartbeatLanes.set(partition, lane);
-    }
-    return lane;
+    const failed = new Map<Heartbeat, Error>();
+    await Promise.all(
+      [...byPartition.values()].map((list) =>
+        this.heartbeatProducer
+          .send(
+            Topics.heartbeats,
+            list.map((value) => ({ value })),
+          )
+          .catch((e: Error) => {
+            for (const b of list) failed.set(b, e);
+          }),
+      ),
+    );
+    if (failed.size > 0) this.splitUntil = Date.now() + SPLIT_AFTER_FAILURE_MS;
+    return failed;
   }
 
   async close(): Promise<void> {

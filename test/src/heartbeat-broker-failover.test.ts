@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Topics } from '@vigil/events';
-import { connectToInfra, runScript, startFleet, startHeartbeat, waitUntil, watchLiveness } from '@vigil/test-kit';
+import { connectToInfra, runScript, waitUntil } from '@vigil/test-kit';
+import { startHealthyFleet } from './heartbeat-fleet';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kafkaCluster = (process.env.KAFKA_BROKERS ?? '').split(',').length >= 3;
@@ -43,18 +44,15 @@ describe('heartbeat through a broker failover', { skip, timeout: 360_000 }, () =
   it('agents on the partitions of a killed leader are not declared dead; agents killed meanwhile are, once', async (t) => {
     const run = randomUUID().slice(0, 6);
     const prefix = `hbfo${run}`;
-    const hb = await startHeartbeat(`heartbeat-failover-${run}`, {}, { ownAllPartitions: true });
-    stops.push(() => hb.stop());
-    const watch = await watchLiveness(kafka, codec, prefix);
-    stops.push(() => watch.stop());
-    const fleet = startFleet({ agents: AGENTS, prefix, intervalMs: INTERVAL });
-    stops.push(() => fleet.kill());
-    await fleet.waitFor('started');
-    await waitUntil(
-      () => new Set(watch.to('healthy').map((x) => x.agentId)).size >= AGENTS,
-      120_000,
-      `${AGENTS} agents healthy`,
-    );
+    const { hb, watch, fleet } = await startHealthyFleet({
+      kafka,
+      codec,
+      group: `heartbeat-failover-${run}`,
+      prefix,
+      agents: AGENTS,
+      intervalMs: INTERVAL,
+      stops,
+    });
     await sleep(3 * INTERVAL);
 
     const { broker, partitions } = await busiestLeader();

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { connectToInfra, percentile, startFleet, startHeartbeat, waitUntil, watchLiveness } from '@vigil/test-kit';
+import { connectToInfra, percentile, waitUntil } from '@vigil/test-kit';
+import { startHealthyFleet } from './heartbeat-fleet';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const INTERVAL = 1000;
@@ -22,18 +23,15 @@ describe('heartbeat when 30% of the fleet dies at once', { timeout: 300_000 }, (
   it(`${VICTIMS} of ${AGENTS} agents killed together: each exactly one unreachable, nobody else leaves healthy`, async (t) => {
     const run = randomUUID().slice(0, 6);
     const prefix = `rack${run}`;
-    const hb = await startHeartbeat(`heartbeat-rack-${run}`, {}, { ownAllPartitions: true });
-    stops.push(() => hb.stop());
-    const watch = await watchLiveness(kafka, codec, prefix);
-    stops.push(() => watch.stop());
-    const fleet = startFleet({ agents: AGENTS, prefix, intervalMs: INTERVAL });
-    stops.push(() => fleet.kill());
-    await fleet.waitFor('started');
-    await waitUntil(
-      () => new Set(watch.to('healthy').map((x) => x.agentId)).size >= AGENTS,
-      120_000,
-      `${AGENTS} agents healthy`,
-    );
+    const { hb, watch, fleet } = await startHealthyFleet({
+      kafka,
+      codec,
+      group: `heartbeat-rack-${run}`,
+      prefix,
+      agents: AGENTS,
+      intervalMs: INTERVAL,
+      stops,
+    });
     await sleep(3 * INTERVAL);
 
     fleet.send(`kill ${VICTIMS}`);

@@ -83,6 +83,33 @@ export async function publish(producer: EventProducer, events: StateChangeEvent[
  * Waits until the state-sync group has committed everything now on the input topic. On a timeout
  * the error names the partitions behind and, given a service, ends with its log's tail.
  */
+export interface InputProgress {
+  partition: number;
+  /** The group's committed offset (-1: nothing committed). */
+  committed: bigint;
+  end: bigint;
+}
+
+/** Per partition of the input topic: where state-sync's group has committed, and where the topic ends (now, or at `ends`). */
+export async function inputProgress(
+  kafka: ReturnType<typeof connect>['kafka'],
+  ends?: Map<number, bigint>,
+): Promise<InputProgress[]> {
+  const until = ends ?? (await highWatermarks(kafka, Topics.stateChanges.name));
+  const committed = await committedOffsets(kafka, GROUP, Topics.stateChanges.name);
+  return [...until].map(([partition, end]) => ({ partition, committed: committed.get(partition) ?? -1n, end }));
+}
+
+/** Records of the input topic state-sync's group has not committed past. */
+export async function inputLag(kafka: ReturnType<typeof connect>['kafka']): Promise<bigint> {
+  let lag = 0n;
+  for (const p of await inputProgress(kafka)) {
+    const behind = p.end - (p.committed < 0n ? 0n : p.committed);
+    if (behind > 0n) lag += behind;
+  }
+  return lag;
+}
+
 export async function waitCaughtUp(
   kafka: ReturnType<typeof connect>['kafka'],
   timeoutMs = 120000,
@@ -93,10 +120,9 @@ export async function waitCaughtUp(
   try {
     await waitUntil(
       async () => {
-        const committed = await committedOffsets(kafka, GROUP, Topics.stateChanges.name);
-        behind = [...ends]
-          .filter(([p, end]) => end > 0n && (committed.get(p) ?? -1n) < end)
-          .map(([p, end]) => `${p}: ${committed.get(p) ?? -1n}/${end}`);
+        behind = (await inputProgress(kafka, ends))
+          .filter((p) => p.end > 0n && p.committed < p.end)
+          .map((p) => `${p.partition}: ${p.committed}/${p.end}`);
         return behind.length === 0;
       },
       timeoutMs,

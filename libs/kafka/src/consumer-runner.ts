@@ -11,26 +11,11 @@ import type { EventProducer } from './producer';
 import { findKafkaErrorOfType } from './retries';
 import { onSkippedBatches } from './skipped-batches';
 import { StartPositions } from './start-positions';
+import { PartitionNotReady, PartitionPauses } from './partition-pauses';
 import { RecordAdmission, type ConsumedRecord, type Rejected } from './record-admission';
 
 export type { ConsumedRecord } from './record-admission';
-
-/**
- * Thrown by a handler whose partition needs work done before its records can be applied (state
- * rebuilt from a changelog, say) that would hold the consumer far past its session. The runner
- * pauses the partition, writes no dead letters and commits nothing, keeps the group membership
- * alive meanwhile, and hands the same records over again once `until` settles. Not a failure: no
- * retry count, no backoff.
- */
-export class PartitionNotReady extends Error {
-  constructor(
-    readonly until: Promise<unknown>,
-    reason: string,
-  ) {
-    super(reason);
-    this.name = 'PartitionNotReady';
-  }
-}
+export { PartitionNotReady } from './partition-pauses';
 
 /** Records a handler refuses on domain grounds; they are dead-lettered before the batch commits. */
 export interface HandlerResult<T> {
@@ -149,8 +134,7 @@ export class ConsumerRunner {
   private readonly consumer: KafkaConsumer;
   private readonly subs = new Map<string, Subscription<unknown>>();
   private readonly logger: EventsLogger;
-  private readonly failures = new Map<string, number>();
-  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  private readonly pauses: PartitionPauses;
   private running = false;
   /** With commitIntervalMs: commits what batches recorded, off their path. Without: each batch commits. */
   private readonly committer?: IntervalCommitter;
@@ -212,6 +196,7 @@ export class ConsumerRunner {
       logger: this.logger,
     });
     this.deadLetters = new DeadLetterWriter({ ...options, logger: this.logger });
+    this.pauses = new PartitionPauses(this.logger, options);
   }
 
   get groupId(): string {
@@ -240,8 +225,7 @@ export class ConsumerRunner {
   /** Leaves the group after the batch in flight is done; uncommitted work is redelivered to the next owner. */
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.resumeTimers) clearTimeout(t);
-    this.resumeTimers.clear();
+    this.pauses.stop();
     if (this.committer) {
       // Batches in flight finish first (no new one starts), then what they handled is committed
       // while this consumer is still a member of the group.
@@ -276,7 +260,6 @@ export class ConsumerRunner {
     if (batch.isEmpty()) return;
     const sub = this.subs.get(batch.topic);
     if (!sub) throw new Error(`no subscription for topic ${batch.topic}`);
-    const partitionKey = `${batch.topic}/${batch.partition}`;
     const attempts = this.options.attemptsBeforePause ?? 3;
 
     for (let attempt = 1; ; attempt++) {
@@ -295,7 +278,7 @@ export class ConsumerRunner {
         };
         await this.commitNext(next);
         payload.resolveOffset(batch.lastOffset());
-        this.failures.delete(partitionKey);
+        this.pauses.succeeded(batch.topic, batch.partition);
         this.options.metrics?.consumerLag?.set(
           { topic: batch.topic, partition: batch.partition, group: this.options.groupId },
           Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n)),
@@ -304,7 +287,7 @@ export class ConsumerRunner {
         return;
       } catch (e) {
         if (e instanceof PartitionNotReady) {
-          this.pauseUntil(batch.topic, batch.partition, e, pause);
+          this.pauses.untilReady(batch.topic, batch.partition, e, pause);
           return; // unresolved: the same records come back on resume
         }
         // The group moved on (a rebalance, or this member was evicted while stalled): KafkaJS must
@@ -327,47 +310,13 @@ export class ConsumerRunner {
           'batch failed; it will be retried, offsets stay uncommitted',
         );
         if (attempt >= attempts) {
-          this.pauseWithBackoff(partitionKey, pause);
+          this.pauses.withBackoff(batch.topic, batch.partition, pause);
           return; // unresolved: KafkaJS fetches the same records again on resume
         }
         await sleep(Math.min(2000, 100 * 2 ** attempt));
         await heartbeat().catch(() => undefined);
       }
     }
-  }
-
-  private pauseUntil(topic: string, partition: number, notReady: PartitionNotReady, pause: () => () => void): void {
-    this.logger.info({ topic, partition, reason: notReady.message }, 'partition paused until it is ready');
-    const resume = pause();
-    const settled = () => {
-      if (this.running) resume();
-    };
-    // A failed preparation is the handler's to report and redo: it is asked again on resume.
-    notReady.until.then(settled, (e: Error) => {
-      this.logger.warn({ topic, partition, err: e.message }, 'partition preparation failed; retried on resume');
-      const timer = setTimeout(() => {
-        this.resumeTimers.delete(timer);
-        settled();
-      }, 1000);
-      this.resumeTimers.add(timer);
-    });
-  }
-
-  private pauseWithBackoff(partitionKey: string, pause: () => () => void): void {
-    const failures = (this.failures.get(partitionKey) ?? 0) + 1;
-    this.failures.set(partitionKey, failures);
-    const delay = Math.min(this.options.maxPauseMs ?? 30000, 1000 * 2 ** (failures - 1));
-    this.logger.error(
-      { partition: partitionKey, pauseMs: delay, failures },
-      'partition paused after repeated failures',
-    );
-    this.options.metrics?.partitionPauses.inc({ topic: partitionKey.split('/')[0] ?? '' });
-    const resume = pause();
-    const timer = setTimeout(() => {
-      this.resumeTimers.delete(timer);
-      if (this.running) resume();
-    }, delay);
-    this.resumeTimers.add(timer);
   }
 
   private async handleOnce(sub: Subscription<unknown>, batch: Batch): Promise<void> {

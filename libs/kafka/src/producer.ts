@@ -43,8 +43,8 @@ export interface EventProducerOptions {
   /**
    * Best effort instead of idempotent: at most `retries` retries within `maxRetryTimeMs`, then the
    * send fails. For records whose next one replaces them (heartbeats): an idempotent producer
-   * retries forever, with backoff up to 30 s, and would hold a fresh heartbeat behind a stale one
-   * long after the broker is back. Duplicates are possible; order per partition still holds.
+   * keeps retrying (the client's retries, its backoff growing towards 30 s) and would hold a fresh
+   * heartbeat behind a stale one long after the broker is back. Duplicates are possible; order per partition still holds.
    */
   bestEffort?: { retries: number; maxRetryTimeMs: number };
   /** Where the time each produce request takes is observed (a service's registry). */

@@ -33,30 +33,34 @@ interface KafkaErrorShape {
 }
 
 /**
- * The first error in e's chain of causes whose protocol `type` is one of `types`, if any. KafkaJS
- * wraps what it gives up on: its retrier in KafkaJSNumberOfRetriesExceeded (`originalError`), a
- * non-retriable protocol error in KafkaJSNonRetriableError (`cause`); the type is on the inner one.
+ * The first error in e's chain of causes that `matches`, if any. KafkaJS wraps what it gives up on:
+ * its retrier in KafkaJSNumberOfRetriesExceeded (`originalError`), a non-retriable protocol error in
+ * KafkaJSNonRetriableError (`cause`); what tells the error apart is on the inner one.
  */
-export function findKafkaErrorOfType(e: unknown, types: ReadonlySet<string>): Error | undefined {
+function findInCauses(e: unknown, matches: (err: KafkaErrorShape) => boolean): Error | undefined {
   for (let err = e as KafkaErrorShape | undefined, depth = 0; err && depth < 5; depth++) {
-    if (err.type && types.has(err.type)) return err as Error;
+    if (matches(err)) return err as Error;
     err = (err.originalError ?? err.cause) as KafkaErrorShape | undefined;
   }
   return undefined;
 }
 
+/** The first error in e's chain of causes whose protocol `type` is one of `types`, if any. */
+export function findKafkaErrorOfType(e: unknown, types: ReadonlySet<string>): Error | undefined {
+  return findInCauses(e, (err) => err.type !== undefined && types.has(err.type));
+}
+
 /**
- * True for the protocol errors above (and, with `lostConnections`, the lost broker connections), also when KafkaJS wrapped them in its "retries exceeded"
- * error (its own retries reuse the metadata it held, which is why they can run out).
+ * True for the protocol errors above (and, with `lostConnections`, the lost broker connections),
+ * also when KafkaJS wrapped them in its "retries exceeded" error (its own retries reuse the metadata
+ * it held, which is why they can run out).
  */
 export function isRetriableKafkaError(e: unknown, options: { lostConnections?: boolean } = {}): boolean {
   if (findKafkaErrorOfType(e, RETRIABLE_TYPES) !== undefined) return true;
-  if (!options.lostConnections) return false;
-  for (let err = e as KafkaErrorShape | undefined, depth = 0; err && depth < 5; depth++) {
-    if (err.name && RETRIABLE_NAMES.has(err.name)) return true;
-    err = (err.originalError ?? err.cause) as KafkaErrorShape | undefined;
-  }
-  return false;
+  return (
+    !!options.lostConnections &&
+    findInCauses(e, (err) => err.name !== undefined && RETRIABLE_NAMES.has(err.name)) !== undefined
+  );
 }
 
 export interface RetryOptions {

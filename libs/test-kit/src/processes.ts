@@ -21,8 +21,13 @@ export interface ScriptResult {
   stderr: string;
 }
 
+/** How a repository script is run: bash, the script's path from the root, its arguments. */
+function scriptArgv(script: string, args: string[]): string[] {
+  return [path.join(repoRoot, script), ...args];
+}
+
 export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300000): ScriptResult {
-  const r = spawnSync('bash', [path.join(repoRoot, script), ...args], { env, encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync('bash', scriptArgv(script, args), { env, encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,7 +42,7 @@ export function runScriptAsync(
   timeoutMs = 300000,
 ): Promise<ScriptResult> {
   return new Promise((resolve) => {
-    const child = spawn('bash', [path.join(repoRoot, script), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', scriptArgv(script, args), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -11,7 +11,7 @@ import { Topics, type StateChangeEvent } from '@vigil/events';
 import { ensureTopics, highWatermarks, silentLogger, withRetries } from '@vigil/kafka';
 import { parseRedisTarget } from '@vigil/platform';
 import { committedOffsets, percentile, seededRandom, startFleet, waitUntil, watchLiveness } from '@vigil/test-kit';
-import { connect, GROUP, waitCaughtUp } from '../state-sync-harness';
+import { connect, inputLag, waitCaughtUp } from '../state-sync-harness';
 import { ChangeStream } from './change-stream';
 import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
 import { FaultLedger, inject, type InjectContext } from './inject';
@@ -148,30 +148,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           log,
         };
         const underWay: Array<Promise<void>> = [];
-        let infraChain = Promise.resolve();
-        let agentChain = Promise.resolve();
         const track = (fault: Fault, p: Promise<void>) =>
           p.catch((e: Error) => void violations.push(`the ${fault.kind} fault at ${fault.at} ms failed: ${e.message}`));
+        const infra = serially();
+        // One at a time too: the fleet's answer to "kill 1" names the agent, and two kills at once
+        // would both read the first answer.
+        const agents = serially();
         for (const fault of schedule) {
           const wait = startedAt + fault.at - Date.now();
           if (wait > 0) await sleep(wait);
-          if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master')
-            underWay.push(
-              (infraChain = track(
-                fault,
-                infraChain.then(() => inject(fault, ctx, ledger)),
-              )),
-            );
-          // One at a time too: the fleet's answer to "kill 1" names the agent, and two kills at once
-          // would both read the first answer.
-          else if (fault.kind === 'kill-agent')
-            underWay.push(
-              (agentChain = track(
-                fault,
-                agentChain.then(() => inject(fault, ctx, ledger)),
-              )),
-            );
-          else underWay.push(track(fault, inject(fault, ctx, ledger)));
+          const run = () => track(fault, inject(fault, ctx, ledger));
+          if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master') underWay.push(infra(run));
+          else if (fault.kind === 'kill-agent') underWay.push(agents(run));
+          else underWay.push(run());
         }
         await load;
         await Promise.all(underWay);
@@ -187,7 +176,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const drainMs = o.drainTimeoutMs ?? 300_000;
       const drainStarted = Date.now();
       const drainProgress = setInterval(() => {
-        void stateSyncLag(kafka).then(
+        void inputLag(kafka).then(
           (lag) =>
             log(
               `  draining: state-sync ${lag} records behind after ${Math.round((Date.now() - drainStarted) / 1000)} s`,
@@ -280,15 +269,8 @@ function secondsOf(ms: number[]) {
   };
 }
 
-/** Records of the input topic state-sync's group has not committed past. */
-async function stateSyncLag(kafka: ReturnType<typeof connect>['kafka']): Promise<bigint> {
-  const ends = await highWatermarks(kafka, Topics.stateChanges.name);
-  const committed = await committedOffsets(kafka, GROUP, Topics.stateChanges.name);
-  let lag = 0n;
-  for (const [p, end] of ends) {
-    const from = committed.get(p) ?? -1n;
-    const behind = end - (from < 0n ? 0n : from);
-    if (behind > 0n) lag += behind;
-  }
-  return lag;
+/** A queue of tasks run one after another; each call resolves when its task has run (failures are the task's to report). */
+function serially(): (task: () => Promise<void>) => Promise<void> {
+  let last = Promise.resolve();
+  return (task) => (last = last.then(task));
 }

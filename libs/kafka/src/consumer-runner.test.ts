@@ -90,6 +90,29 @@ describe('consumer runner: offsets follow success', () => {
     );
   });
 
+  it('stop() called while a handler runs lets that batch finish and commit: the next member does not run it again', async () => {
+    const topic = isolatedTopic(Topics.stateChanges, { partitions: 1 });
+    await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);
+    const groupId = `runner-${randomUUID()}`;
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    const first = await start(topic, groupId, async () => {
+      entered();
+      await new Promise((r) => setTimeout(r, 1500)); // a heal that takes a while
+    });
+    await producer.send(topic, [{ value: sampleStateChange('slow', 1) }]);
+    await inHandler;
+    await first.stop();
+    assert.deepEqual([...(await committedOffsets(kafka, groupId, topic.name)).values()], [1n]);
+
+    await producer.send(topic, [{ value: sampleStateChange('after', 1) }]);
+    const seen: string[] = [];
+    await start(topic, groupId, async (records) => void seen.push(...records.map((r) => r.value.entityId)));
+    await waitUntil(() => seen.length > 0, 30000, 'the record sent after the stop');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(seen, ['after'], 'the batch handled before the stop is not handed over again');
+  });
+
   it('a new group reading from the end keeps where it started: records published while no member runs are handed over, not passed over', async () => {
     const topic = isolatedTopic(Topics.stateChanges, { partitions: 3 });
     await ensureTopics(kafka, [topic, topic.dlq!] as TopicDef<unknown>[], quiet);

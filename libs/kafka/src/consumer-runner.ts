@@ -226,12 +226,11 @@ export class ConsumerRunner {
   async stop(): Promise<void> {
     this.running = false;
     this.pauses.stop();
-    if (this.committer) {
-      // Batches in flight finish first (no new one starts), then what they handled is committed
-      // while this consumer is still a member of the group.
-      await Promise.all(this.inFlight);
-      await this.committer.stop();
-    }
+    // Batches in flight finish first (no new one starts) and commit while this consumer is still a
+    // member of the group: KafkaJS's disconnect does not wait for a batch's handler, it leaves the
+    // group under it, and a batch handled but not committed would run again on the next owner.
+    await Promise.all(this.inFlight);
+    await this.committer?.stop();
     await this.consumer.disconnect();
     await this.startPositions.close();
   }
@@ -263,7 +262,7 @@ export class ConsumerRunner {
     const attempts = this.options.attemptsBeforePause ?? 3;
 
     for (let attempt = 1; ; attempt++) {
-      if (!isRunning() || isStale()) return; // shutting down or rebalanced away: the next owner redoes it
+      if (!this.running || !isRunning() || isStale()) return; // shutting down or rebalanced away: the next owner redoes it
       const started = performance.now();
       try {
         await this.handleOnce(sub, batch);

@@ -74,12 +74,14 @@ export class AgentConnection {
    * beats (bench/heartbeat-detection counted 732 false suspects).
    */
   private async sendBeats(beats: Heartbeat[]): Promise<LaneOutcome<Heartbeat>> {
+    const send = (list: Heartbeat[]) =>
+      this.heartbeatProducer.send(
+        Topics.heartbeats,
+        list.map((value) => ({ value })),
+      );
     if (Date.now() >= this.splitUntil) {
       try {
-        await this.heartbeatProducer.send(
-          Topics.heartbeats,
-          beats.map((value) => ({ value })),
-        );
+        await send(beats);
         return;
       } catch {
         this.splitUntil = Date.now() + SPLIT_AFTER_FAILURE_MS;
@@ -96,14 +98,9 @@ export class AgentConnection {
     const failed = new Map<Heartbeat, Error>();
     await Promise.all(
       [...byPartition.values()].map((list) =>
-        this.heartbeatProducer
-          .send(
-            Topics.heartbeats,
-            list.map((value) => ({ value })),
-          )
-          .catch((e: Error) => {
-            for (const b of list) failed.set(b, e);
-          }),
+        send(list).catch((e: Error) => {
+          for (const b of list) failed.set(b, e);
+        }),
       ),
     );
     if (failed.size > 0) this.splitUntil = Date.now() + SPLIT_AFTER_FAILURE_MS;

@@ -38,14 +38,11 @@ export class PartitionPauses {
 
   untilReady(topic: string, partition: number, notReady: PartitionNotReady, pause: PauseFn): void {
     this.logger.info({ topic, partition, reason: notReady.message }, 'partition paused until it is ready');
-    const resume = pause();
-    const settled = () => {
-      if (this.running) resume();
-    };
+    const resume = this.resumeUnlessStopped(pause());
     // A failed preparation is the handler's to report and redo: it is asked again on resume.
-    notReady.until.then(settled, (e: Error) => {
+    notReady.until.then(resume, (e: Error) => {
       this.logger.warn({ topic, partition, err: e.message }, 'partition preparation failed; retried on resume');
-      this.after(1000, settled);
+      this.after(1000, resume);
     });
   }
 
@@ -56,10 +53,7 @@ export class PartitionPauses {
     const delay = Math.min(this.options.maxPauseMs ?? 30000, 1000 * 2 ** (failures - 1));
     this.logger.error({ partition: key, pauseMs: delay, failures }, 'partition paused after repeated failures');
     this.options.metrics?.partitionPauses.inc({ topic });
-    const resume = pause();
-    this.after(delay, () => {
-      if (this.running) resume();
-    });
+    this.after(delay, this.resumeUnlessStopped(pause()));
   }
 
   /** A batch of the partition succeeded: its next pause for failures is short again. */
@@ -71,6 +65,12 @@ export class PartitionPauses {
     this.running = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+  }
+
+  private resumeUnlessStopped(resume: () => void): () => void {
+    return () => {
+      if (this.running) resume();
+    };
   }
 
   private after(ms: number, fn: () => void): void {

@@ -55,6 +55,11 @@ export function createHeartbeatMetrics(registry: Registry) {
       help: 'Owned heartbeat partitions seen changing leader, each then held until caught up with GAP_GRACE_MS',
       registers: [registry],
     }),
+    fencedWrites: new Counter({
+      name: 'vigil_heartbeat_fenced_writes_total',
+      help: 'Writes to a heartbeat partition refused because a newer owner had claimed it (this instance had lost it unawares)',
+      registers: [registry],
+    }),
     redisLosses: new Counter({
       name: 'vigil_heartbeat_redis_losses_total',
       help: 'Partitions whose lease keys had vanished from Redis and were rewritten in full',

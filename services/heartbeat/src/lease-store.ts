@@ -2,6 +2,7 @@ import type { AgentLivenessChanged, AgentRegistration } from '@vigil/events';
 import { leaseKeys } from '@vigil/redis-keys';
 import type Redis from 'ioredis';
 import { livenessEventId, type Lease, type PartitionChanges } from './detection/lease-table';
+import { SAVE_LEASES_LUA, TRIM_OUTBOX_LUA } from './lease-scripts';
 
 /** Outbox entries written before transitions had ids get the id they would have had. */
 const withEventId = (t: AgentLivenessChanged): AgentLivenessChanged =>
@@ -20,6 +21,28 @@ export interface PartitionSnapshot {
 /** A registration to publish to the agent registry, or the tombstone of an agent that is gone. */
 export type RegistryEntry = { registration: AgentRegistration } | { tombstone: string };
 
+/**
+ * A write of an owner the partition has moved away from (a newer owner claimed it since): nothing
+ * of it was written. Not transient: this instance must stop working on the partition until it is
+ * assigned it again (and claims it anew).
+ */
+export class PartitionFenced extends Error {
+  constructor(
+    readonly partition: number,
+    readonly epoch: number,
+    readonly storedEpoch: number,
+  ) {
+    super(`heartbeat partition ${partition} was claimed by a newer owner (epoch ${storedEpoch} > ${epoch})`);
+    this.name = 'PartitionFenced';
+  }
+}
+
+type ScriptReply = [ok: 0 | 1, value: number];
+interface LeaseScripts {
+  vigilSaveLeases(...keysAndArgs: string[]): Promise<ScriptReply>;
+  vigilTrimOutbox(...keysAndArgs: string[]): Promise<ScriptReply>;
+}
+
 export interface SaveResult {
   clockWritten: boolean;
   clockWasMissing: boolean;
@@ -28,14 +51,30 @@ export interface SaveResult {
 /**
  * The leases of each heartbeat partition, in Redis, so that whoever owns the partition next (after a
  * rebalance or a crash) restores them and keeps timing. A write carries the changed leases, the
- * partition's clock and the transitions about to be published (an outbox) in one MULTI, so Redis
- * never holds a state whose transition event could be lost.
+ * partition's clock and the transitions about to be published (an outbox) in one script, so Redis
+ * never holds a state whose transition event could be lost. Every write is fenced by the epoch its
+ * owner claimed (see lease-scripts.ts).
  */
 export class LeaseStore {
+  private readonly scripts: LeaseScripts;
+
   constructor(
     private readonly redis: Redis,
     private readonly group: string,
-  ) {}
+  ) {
+    redis.defineCommand('vigilSaveLeases', { numberOfKeys: 4, lua: SAVE_LEASES_LUA });
+    redis.defineCommand('vigilTrimOutbox', { numberOfKeys: 2, lua: TRIM_OUTBOX_LUA });
+    this.scripts = redis as unknown as LeaseScripts;
+  }
+
+  /**
+   * Makes this instance the partition's owner: returns its epoch, higher than any earlier owner's,
+   * whose writes are refused from now on. Claim before load, so the load sees every write the
+   * earlier owner will ever make.
+   */
+  async claim(partition: number): Promise<number> {
+    return this.redis.hincrby(leaseKeys(this.group, partition).meta, 'epoch', 1);
+  }
 
   async load(partition: number): Promise<PartitionSnapshot> {
     const k = leaseKeys(this.group, partition);
@@ -62,6 +101,7 @@ export class LeaseStore {
    */
   async save(
     partition: number,
+    epoch: number,
     changes: PartitionChanges,
     clockMs: number,
     transitions: AgentLivenessChanged[],
@@ -75,30 +115,26 @@ export class LeaseStore {
     )
       return { clockWritten: false, clockWasMissing: false };
     const k = leaseKeys(this.group, partition);
-    const tx = this.redis.multi();
-    // Index of each command's result (ioredis counts MULTI itself in tx.length, exec() does not).
-    let commands = 0;
-    let clockAt = -1;
-    if (changes.upserts.length > 0) {
-      const fields: string[] = [];
-      for (const l of changes.upserts) fields.push(l.agentId, JSON.stringify(l));
-      tx.hset(k.leases, ...fields);
-      commands += 1;
-    }
-    if (changes.removed.length > 0) {
-      tx.hdel(k.leases, ...changes.removed);
-      commands += 1;
-    }
-    if (clockMs > 0) {
-      clockAt = commands++;
-      tx.hset(k.meta, 'clock', String(clockMs));
-    }
-    if (transitions.length > 0) tx.rpush(k.outbox, ...transitions.map((t) => JSON.stringify(t)));
-    if (registry.length > 0) tx.rpush(k.registryOutbox, ...registry.map((r) => JSON.stringify(r)));
-    const results = await tx.exec();
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw new Error(`lease write failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
-    return { clockWritten: clockAt >= 0, clockWasMissing: clockAt >= 0 && results[clockAt]?.[1] === 1 };
+    const fields: string[] = [];
+    for (const l of changes.upserts) fields.push(l.agentId, JSON.stringify(l));
+    const [ok, value] = await this.scripts.vigilSaveLeases(
+      k.leases,
+      k.meta,
+      k.outbox,
+      k.registryOutbox,
+      String(epoch),
+      String(clockMs > 0 ? clockMs : 0),
+      String(fields.length),
+      String(changes.removed.length),
+      String(transitions.length),
+      String(registry.length),
+      ...fields,
+      ...changes.removed,
+      ...transitions.map((t) => JSON.stringify(t)),
+      ...registry.map((r) => JSON.stringify(r)),
+    );
+    if (ok === 0) throw new PartitionFenced(partition, epoch, value);
+    return { clockWritten: clockMs > 0, clockWasMissing: clockMs > 0 && value === 1 };
   }
 
   /**
@@ -123,12 +159,19 @@ export class LeaseStore {
   }
 
   /** The first n outbox entries were published. */
-  async published(partition: number, n: number): Promise<void> {
-    if (n > 0) await this.redis.ltrim(leaseKeys(this.group, partition).outbox, n, -1);
+  published(partition: number, epoch: number, n: number): Promise<void> {
+    return this.trim(partition, epoch, n, 'outbox');
   }
 
   /** The first n registry outbox entries were published. */
-  async registryPublished(partition: number, n: number): Promise<void> {
-    if (n > 0) await this.redis.ltrim(leaseKeys(this.group, partition).registryOutbox, n, -1);
+  registryPublished(partition: number, epoch: number, n: number): Promise<void> {
+    return this.trim(partition, epoch, n, 'registryOutbox');
+  }
+
+  private async trim(partition: number, epoch: number, n: number, list: 'outbox' | 'registryOutbox') {
+    if (n <= 0) return;
+    const k = leaseKeys(this.group, partition);
+    const [ok, stored] = await this.scripts.vigilTrimOutbox(k[list], k.meta, String(epoch), String(n));
+    if (ok === 0) throw new PartitionFenced(partition, epoch, stored);
   }
 }

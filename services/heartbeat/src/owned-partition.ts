@@ -12,7 +12,7 @@ import type { BacklogEnd, BacklogEnds } from './backlog-ends';
 import type { LeaseTable } from './detection/lease-table';
 import { registryEntries } from './agent-registry';
 import type { HeartbeatMetrics } from './heartbeat-metrics';
-import type { LeaseStore, RegistryEntry } from './lease-store';
+import { PartitionFenced, type LeaseStore, type RegistryEntry } from './lease-store';
 
 /**
  * A restored partition whose previous owner's clock is older than this (wall clock, used only to
@@ -71,6 +71,10 @@ export class OwnedPartition {
   /** The trace a transition caused by silence started (one made by a heartbeat continues the heartbeat's). */
   private readonly traces = new WeakMap<AgentLivenessChanged, TraceContext>();
   private released = false;
+  /** The epoch this instance claimed the partition with (see LeaseStore.claim). */
+  private epoch = 0;
+  /** A newer owner claimed the partition: nothing is done on it until it is assigned here again. */
+  private fenced = false;
 
   constructor(
     readonly partition: number,
@@ -120,6 +124,8 @@ export class OwnedPartition {
   async restore(): Promise<void> {
     const { table, store, metrics, logger } = this.deps;
     table.dropPartition(this.partition);
+    this.epoch = await store.claim(this.partition);
+    this.fenced = false;
     const [snapshot, committed] = await Promise.all([
       store.load(this.partition),
       this.deps.committedOffset(this.partition),
@@ -174,6 +180,7 @@ export class OwnedPartition {
   /** Applies a batch of heartbeats; resolves once the leases are in Redis and the transitions in Kafka. */
   apply(records: Array<ConsumedRecord<Heartbeat>>, batch: BatchInfo): Promise<void> {
     return this.enqueue(async () => {
+      if (this.fenced) throw new Error(`heartbeat partition ${this.partition} was claimed by a newer owner`);
       if (!this.restored) await this.restore();
       const transitions: AgentLivenessChanged[] = [];
       const backlog = this.backlog;
@@ -219,7 +226,7 @@ export class OwnedPartition {
     this.judgeQueued = true;
     void this.enqueue(async () => {
       this.judgeQueued = false;
-      if (!judging() || !this.restored) return;
+      if (!judging() || !this.restored || this.fenced) return;
       const judged = this.deps.table.judge(this.partition);
       for (const t of judged) this.causedBySilence(t);
       await this.persist(judged);
@@ -236,6 +243,7 @@ export class OwnedPartition {
     try {
       const { clockWritten, clockWasMissing } = await store.save(
         this.partition,
+        this.epoch,
         changes,
         clockMs,
         transitions,
@@ -249,12 +257,13 @@ export class OwnedPartition {
           'lease keys were missing in Redis; rewriting every lease of the partition',
         );
         metrics.redisLosses.inc();
-        await store.save(this.partition, table.everything(this.partition), clockMs, []);
+        await store.save(this.partition, this.epoch, table.everything(this.partition), clockMs, []);
       }
       // Only a clock that reached Redis makes its later absence a loss (a write with nothing in it,
       // or before the first heartbeat, leaves Redis untouched).
       if (clockWritten) this.written = true;
     } catch (e) {
+      if (e instanceof PartitionFenced) this.fenceOnFenced(e);
       // Keep both for the next attempt: the leases stay dirty, the transitions wait to be written.
       table.markDirty(this.partition, changes);
       this.unsaved = transitions;
@@ -296,7 +305,7 @@ export class OwnedPartition {
       this.deps.metrics.transitions.inc({ to: t.to });
       this.observeDetection(t, ackedAt);
     }
-    await this.deps.store.published(this.partition, batch.length);
+    await this.deps.store.published(this.partition, this.epoch, batch.length).catch(this.fenceOnFenced);
   }
 
   /** Registrations and tombstones, in order; a crash between the ack and the trim publishes them again (harmless on a compacted topic). */
@@ -311,7 +320,31 @@ export class OwnedPartition {
       ),
     );
     this.registryOutbox.splice(0, batch.length);
-    await this.deps.store.registryPublished(this.partition, batch.length);
+    await this.deps.store.registryPublished(this.partition, this.epoch, batch.length).catch(this.fenceOnFenced);
+  }
+
+  private readonly fenceOnFenced = (e: unknown): never => {
+    if (e instanceof PartitionFenced) this.fence(e);
+    throw e;
+  };
+
+  /**
+   * This instance lost the partition without being told (it was paused past its session, or cut
+   * off from the broker): its leases here are stale and the new owner's are in Redis. It stops
+   * judging the partition and drops its leases, which the next assignment restores if it comes.
+   */
+  private fence(e: PartitionFenced): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.deps.table.dropPartition(this.partition);
+    this.outbox = [];
+    this.registryOutbox = [];
+    this.unsaved = [];
+    this.deps.metrics.fencedWrites.inc();
+    this.deps.logger.warn(
+      { partition: this.partition, epoch: e.epoch, ownerEpoch: e.storedEpoch },
+      'heartbeat partition claimed by a newer owner; its writes here are refused until it is assigned here again',
+    );
   }
 
   /**

@@ -1,7 +1,8 @@
 // When the soak injects which fault: drawn from a seed, so a run that found something is rerun as it was.
 import { seededRandom } from '@vigil/test-kit';
 
-export type FaultKind = 'kill-service' | 'pause-service' | 'kill-agent' | 'kill-broker' | 'kill-redis-master';
+export type FaultKind =
+  'kill-service' | 'pause-service' | 'kill-agent' | 'fill-agent-disk' | 'kill-broker' | 'kill-redis-master';
 
 export interface Fault {
   /** Milliseconds from the start of the load. */
@@ -48,7 +49,7 @@ export function faultSchedule(options: ScheduleOptions): Fault[] {
   kinds.forEach((kind, i) =>
     faults.push({ kind, at: Math.round(from + i * slot + random() * Math.max(0, slot - gap)) }),
   );
-  for (const kind of ['kill-service', 'pause-service', 'kill-agent'] as const)
+  for (const kind of ['kill-service', 'pause-service', 'kill-agent', 'fill-agent-disk'] as const)
     for (let i = 0; i < (options.counts[kind] ?? 0); i++) faults.push({ kind, at: Math.round(from + random() * span) });
   return faults.sort((a, b) => a.at - b.at);
 }

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis, Cluster } from 'ioredis';
 import { runScriptAsync, waitHttpOk, waitUntil, type RunningFleet } from '@vigil/test-kit';
+import type { AgentDisks } from './agent-disks';
 import type { Fault, FaultKind } from './fault-schedule';
 import type { InstancePool } from './instances';
 
@@ -14,6 +15,10 @@ export interface InjectContext {
   redis: Redis | Cluster;
   /** How long a paused instance stays stopped: past its consumer session (10 s). */
   pauseMs: number;
+  /** The agents' small disks, where the soak fills some. */
+  disks?: AgentDisks;
+  /** How long an agent's disk stays full (its heartbeats must go on meanwhile). */
+  diskFullMs: number;
   log: (line: string) => void;
 }
 
@@ -22,6 +27,8 @@ export class FaultLedger {
   readonly recovery = new Map<FaultKind, number[]>();
   /** Agents killed for good, with when. */
   readonly killedAgents = new Map<string, number>();
+  /** Per probe entity of an agent whose disk filled, the versions its agent accepted once freed. */
+  readonly acceptedAfterFullDisk = new Map<string, number[]>();
 
   recovered(kind: FaultKind, ms: number): void {
     const times = this.recovery.get(kind) ?? [];
@@ -72,6 +79,29 @@ export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedg
       log(`  fault: agent ${(e.agents ?? []).join(',')} killed`);
       break;
     }
+    case 'fill-agent-disk': {
+      if (!ctx.disks) throw new Error('no agent disks were mounted');
+      const agentId = ctx.disks.take();
+      log(`  fault: fill the disk of agent ${agentId}`);
+      ctx.disks.fill(agentId);
+      fired();
+      const full = await publishNow(ctx, agentId);
+      if (full.accepted.length > 0 || !full.refused.every((r) => r.includes('ENOSPC')))
+        throw new Error(`agent ${agentId} on a full disk did not refuse with ENOSPC: ${JSON.stringify(full)}`);
+      await sleep(ctx.diskFullMs);
+      ctx.disks.free(agentId);
+      const freed = Date.now();
+      const after = await publishNow(ctx, agentId);
+      if (after.accepted.length !== PROBES)
+        throw new Error(`agent ${agentId} refused changes once its disk was freed: ${JSON.stringify(after)}`);
+      ledger.recovered(fault.kind, Date.now() - freed);
+      ledger.acceptedAfterFullDisk.set(
+        `${agentId}/probe`,
+        after.accepted.map((a) => a.version),
+      );
+      log(`  fault: agent ${agentId}'s disk freed; it accepts changes again`);
+      break;
+    }
     case 'kill-broker': {
       const node = 1 + Math.floor(random() * 3);
       log(`  fault: SIGKILL kafka node ${node}`);
@@ -103,6 +133,22 @@ export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedg
       break;
     }
   }
+}
+
+const PROBES = 2;
+
+interface Published {
+  accepted: Array<{ eventId: string; version: number }>;
+  refused: string[];
+}
+
+/** The agent publishes PROBES changes of its probe entity now; what it accepted and refused. */
+async function publishNow(ctx: InjectContext, agentId: string): Promise<Published> {
+  ctx.fleet().send(`publish ${agentId} ${PROBES}`);
+  const e = await ctx.fleet().waitFor('published', 30_000);
+  const mine = (e.results as Record<string, Published> | undefined)?.[agentId];
+  if (!mine) throw new Error(`the fleet published nothing for ${agentId}: ${JSON.stringify(e)}`);
+  return mine;
 }
 
 function check(r: { code: number | null; stderr: string }, what: string): void {

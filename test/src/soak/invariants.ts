@@ -17,13 +17,15 @@ const LISTED = 20;
 /**
  * Per entity, what the version gate should have accepted from `sent` (in the order sent) against
  * what the changelog holds (every accepted version once, in order) and what Redis holds (the newest).
+ * `alsoAccepted`: entities published by others (agents' SDKs), with the versions each accepted.
  */
 export async function auditChanges(
   sent: StateChangeEvent[],
   { kafka, redis }: Pick<Connection, 'kafka' | 'redis'>,
   violations: string[],
+  alsoAccepted: ReadonlyMap<string, number[]> = new Map(),
 ): Promise<ChangeAudit> {
-  const expected = expectedAccepted(sent);
+  const expected = new Map([...expectedAccepted(sent), ...alsoAccepted]);
   const logOf = await changelogOf(kafka, new Set(expected.keys()));
   const audit = { entities: expected.size, accepted: 0, changelogDuplicates: 0, missingVersions: 0, redisWrong: 0 };
   for (const [entityId, versions] of expected) {

@@ -22,6 +22,8 @@ ready at the end. Exits 1 on any violation.
   --kills N            SIGKILLs of random service instances, each restarted (default 100)
   --pauses N           SIGSTOPs of an instance past its session timeout (default 5)
   --agent-kills N      agents killed for good (default 5)
+  --disk-fills N       agents whose disk (a 1 MiB tmpfs; needs root) fills for 10 s, then is freed:
+                       changes refused with ENOSPC meanwhile, accepted and delivered after (default 5)
   --broker-kills N     broker SIGKILLs and restarts, cluster infra only (default 10 there, else 0)
   --redis-kills N      Redis master SIGKILLs, replica promoted, cluster infra only (default 10 there, else 0)
   --drain-timeout N    seconds the consumers get to catch up after the load (default 300)
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
       kills: { type: 'string', default: '100' },
       pauses: { type: 'string', default: '5' },
       'agent-kills': { type: 'string', default: '5' },
+      'disk-fills': { type: 'string', default: '5' },
       'broker-kills': { type: 'string' },
       'redis-kills': { type: 'string' },
       'drain-timeout': { type: 'string', default: '300' },
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
       'kill-service': int('kills', values.kills),
       'pause-service': int('pauses', values.pauses),
       'kill-agent': int('agent-kills', values['agent-kills']),
+      'fill-agent-disk': int('disk-fills', values['disk-fills']),
       'kill-broker': int('broker-kills', values['broker-kills'] ?? (cluster ? '10' : '0')),
       'kill-redis-master': int('redis-kills', values['redis-kills'] ?? (cluster ? '10' : '0')),
     },

@@ -3,7 +3,7 @@
 // service instances, kill agents and, on the cluster infra, kill brokers and Redis masters. At the
 // end it checks the invariants against what it sent and reports figures.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +14,7 @@ import { committedOffsets, percentile, seededRandom, startFleet, waitUntil, watc
 import { connect, inputLag, waitCaughtUp } from '../state-sync-harness';
 import { ChangeStream } from './change-stream';
 import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
+import { AgentDisks } from './agent-disks';
 import { FaultLedger, inject, type InjectContext } from './inject';
 import { InstancePool } from './instances';
 import { auditChanges, auditDetections } from './invariants';
@@ -34,6 +35,8 @@ export interface SoakOptions {
   drainTimeoutMs?: number;
   /** How long a paused instance stays stopped: past its consumer session (10 s). */
   pauseMs?: number;
+  /** How long a filled agent disk stays full (default 10 s). */
+  diskFullMs?: number;
   /** Where each service instance's output is written (default: a new directory under the OS's tmp). */
   logDir?: string;
   log?: (line: string) => void;
@@ -76,12 +79,23 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const fleetIds: string[] = [];
   let fleet: ReturnType<typeof startFleet> | undefined;
   let drainSeconds: number | undefined;
+  let disks: AgentDisks | undefined;
+  const fleetDataDir = mkdtempSync(path.join(os.tmpdir(), `${run}-fleet-`));
 
   // Whatever happens, no service process outlives the soak: a failed drain ends the run, not hangs it.
   try {
     try {
       for (const role of ['state-sync', 'state-sync', 'heartbeat', 'heartbeat'] as const) await pool.start(role);
-      fleet = startFleet({ agents: o.agents, prefix: fleetPrefix, intervalMs: o.intervalMs });
+      const diskFills = o.faults['fill-agent-disk'] ?? 0;
+      // Their own draw, so a seed's other faults stay what they were before disks were in the soak.
+      const diskRandom = seededRandom(o.seed ^ 0xd15c);
+      if (diskFills > 0) disks = new AgentDisks(fleetDataDir, pickAgents(fleetPrefix, o.agents, diskFills, diskRandom));
+      fleet = startFleet({
+        agents: o.agents,
+        prefix: fleetPrefix,
+        intervalMs: o.intervalMs,
+        args: ['--data-dir', fleetDataDir],
+      });
       await waitUntil(
         () => new Set(watch.to('healthy').map((t) => t.agentId)).size >= o.agents,
         120_000,
@@ -145,6 +159,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           fleet: () => fleet!,
           redis,
           pauseMs: o.pauseMs ?? 15_000,
+          disks,
+          diskFullMs: o.diskFullMs ?? 10_000,
           log,
         };
         const underWay: Array<Promise<void>> = [];
@@ -154,12 +170,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         // One at a time too: the fleet's answer to "kill 1" names the agent, and two kills at once
         // would both read the first answer.
         const agents = serially();
+        // The same for the fleet's answers to "publish".
+        const diskFaults = serially();
         for (const fault of schedule) {
           const wait = startedAt + fault.at - Date.now();
           if (wait > 0) await sleep(wait);
           const run = () => track(fault, inject(fault, ctx, ledger));
           if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master') underWay.push(infra(run));
           else if (fault.kind === 'kill-agent') underWay.push(agents(run));
+          else if (fault.kind === 'fill-agent-disk') underWay.push(diskFaults(run));
           else underWay.push(run());
         }
         await load;
@@ -212,16 +231,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       await sleep(o.intervalMs * 4 + 3000);
     } finally {
       await fleet?.quit().catch(() => undefined);
+      disks?.unmountAll();
+      rmSync(fleetDataDir, { recursive: true, force: true });
     }
 
     // Invariants.
-    const changes = await auditChanges(sent, { kafka, redis }, violations);
+    const changes = await auditChanges(sent, { kafka, redis }, violations, ledger.acceptedAfterFullDisk);
     const heartbeat = auditDetections(
       watch.seen,
       { agentIds: fleetIds, killed: new Set(ledger.killedAgents.keys()) },
       violations,
     );
 
+    const probeVersions = [...ledger.acceptedAfterFullDisk.values()].flat().length;
     let readyAtEnd = true;
     for (const inst of pool.live.filter((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null)) {
       const res = await fetch(`http://127.0.0.1:${inst.port}/health/ready`).catch(() => undefined);
@@ -237,8 +259,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       events: {
         sent: sent.length,
         entities: changes.entities,
-        accepted: changes.accepted,
-        refused: sent.length - changes.accepted,
+        // The soak's own stream; the changes agents accepted after a full disk are audited with it.
+        accepted: changes.accepted - probeVersions,
+        refused: sent.length - (changes.accepted - probeVersions),
         deletes: stream?.deletes ?? 0,
         changelogDuplicates: changes.changelogDuplicates,
         missingVersions: changes.missingVersions,
@@ -267,6 +290,17 @@ function secondsOf(ms: number[]) {
     max: Math.round(Math.max(...ms)) / 1000,
     n: ms.length,
   };
+}
+
+/** n of the fleet's agent ids (fleet-sim names them `<prefix>-<n>`, zero-padded), drawn from the seed. */
+function pickAgents(prefix: string, agents: number, n: number, random: () => number): string[] {
+  const width = String(agents - 1).length;
+  const indices = Array.from({ length: agents }, (_, i) => i);
+  for (let i = indices.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [indices[i], indices[j]] = [indices[j]!, indices[i]!];
+  }
+  return indices.slice(0, n).map((i) => `${prefix}-${String(i).padStart(width, '0')}`);
 }
 
 /** A queue of tasks run one after another; each call resolves when its task has run (failures are the task's to report). */

@@ -9,6 +9,8 @@ export const COMMANDS_HELP = `Commands (stdin, one per line, or --at "<seconds> 
   degrade <n|ids...> [check]   agents report a failed dependency check (default "db")
   heal <n|ids...>              degraded agents report all checks passing
   stop <n|ids...>              clean shutdown: a final "stopping" heartbeat, deregistered
+  publish <n|ids...> <count>   agents publish count changes of their entity <id>/probe now; prints
+                               which were accepted and why others were refused (e.g. a full disk)
   status                       print the counts
   quit                         stop every agent cleanly and exit`;
 
@@ -57,6 +59,9 @@ export async function runCommand(fleet: Fleet, line: string, print: (o: object) 
       return true;
     case 'stop':
       await fleet.stop(select(0, ['beating', 'frozen', 'flapping']));
+      return true;
+    case 'publish':
+      await fleet.publishNow(select(1, ['beating', 'killed', 'frozen', 'flapping']), number(args.at(-1), 'count'));
       return true;
     case 'status':
       print({ event: 'status', at: Date.now(), counts: fleet.counts(), stats: fleet.stats() });

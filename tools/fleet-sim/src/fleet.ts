@@ -218,6 +218,27 @@ export class Fleet {
     this.emitFor('stopped', agents);
   }
 
+  /**
+   * Each agent publishes `count` changes of its entity `<id>/probe`, one after another, now; says
+   * per agent which were accepted (id and version) and why the others were refused (a full disk:
+   * the journal's ENOSPC). Any mode: a killed agent's process is gone in the story, not its journal.
+   */
+  async publishNow(agents: SimAgent[], count: number): Promise<void> {
+    const results: Record<string, { accepted: Array<{ eventId: string; version: number }>; refused: string[] }> = {};
+    for (const a of agents) {
+      const mine = (results[a.id] = {
+        accepted: [] as Array<{ eventId: string; version: number }>,
+        refused: [] as string[],
+      });
+      for (let i = 0; i < count; i++) {
+        const r = await a.publisher.publishStateChange({ id: `${a.id}/probe`, type: 'probe' }, 'updated', { n: i });
+        if (r.accepted) mine.accepted.push({ eventId: r.eventId!, version: r.version! });
+        else mine.refused.push(r.reason ?? 'refused');
+      }
+    }
+    this.emitFor('published', agents, { results });
+  }
+
   counts(): Record<AgentMode, number> & { degraded: number; skewed: number } {
     const c = { beating: 0, killed: 0, frozen: 0, flapping: 0, stopped: 0, degraded: 0, skewed: 0 };
     for (const a of this.agents) {

@@ -1,5 +1,5 @@
 // The chaos soak's short variant, on whatever infra the tests run on (one broker and one Redis in
-// CI): instances of state-sync and heartbeat SIGKILLed and paused under load, agents killed. The
+// CI): instances of all four services SIGKILLed and paused under load, agents killed. The
 // long variant (bash test/soak/run.sh) adds brokers and Redis masters on the cluster infra.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -35,6 +35,15 @@ describe(`the short chaos soak (seed ${SEED}; SOAK_SEED=${SEED} reruns it)`, { t
     assert.equal(report.heartbeat.falseDetections, 0);
     assert.equal(report.heartbeat.killedDeclaredOnce, report.heartbeat.killedAgents);
     assert.equal(report.heartbeat.killedAgents, 2);
+    // Every heal failed by design: each killed agent healed twice, then alerted once; nobody else.
+    assert.ok(report.actions, 'the notifier and the backups were audited');
+    assert.equal(report.actions.alerts.killedAlertedOnce, 2);
+    assert.equal(report.actions.alerts.falseAlerts, 0);
+    assert.deepEqual(report.actions.alerts.firedTwice, []);
+    // Every 15 s slot of the load, for the backup policy's live agents: verified, and once.
+    assert.ok(report.actions.backups.expected >= 20, `backups were due (${report.actions.backups.expected})`);
+    assert.deepEqual(report.actions.backups.missing, []);
+    assert.deepEqual(report.actions.backups.ranTwice, []);
     assert.equal(report.readyAtEnd, true);
   });
 });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, startService, stopProcess, waitUntil, type ServiceProcess } from '@vigil/test-kit';
 
-export type Role = 'state-sync' | 'heartbeat';
+export type Role = 'state-sync' | 'heartbeat' | 'notifier' | 'backup-orchestrator';
 
 export interface Instance {
   role: Role;
@@ -20,7 +20,8 @@ export interface Instance {
 export interface InstancePoolOptions {
   /** Where each instance's output goes, `<role>-<n>.log`. */
   logDir: string;
-  heartbeatGroup: string;
+  /** Each role's environment beyond the infra's (its consumer group, policy files). */
+  env: Partial<Record<Role, Record<string, string>>>;
   /** How long one start may take to answer ready before it counts as failed (default 120 s). */
   readyTimeoutMs?: number;
   /** Starts tried before the pool gives up on a role (default 5). */
@@ -83,8 +84,7 @@ export class InstancePool {
   private async spawn(role: Role): Promise<Instance> {
     const port = await freePort();
     const logFile = path.join(this.o.logDir, `${role}-${++this.started}.log`);
-    const env: NodeJS.ProcessEnv = { ...process.env, HTTP_PORT: String(port), LOG_LEVEL: 'info' };
-    if (role === 'heartbeat') env.CONSUMER_GROUP = this.o.heartbeatGroup;
+    const env: NodeJS.ProcessEnv = { ...process.env, HTTP_PORT: String(port), LOG_LEVEL: 'info', ...this.o.env[role] };
     return { role, proc: startService(role, env, { logFile }), port, logFile };
   }
 

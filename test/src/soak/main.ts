@@ -8,11 +8,13 @@ import { runSoak, summarize } from './soak';
 
 const HELP = `Usage: bash test/soak/run.sh [options]   (or node test/dist/soak/main.js, with .vigil/infra.env loaded)
 
-Runs two instances each of state-sync and heartbeat, a simulated fleet and a stream of state changes
-(10% duplicates, 5% reorders, 3% deletes with recreation), injects faults drawn from the seed, then
-checks: per entity Redis holds the newest accepted version and the changelog each accepted version
-once in order; no live agent declared unreachable, every killed agent exactly once; every instance
-ready at the end. Exits 1 on any violation.
+Runs two instances each of state-sync, heartbeat, notifier and backup-orchestrator, a simulated fleet
+and a stream of state changes (10% duplicates, 5% reorders, 3% deletes with recreation), injects
+faults drawn from the seed, then checks: per entity Redis holds the newest accepted version and the
+changelog each accepted version once in order; no live agent declared unreachable, every killed
+agent exactly once, healed twice (the fleet's heals fail by design) and alerted once; no alert fired
+twice, none about a live agent; every 15 s backup slot verified once for each live agent of the
+policy (the first simulated host's ten); every instance ready at the end. Exits 1 on any violation.
 
   --seconds N          load duration (default 1200)
   --rate N             state changes per second (default 1000)

@@ -1,3 +1,4 @@
+import type { ActionsAudit } from './acting-services';
 import type { DetectionAudit } from './invariants';
 
 export interface SoakReport {
@@ -19,6 +20,8 @@ export interface SoakReport {
   failedStarts: string[];
   recoverySeconds: Record<string, { p50: number; p99: number; max: number; n: number }>;
   heartbeat: DetectionAudit;
+  /** The notifier's heals and alerts, the orchestrator's backups (absent if the run ended before their audit). */
+  actions?: ActionsAudit;
   /** From the end of the load until state-sync had committed everything (absent if it never did). */
   drainSeconds?: number;
   readyAtEnd: boolean;
@@ -36,8 +39,18 @@ export function summarize(r: SoakReport): string {
     `changelog duplicates ${r.events.changelogDuplicates}, missing versions ${r.events.missingVersions}, Redis not at the newest version ${r.events.redisWrong}`,
     `faults: ${JSON.stringify(r.faults)}; recovery: ${rec || 'none measured'}`,
     `heartbeat: ${r.heartbeat.agents} agents, ${r.heartbeat.killedAgents} killed, ${r.heartbeat.killedDeclaredOnce} declared unreachable exactly once, false detections ${r.heartbeat.falseDetections}`,
+    actionsLine(r.actions),
     `instance starts that failed and were retried: ${r.failedStarts.length}${r.failedStarts.map((f) => `\n  ${f}`).join('')}`,
     `state-sync drained ${r.drainSeconds === undefined ? 'NOT within the drain timeout' : `in ${r.drainSeconds} s after the load`}; every instance ready at the end: ${r.readyAtEnd}`,
     r.violations.length === 0 ? 'no violations' : `VIOLATIONS:\n  ${r.violations.join('\n  ')}`,
+  ].join('\n');
+}
+
+function actionsLine(a: ActionsAudit | undefined): string {
+  if (!a) return 'notifier and backups: not audited (the run ended before)';
+  const { alerts: n, backups: b } = a;
+  return [
+    `notifier: ${n.healCommands} heal commands, ${n.alerts} alert events (${n.republished} republished copies), ${n.killedAlertedOnce} killed agents alerted once, false alerts ${n.falseAlerts}, alerts fired twice ${n.firedTwice.length}`,
+    `backups: ${b.expected} due, ${b.verified} jobs verified of ${b.jobs} with a verdict, ${b.notVerified} failed or timed out, never verified ${b.missing.length}, run twice ${b.ranTwice.length}, ${b.republished} republished verdicts`,
   ].join('\n');
 }

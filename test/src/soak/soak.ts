@@ -1,4 +1,4 @@
-// The chaos soak: two instances each of state-sync and heartbeat, a simulated fleet and a stream of
+// The chaos soak: two instances each of the four services, a simulated fleet and a stream of
 // state changes with duplicates, reorders and deletes, while faults drawn from a seed kill and pause
 // service instances, kill agents and, on the cluster infra, kill brokers and Redis masters. At the
 // end it checks the invariants against what it sent and reports figures.
@@ -14,6 +14,7 @@ import { committedOffsets, percentile, seededRandom, startFleet, waitUntil, watc
 import { connect, inputLag, waitCaughtUp } from '../state-sync-harness';
 import { ChangeStream } from './change-stream';
 import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
+import { ActingServices } from './acting-services';
 import { AgentDisks } from './agent-disks';
 import { FaultLedger, inject, type InjectContext } from './inject';
 import { InstancePool } from './instances';
@@ -68,10 +69,20 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const logDir = o.logDir ?? mkdtempSync(path.join(os.tmpdir(), `${run}-`));
   mkdirSync(logDir, { recursive: true });
   log(`  service logs in ${logDir}`);
-  const pool = new InstancePool({ logDir, heartbeatGroup: hbGroup, log });
   const ledger = new FaultLedger();
   const fleetPrefix = `${run}-agent`;
+  const agentIdAt = (i: number) => fleetAgentId(fleetPrefix, o.agents, i);
   const watch = await watchLiveness(kafka, codec, fleetPrefix);
+  const actingDir = mkdtempSync(path.join(os.tmpdir(), `${run}-acting-`));
+  const acting = await ActingServices.watch({
+    kafka,
+    codec,
+    fleetPrefix,
+    agentIdAt,
+    agents: o.agents,
+    workDir: actingDir,
+  });
+  const pool = new InstancePool({ logDir, env: { heartbeat: { CONSUMER_GROUP: hbGroup }, ...acting.env }, log });
   const violations: string[] = [];
   const sent: StateChangeEvent[] = [];
   let stream: ChangeStream | undefined;
@@ -79,22 +90,26 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const fleetIds: string[] = [];
   let fleet: ReturnType<typeof startFleet> | undefined;
   let drainSeconds: number | undefined;
+  let actions: SoakReport['actions'];
   let disks: AgentDisks | undefined;
   const fleetDataDir = mkdtempSync(path.join(os.tmpdir(), `${run}-fleet-`));
 
   // Whatever happens, no service process outlives the soak: a failed drain ends the run, not hangs it.
   try {
     try {
-      for (const role of ['state-sync', 'state-sync', 'heartbeat', 'heartbeat'] as const) await pool.start(role);
+      for (const role of ROLES) {
+        await pool.start(role);
+        await pool.start(role);
+      }
       const diskFills = o.faults['fill-agent-disk'] ?? 0;
       // Their own draw, so a seed's other faults stay what they were before disks were in the soak.
       const diskRandom = seededRandom(o.seed ^ 0xd15c);
-      if (diskFills > 0) disks = new AgentDisks(fleetDataDir, pickAgents(fleetPrefix, o.agents, diskFills, diskRandom));
+      if (diskFills > 0) disks = new AgentDisks(fleetDataDir, pickAgents(agentIdAt, o.agents, diskFills, diskRandom));
       fleet = startFleet({
         agents: o.agents,
         prefix: fleetPrefix,
         intervalMs: o.intervalMs,
-        args: ['--data-dir', fleetDataDir],
+        args: ['--data-dir', fleetDataDir, ...acting.fleetArgs],
       });
       await waitUntil(
         () => new Set(watch.to('healthy').map((t) => t.agentId)).size >= o.agents,
@@ -188,7 +203,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         clearInterval(progress);
         await load.catch(() => undefined);
       }
-      log(`  load done: ${sent.length} changes in ${Math.round((Date.now() - startedAt) / 1000)} s; draining`);
+      const loadEndedAt = Date.now();
+      log(`  load done: ${sent.length} changes in ${Math.round((loadEndedAt - startedAt) / 1000)} s; draining`);
 
       // Everything consumed: state-sync's group committed to the end, heartbeat's too. A drain that
       // runs out is a violation, not the end of the run: the audits still say what was lost or doubled.
@@ -229,10 +245,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       });
       // The last killed agents' detection: three intervals and the grace after the kill.
       await sleep(o.intervalMs * 4 + 3000);
+      // With the fleet still up: its supervisor answers the heals and takes the backups. The first
+      // slot is left to the orchestrator's registry to have caught up with the fleet's registrations.
+      log('  waiting for the alerts and backups due');
+      actions = await acting.audit(
+        { agentIds: fleetIds, killed: new Set(ledger.killedAgents.keys()), from: startedAt + 10_000, to: loadEndedAt },
+        violations,
+      );
     } finally {
       await fleet?.quit().catch(() => undefined);
       disks?.unmountAll();
       rmSync(fleetDataDir, { recursive: true, force: true });
+      rmSync(actingDir, { recursive: true, force: true });
     }
 
     // Invariants.
@@ -271,12 +295,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       failedStarts: pool.failedStarts,
       recoverySeconds: Object.fromEntries([...ledger.recovery].map(([k, ms]) => [k, secondsOf(ms)])),
       heartbeat,
+      actions,
       drainSeconds,
       readyAtEnd,
       violations,
     };
   } finally {
     await watch.stop().catch(() => undefined);
+    await acting.stop();
     await pool.stopAll();
     await close().catch(() => undefined);
     redis.disconnect();
@@ -292,15 +318,22 @@ function secondsOf(ms: number[]) {
   };
 }
 
-/** n of the fleet's agent ids (fleet-sim names them `<prefix>-<n>`, zero-padded), drawn from the seed. */
-function pickAgents(prefix: string, agents: number, n: number, random: () => number): string[] {
-  const width = String(agents - 1).length;
+/** The service roles, two instances of each. */
+const ROLES = ['state-sync', 'heartbeat', 'notifier', 'backup-orchestrator'] as const;
+
+/** The id fleet-sim gives its `index`th agent: `<prefix>-<n>`, zero-padded to the widest index. */
+function fleetAgentId(prefix: string, agents: number, index: number): string {
+  return `${prefix}-${String(index).padStart(String(agents - 1).length, '0')}`;
+}
+
+/** n of the fleet's agent ids, drawn from the seed. */
+function pickAgents(agentIdAt: (index: number) => string, agents: number, n: number, random: () => number): string[] {
   const indices = Array.from({ length: agents }, (_, i) => i);
   for (let i = indices.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [indices[i], indices[j]] = [indices[j]!, indices[i]!];
   }
-  return indices.slice(0, n).map((i) => `${prefix}-${String(i).padStart(width, '0')}`);
+  return indices.slice(0, n).map(agentIdAt);
 }
 
 /** A queue of tasks run one after another; each call resolves when its task has run (failures are the task's to report). */

@@ -142,6 +142,23 @@ export class BackupJobs implements GroupListener, OnModuleInit, OnApplicationShu
     trigger: BackupTrigger,
     key: string,
   ): Promise<string> {
+    const job = await this.create(policy, agentId, kind, trigger, key);
+    await job.publish();
+    return job.jobId;
+  }
+
+  /**
+   * As `trigger`, but the job's command is left in the outbox for the caller to publish (`publish`
+   * never throws: a command not published is the outbox sweep's to send). Nothing to publish when
+   * the job existed already.
+   */
+  async create(
+    policy: BackupPolicy,
+    agentId: string,
+    kind: BackupKind,
+    trigger: BackupTrigger,
+    key: string,
+  ): Promise<{ jobId: string; publish: () => Promise<void> }> {
     const jobId = `${policy.id}/${agentId}/${kind}@${key}`;
     const now = Date.now();
     let base = null;
@@ -167,13 +184,15 @@ export class BackupJobs implements GroupListener, OnModuleInit, OnApplicationShu
     );
     const entry: OutboxEntry = { kind: 'command', value: step.command!, at: now };
     const { created, raw } = await this.store.create(step.job, entry);
-    if (created) {
-      this.logger.info({ jobId, agentId, kind: step.job.kind, trigger }, 'backup requested');
-      await this.publish(jobId, entry, raw!).catch((e: Error) =>
-        this.logger.warn({ jobId, err: e.message }, 'command not published yet; the outbox sweep retries'),
-      );
-    }
-    return jobId;
+    if (!created) return { jobId, publish: async () => undefined };
+    this.logger.info({ jobId, agentId, kind: step.job.kind, trigger }, 'backup requested');
+    return {
+      jobId,
+      publish: () =>
+        this.publish(jobId, entry, raw!).catch((e: Error) =>
+          this.logger.warn({ jobId, err: e.message }, 'command not published yet; the outbox sweep retries'),
+        ),
+    };
   }
 
   /** A manual backup (HTTP): a job of its own every time. */

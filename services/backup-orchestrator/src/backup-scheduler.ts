@@ -49,11 +49,18 @@ export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async fire(now: number): Promise<void> {
+  /**
+   * Turns the schedules' newest slots as of `now` into jobs. Every job of a slot is in Redis before
+   * any of their commands is sent: a send held up by a broker failover must not leave the slot's
+   * other agents without their job when this instance dies meanwhile and no other instance ticks
+   * again before the next slot (a slot that is no longer the newest is not fired).
+   */
+  async fire(now: number): Promise<void> {
     const policies = this.jobs.policies.policies.filter((p) => p.full || p.incremental);
     if (policies.length === 0) return;
     const agents = await this.jobs.store.agents();
     const firedNow = new Set<string>();
+    const commands: Array<() => Promise<void>> = [];
     for (const policy of policies) {
       const slots = new Map<BackupKind, number | undefined>(
         KINDS.map((k) => [k, policy[k] ? latestSlot(policy[k]!, now, now - this.config.MISFIRE_GRACE_MS) : undefined]),
@@ -67,10 +74,12 @@ export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
           const key = `${policy.id}/${a.agentId}/${kind}@${slot}`;
           firedNow.add(key);
           if (this.fired.has(key)) continue;
-          await this.jobs.trigger(policy, a.agentId, kind, 'scheduled', new Date(slot).toISOString());
+          const job = await this.jobs.create(policy, a.agentId, kind, 'scheduled', new Date(slot).toISOString());
+          commands.push(job.publish);
         }
       }
     }
+    await Promise.all(commands.map((publish) => publish()));
     this.fired = firedNow; // only the current slots: the set stays the size of the fleet
   }
 

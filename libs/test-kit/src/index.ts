@@ -40,4 +40,4 @@ export { startOrchestrator, type RunningOrchestrator } from './orchestrator-serv
 export { scrapeTarget, promQuery, type PromSample } from './prometheus';
 export { zipkinTrace, showSpan, ancestry, ZIPKIN_TRACING_ENV, type ZipkinSpan } from './zipkin';
 export { RecordFuzzer, type FuzzRecord, type FuzzExpectation, type RecordFuzzerOptions } from './record-fuzzer';
-export { seededRandom } from './seeded-random';
+export { seededRandom, shuffle } from './seeded-random';

@@ -263,7 +263,11 @@ export class OwnedPartition {
       // or before the first heartbeat, leaves Redis untouched).
       if (clockWritten) this.written = true;
     } catch (e) {
-      if (e instanceof PartitionFenced) this.fenceOnFenced(e);
+      if (e instanceof PartitionFenced) {
+        // Nothing is kept for a retry: the leases and transitions are the new owner's to decide.
+        this.fence(e);
+        throw e;
+      }
       // Keep both for the next attempt: the leases stay dirty, the transitions wait to be written.
       table.markDirty(this.partition, changes);
       this.unsaved = transitions;

@@ -1,5 +1,5 @@
 // When the soak injects which fault: drawn from a seed, so a run that found something is rerun as it was.
-import { seededRandom } from '@vigil/test-kit';
+import { seededRandom, shuffle } from '@vigil/test-kit';
 
 export type FaultKind =
   'kill-service' | 'pause-service' | 'kill-agent' | 'fill-agent-disk' | 'kill-broker' | 'kill-redis-master';
@@ -40,11 +40,10 @@ export function faultSchedule(options: ScheduleOptions): Fault[] {
       `${infraCount} broker and Redis faults ${gap} ms apart do not fit in ${Math.round(span / 1000)} s of faults: run longer`,
     );
   // Infrastructure faults on a jittered grid, their kinds shuffled.
-  const kinds = infra.flatMap((k) => Array<FaultKind>(options.counts[k] ?? 0).fill(k));
-  for (let i = kinds.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
-  }
+  const kinds = shuffle(
+    infra.flatMap((k) => Array<FaultKind>(options.counts[k] ?? 0).fill(k)),
+    random,
+  );
   const slot = infraCount > 0 ? span / infraCount : 0;
   kinds.forEach((kind, i) =>
     faults.push({ kind, at: Math.round(from + i * slot + random() * Math.max(0, slot - gap)) }),

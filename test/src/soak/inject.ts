@@ -17,6 +17,8 @@ export interface InjectContext {
   pauseMs: number;
   /** The agents' small disks, where the soak fills some. */
   disks?: AgentDisks;
+  /** The agents the kill-agent faults take, in order (drawn from the seed). */
+  agentsToKill: string[];
   /** How long an agent's disk stays full (its heartbeats must go on meanwhile). */
   diskFullMs: number;
   log: (line: string) => void;
@@ -71,10 +73,13 @@ export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedg
       break;
     }
     case 'kill-agent': {
-      log('  fault: kill an agent');
-      ctx.fleet().send('kill 1');
+      const victim = ctx.agentsToKill.shift();
+      if (!victim) throw new Error('more agent kills than agents drawn to kill');
+      log(`  fault: kill agent ${victim}`);
+      ctx.fleet().send(`kill ${victim}`);
       fired();
       const e = await ctx.fleet().waitFor('killed', 10_000);
+      if (!e.agents?.includes(victim)) throw new Error(`fleet-sim killed ${JSON.stringify(e.agents)}, not ${victim}`);
       for (const a of e.agents ?? []) ledger.killedAgents.set(a, Date.now());
       log(`  fault: agent ${(e.agents ?? []).join(',')} killed`);
       break;

@@ -10,7 +10,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics, type StateChangeEvent } from '@vigil/events';
 import { ensureTopics, highWatermarks, silentLogger, withRetries } from '@vigil/kafka';
 import { parseRedisTarget } from '@vigil/platform';
-import { committedOffsets, percentile, seededRandom, startFleet, waitUntil, watchLiveness } from '@vigil/test-kit';
+import {
+  committedOffsets,
+  percentile,
+  seededRandom,
+  shuffle,
+  startFleet,
+  waitUntil,
+  watchLiveness,
+} from '@vigil/test-kit';
 import { connect, inputLag, waitCaughtUp } from '../state-sync-harness';
 import { ChangeStream } from './change-stream';
 import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
@@ -92,6 +100,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let drainSeconds: number | undefined;
   let actions: SoakReport['actions'];
   let disks: AgentDisks | undefined;
+  const agentsToKill: string[] = [];
   const fleetDataDir = mkdtempSync(path.join(os.tmpdir(), `${run}-fleet-`));
 
   // Whatever happens, no service process outlives the soak: a failed drain ends the run, not hangs it.
@@ -102,9 +111,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await pool.start(role);
       }
       const diskFills = o.faults['fill-agent-disk'] ?? 0;
-      // Their own draw, so a seed's other faults stay what they were before disks were in the soak.
-      const diskRandom = seededRandom(o.seed ^ 0xd15c);
-      if (diskFills > 0) disks = new AgentDisks(fleetDataDir, pickAgents(agentIdAt, o.agents, diskFills, diskRandom));
+      // The agents that faults hit, drawn from the seed on their own (a seed's other faults stay what
+      // they were before agents were drawn): first the disks to fill, then the agents to kill, apart.
+      const victims = pickAgents(agentIdAt, o.agents, seededRandom(o.seed ^ 0xd15c));
+      if (diskFills > 0) disks = new AgentDisks(fleetDataDir, victims.slice(0, diskFills));
+      agentsToKill.push(...victims.slice(diskFills, diskFills + (o.faults['kill-agent'] ?? 0)));
       fleet = startFleet({
         agents: o.agents,
         prefix: fleetPrefix,
@@ -175,6 +186,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           redis,
           pauseMs: o.pauseMs ?? 15_000,
           disks,
+          agentsToKill,
           diskFullMs: o.diskFullMs ?? 10_000,
           log,
         };
@@ -326,14 +338,12 @@ function fleetAgentId(prefix: string, agents: number, index: number): string {
   return `${prefix}-${String(index).padStart(String(agents - 1).length, '0')}`;
 }
 
-/** n of the fleet's agent ids, drawn from the seed. */
-function pickAgents(agentIdAt: (index: number) => string, agents: number, n: number, random: () => number): string[] {
-  const indices = Array.from({ length: agents }, (_, i) => i);
-  for (let i = indices.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [indices[i], indices[j]] = [indices[j]!, indices[i]!];
-  }
-  return indices.slice(0, n).map(agentIdAt);
+/** The fleet's agent ids in an order drawn from `random`. */
+function pickAgents(agentIdAt: (index: number) => string, agents: number, random: () => number): string[] {
+  return shuffle(
+    Array.from({ length: agents }, (_, i) => i),
+    random,
+  ).map(agentIdAt);
 }
 
 /** A queue of tasks run one after another; each call resolves when its task has run (failures are the task's to report). */

@@ -39,6 +39,46 @@ export class FaultLedger {
   }
 }
 
+/**
+ * Fires each fault at its time from `startedAt` and resolves once every one has run its course; a
+ * fault that fails is a violation, not the end of the run. Each recovers on its own (a restart
+ * takes ~10 s, longer than the gap between two kills of a long run), so several may be under way at
+ * once; broker and Redis faults run one after another, as the cluster's quorum and replicas require.
+ */
+export async function runSchedule(
+  schedule: readonly Fault[],
+  startedAt: number,
+  ctx: InjectContext,
+  ledger: FaultLedger,
+  violations: string[],
+): Promise<void> {
+  const underWay: Array<Promise<void>> = [];
+  const track = (fault: Fault, p: Promise<void>) =>
+    p.catch((e: Error) => void violations.push(`the ${fault.kind} fault at ${fault.at} ms failed: ${e.message}`));
+  const infra = serially();
+  // One at a time too: a kill reads the fleet's next "killed" answer, and two kills at once would
+  // both read the first one.
+  const agents = serially();
+  // The same for the fleet's answers to "publish".
+  const diskFaults = serially();
+  for (const fault of schedule) {
+    const wait = startedAt + fault.at - Date.now();
+    if (wait > 0) await sleep(wait);
+    const run = () => track(fault, inject(fault, ctx, ledger));
+    if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master') underWay.push(infra(run));
+    else if (fault.kind === 'kill-agent') underWay.push(agents(run));
+    else if (fault.kind === 'fill-agent-disk') underWay.push(diskFaults(run));
+    else underWay.push(run());
+  }
+  await Promise.all(underWay);
+}
+
+/** A queue of tasks run one after another; each call resolves when its task has run (failures are the task's to report). */
+function serially(): (task: () => Promise<void>) => Promise<void> {
+  let last = Promise.resolve();
+  return (task) => (last = last.then(task));
+}
+
 export async function inject(fault: Fault, ctx: InjectContext, ledger: FaultLedger): Promise<void> {
   const { pool, random, log } = ctx;
   // Counted as it fires, not as it is scheduled: a fault that could not fire is a violation instead.

@@ -21,10 +21,10 @@ import {
 } from '@vigil/test-kit';
 import { connect, inputLag, waitCaughtUp } from '../state-sync-harness';
 import { ChangeStream } from './change-stream';
-import { faultSchedule, type Fault, type FaultKind } from './fault-schedule';
+import { faultSchedule, type FaultKind } from './fault-schedule';
 import { ActingServices } from './acting-services';
 import { AgentDisks } from './agent-disks';
-import { FaultLedger, inject, type InjectContext } from './inject';
+import { FaultLedger, runSchedule, type InjectContext } from './inject';
 import { InstancePool } from './instances';
 import { auditChanges, auditDetections } from './invariants';
 import { summarize, type SoakReport } from './report';
@@ -176,9 +176,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         );
       }, 15_000);
       try {
-        // Faults fire on schedule, each recovering on its own (a restart takes ~10 s, longer than the
-        // gap between two kills of a long run), so several may be under way at once; broker and Redis
-        // faults run one after another, as the cluster's quorum and replicas require.
         const ctx: InjectContext = {
           pool,
           random,
@@ -190,26 +187,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           diskFullMs: o.diskFullMs ?? 10_000,
           log,
         };
-        const underWay: Array<Promise<void>> = [];
-        const track = (fault: Fault, p: Promise<void>) =>
-          p.catch((e: Error) => void violations.push(`the ${fault.kind} fault at ${fault.at} ms failed: ${e.message}`));
-        const infra = serially();
-        // One at a time too: the fleet's answer to "kill 1" names the agent, and two kills at once
-        // would both read the first answer.
-        const agents = serially();
-        // The same for the fleet's answers to "publish".
-        const diskFaults = serially();
-        for (const fault of schedule) {
-          const wait = startedAt + fault.at - Date.now();
-          if (wait > 0) await sleep(wait);
-          const run = () => track(fault, inject(fault, ctx, ledger));
-          if (fault.kind === 'kill-broker' || fault.kind === 'kill-redis-master') underWay.push(infra(run));
-          else if (fault.kind === 'kill-agent') underWay.push(agents(run));
-          else if (fault.kind === 'fill-agent-disk') underWay.push(diskFaults(run));
-          else underWay.push(run());
-        }
+        await runSchedule(schedule, startedAt, ctx, ledger, violations);
         await load;
-        await Promise.all(underWay);
       } finally {
         stopLoad = true;
         clearInterval(progress);
@@ -344,10 +323,4 @@ function pickAgents(agentIdAt: (index: number) => string, agents: number, random
     Array.from({ length: agents }, (_, i) => i),
     random,
   ).map(agentIdAt);
-}
-
-/** A queue of tasks run one after another; each call resolves when its task has run (failures are the task's to report). */
-function serially(): (task: () => Promise<void>) => Promise<void> {
-  let last = Promise.resolve();
-  return (task) => (last = last.then(task));
 }

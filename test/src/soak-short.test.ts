@@ -44,6 +44,8 @@ describe(`the short chaos soak (seed ${SEED}; SOAK_SEED=${SEED} reruns it)`, { t
     assert.ok(report.actions.backups.expected >= 20, `backups were due (${report.actions.backups.expected})`);
     assert.deepEqual(report.actions.backups.missing, []);
     assert.deepEqual(report.actions.backups.ranTwice, []);
+    assert.notEqual(report.drainSeconds, undefined, 'state-sync committed everything it was sent');
+    assert.notEqual(report.groupsDrainSeconds, undefined, 'every other group committed what the run wrote');
     assert.equal(report.readyAtEnd, true);
   });
 });

@@ -23,6 +23,8 @@ export class ActingServices {
   readonly env: { notifier: Record<string, string>; 'backup-orchestrator': Record<string, string> };
   /** What fleet-sim needs to answer heals (always failing) and backups (into the orchestrator's store). */
   readonly fleetArgs: string[];
+  /** Each role's consumer group and the topics it consumes (its controllers' event patterns). */
+  readonly groups: Record<string, string[]>;
 
   private constructor(
     fleetPrefix: string,
@@ -73,6 +75,23 @@ export class ActingServices {
         BACKUP_STORE_DIR: store,
         TICK_INTERVAL_MS: '250',
       },
+    };
+    this.groups = {
+      [this.env.notifier.CONSUMER_GROUP]: [
+        Topics.liveness.name,
+        Topics.healResults.name,
+        Topics.agentRegistry.name,
+        Topics.stateChangelog.name,
+        Topics.backupVerified.name,
+        Topics.alerts.name,
+      ],
+      [this.env['backup-orchestrator'].CONSUMER_GROUP]: [
+        Topics.agentRegistry.name,
+        Topics.stateChangelog.name,
+        Topics.backupRequests.name,
+        Topics.backupResults.name,
+        Topics.restoreResults.name,
+      ],
     };
     this.fleetArgs = [
       '--heal-success',

@@ -24,6 +24,8 @@ export interface SoakReport {
   actions?: ActionsAudit;
   /** From the end of the load until state-sync had committed everything (absent if it never did). */
   drainSeconds?: number;
+  /** From the audit of the actions until every other group had committed what the run wrote (absent if one never did). */
+  groupsDrainSeconds?: number;
   readyAtEnd: boolean;
   violations: string[];
 }
@@ -41,7 +43,7 @@ export function summarize(r: SoakReport): string {
     `heartbeat: ${r.heartbeat.agents} agents, ${r.heartbeat.killedAgents} killed, ${r.heartbeat.killedDeclaredOnce} declared unreachable exactly once, false detections ${r.heartbeat.falseDetections}`,
     actionsLine(r.actions),
     `instance starts that failed and were retried: ${r.failedStarts.length}${r.failedStarts.map((f) => `\n  ${f}`).join('')}`,
-    `state-sync drained ${r.drainSeconds === undefined ? 'NOT within the drain timeout' : `in ${r.drainSeconds} s after the load`}; every instance ready at the end: ${r.readyAtEnd}`,
+    `state-sync drained ${r.drainSeconds === undefined ? 'NOT within the drain timeout' : `in ${r.drainSeconds} s after the load`}; heartbeat, notifier and orchestrator groups ${r.groupsDrainSeconds === undefined ? 'NOT drained' : `drained in ${r.groupsDrainSeconds} s after the audit`}; every instance ready at the end: ${r.readyAtEnd}`,
     r.violations.length === 0 ? 'no violations' : `VIOLATIONS:\n  ${r.violations.join('\n  ')}`,
   ].join('\n');
 }

@@ -8,22 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics, type StateChangeEvent } from '@vigil/events';
-import { ensureTopics, highWatermarks, silentLogger, withRetries } from '@vigil/kafka';
+import { ensureTopics, silentLogger, withRetries } from '@vigil/kafka';
 import { parseRedisTarget } from '@vigil/platform';
-import {
-  committedOffsets,
-  percentile,
-  seededRandom,
-  shuffle,
-  startFleet,
-  waitUntil,
-  watchLiveness,
-} from '@vigil/test-kit';
+import { percentile, seededRandom, shuffle, startFleet, waitUntil, watchLiveness } from '@vigil/test-kit';
 import { connect, inputLag, waitCaughtUp } from '../state-sync-harness';
 import { ChangeStream } from './change-stream';
 import { faultSchedule, type FaultKind } from './fault-schedule';
 import { ActingServices } from './acting-services';
 import { AgentDisks } from './agent-disks';
+import { topicEnds, waitGroupsDrained } from './group-drain';
 import { FaultLedger, runSchedule, type InjectContext } from './inject';
 import { InstancePool } from './instances';
 import { auditChanges, auditDetections } from './invariants';
@@ -98,6 +91,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const fleetIds: string[] = [];
   let fleet: ReturnType<typeof startFleet> | undefined;
   let drainSeconds: number | undefined;
+  let groupsDrainSeconds: number | undefined;
   let actions: SoakReport['actions'];
   let disks: AgentDisks | undefined;
   const agentsToKill: string[] = [];
@@ -110,6 +104,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await pool.start(role);
         await pool.start(role);
       }
+      // Where the groups' topics stood before the fleet and the load: what comes after must be consumed.
+      const starts = await topicEnds(kafka, [Topics.heartbeats.name, ...Object.values(acting.groups).flat()]);
       const diskFills = o.faults['fill-agent-disk'] ?? 0;
       // The agents that faults hit, drawn from the seed on their own (a seed's other faults stay what
       // they were before agents were drawn): first the disks to fill, then the agents to kill, apart.
@@ -218,22 +214,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       } finally {
         clearInterval(drainProgress);
       }
-      const hbEnds = await highWatermarks(kafka, Topics.heartbeats.name);
-      let behind: string[] = [];
-      await waitUntil(
-        async () => {
-          const c = await committedOffsets(kafka, hbGroup, Topics.heartbeats.name);
-          // Agents keep beating: the offsets at the end of the load are what must be passed.
-          behind = [...hbEnds]
-            .filter(([p, end]) => (c.get(p) ?? -1n) < end)
-            .map(([p, end]) => `${p}: ${c.get(p)} < ${end}`);
-          return behind.length === 0;
-        },
-        drainMs,
-        'heartbeat to consume the heartbeats sent before the end',
-      ).catch((e: Error) => {
-        violations.push(`${e.message}; heartbeat partitions behind (committed < end): ${behind.join(', ')}`);
-      });
       // The last killed agents' detection: three intervals and the grace after the kill.
       await sleep(o.intervalMs * 4 + 3000);
       // With the fleet still up: its supervisor answers the heals and takes the backups. The first
@@ -243,6 +223,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         { agentIds: fleetIds, killed: new Set(ledger.killedAgents.keys()), from: startedAt + 10_000, to: loadEndedAt },
         violations,
       );
+      // Every group ends with nothing owed: the acting services' outcomes were audited above, but a
+      // group stuck behind a partition it no longer reads would owe records no audit looks at.
+      const groups = await waitGroupsDrained(
+        kafka,
+        { [hbGroup]: [Topics.heartbeats.name], ...acting.groups },
+        starts,
+        drainMs,
+      );
+      if ('behind' in groups)
+        for (const [group, late] of Object.entries(groups.behind))
+          violations.push(`consumer group ${group} did not drain: ${late.join(', ')}`);
+      else groupsDrainSeconds = groups.seconds;
     } finally {
       await fleet?.quit().catch(() => undefined);
       disks?.unmountAll();
@@ -288,6 +280,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       heartbeat,
       actions,
       drainSeconds,
+      groupsDrainSeconds,
       readyAtEnd,
       violations,
     };

@@ -45,7 +45,10 @@ export interface RunningStateSync extends ServiceProcess {
 export async function startStateSync(env: Record<string, string> = {}, waitReady = true): Promise<RunningStateSync> {
   const port = await freePort();
   const proc = startService('state-sync', { ...process.env, HTTP_PORT: String(port), LOG_LEVEL: 'warn', ...env });
-  if (waitReady) await waitHttpOk(port, '/health/ready', 60000, 'state-sync readiness');
+  if (waitReady)
+    await waitHttpOk(port, '/health/ready', 60000, 'state-sync readiness').catch((e: Error) => {
+      throw new Error(`${e.message}\n--- state-sync log (tail) ---\n${proc.output().slice(-8000)}`);
+    });
   return { ...proc, port, metric: (prefix) => metricSum(port, prefix) };
 }
 

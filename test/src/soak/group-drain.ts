@@ -1,8 +1,8 @@
 // Consumer lag at the end of the soak, for every group it runs: what arrived while the soak ran, on
 // a topic a group consumes, must be committed by that group. Partitions that received nothing in the
 // run are left out: a group that starts at the end commits nothing there, and owes nothing.
-import { highWatermarks, type KafkaClient } from '@vigil/kafka';
-import { committedOffsets, waitUntil } from '@vigil/test-kit';
+import { highWatermarks, KafkaAdminFacade, type KafkaClient } from '@vigil/kafka';
+import { waitUntil } from '@vigil/test-kit';
 
 /** Offsets per partition, per topic. */
 export type TopicOffsets = Map<string, Map<number, bigint>>;
@@ -42,12 +42,14 @@ export async function waitGroupsDrained(
   const started = Date.now();
   const ends = await topicEnds(kafka, Object.values(groups).flat());
   let behind: Record<string, string[]> = {};
+  // One admin connection for every poll of every group.
+  const admin = new KafkaAdminFacade(kafka, 30000);
   const drained = await waitUntil(
     async () => {
       behind = {};
       for (const [group, topics] of Object.entries(groups)) {
         const committed: TopicOffsets = new Map();
-        for (const topic of topics) committed.set(topic, await committedOffsets(kafka, group, topic));
+        for (const topic of topics) committed.set(topic, await admin.committedOffsets(group, topic));
         const groupEnds = new Map([...ends].filter(([t]) => topics.includes(t)));
         const late = partitionsBehind(starts, groupEnds, committed);
         if (late.length > 0) behind[group] = late;
@@ -56,9 +58,11 @@ export async function waitGroupsDrained(
     },
     timeoutMs,
     'every consumer group to commit what was written while the soak ran',
-  ).then(
-    () => true,
-    () => false,
-  );
+  )
+    .then(
+      () => true,
+      () => false,
+    )
+    .finally(() => admin.close());
   return drained ? { seconds: Math.round((Date.now() - started) / 1000) } : { behind };
 }

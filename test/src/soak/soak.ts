@@ -83,6 +83,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     agents: o.agents,
     workDir: actingDir,
   });
+  // Every consumer group the soak runs, with the topics it consumes: each must end with nothing owed.
+  const drainGroups = { [hbGroup]: [Topics.heartbeats.name], ...acting.groups };
   const pool = new InstancePool({ logDir, env: { heartbeat: { CONSUMER_GROUP: hbGroup }, ...acting.env }, log });
   const violations: string[] = [];
   const sent: StateChangeEvent[] = [];
@@ -105,7 +107,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await pool.start(role);
       }
       // Where the groups' topics stood before the fleet and the load: what comes after must be consumed.
-      const starts = await topicEnds(kafka, [Topics.heartbeats.name, ...Object.values(acting.groups).flat()]);
+      const starts = await topicEnds(kafka, Object.values(drainGroups).flat());
       const diskFills = o.faults['fill-agent-disk'] ?? 0;
       // The agents that faults hit, drawn from the seed on their own (a seed's other faults stay what
       // they were before agents were drawn): first the disks to fill, then the agents to kill, apart.
@@ -225,12 +227,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       );
       // Every group ends with nothing owed: the acting services' outcomes were audited above, but a
       // group stuck behind a partition it no longer reads would owe records no audit looks at.
-      const groups = await waitGroupsDrained(
-        kafka,
-        { [hbGroup]: [Topics.heartbeats.name], ...acting.groups },
-        starts,
-        drainMs,
-      );
+      const groups = await waitGroupsDrained(kafka, drainGroups, starts, drainMs);
       if ('behind' in groups)
         for (const [group, late] of Object.entries(groups.behind))
           violations.push(`consumer group ${group} did not drain: ${late.join(', ')}`);

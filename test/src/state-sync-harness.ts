@@ -47,6 +47,8 @@ export async function startStateSync(env: Record<string, string> = {}, waitReady
   const proc = startService('state-sync', { ...process.env, HTTP_PORT: String(port), LOG_LEVEL: 'warn', ...env });
   if (waitReady)
     await waitHttpOk(port, '/health/ready', 60000, 'state-sync readiness').catch((e: Error) => {
+      // Killed, or it would join the group later and consume behind the tests that follow.
+      proc.child.kill('SIGKILL');
       throw new Error(`${e.message}\n--- state-sync log (tail) ---\n${proc.output().slice(-8000)}`);
     });
   return { ...proc, port, metric: (prefix) => metricSum(port, prefix) };

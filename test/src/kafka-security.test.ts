@@ -19,7 +19,7 @@ import {
   runScript,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   type ServiceProcess,
 } from '@vigil/test-kit';
@@ -96,9 +96,7 @@ describe('Vigil on a Kafka with SASL, TLS and ACLs', { timeout: 300_000 }, () =>
 
   it('runs state-sync as User:state-sync over SASL_SSL and applies what an agent publishes as User:agent', async () => {
     const stateSync = await startAs('state-sync', 'state-sync', `sec-sync-${run}`);
-    await waitHttpOk(stateSync.port, '/health/ready', 90_000, 'state-sync on the secured broker').catch((e: Error) => {
-      throw new Error(`${e.message}: ${stateSync.output().slice(-3000)}`);
-    });
+    await waitServiceReady(stateSync, stateSync.port, 90_000, 'state-sync on the secured broker');
     connection = new AgentConnection({
       brokers: [secure.sasl],
       registryUrl: infraEnv().registryUrl,

@@ -11,7 +11,7 @@ import {
   freePort,
   metricSum,
   startService,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   type ServiceProcess,
 } from '@vigil/test-kit';
@@ -45,12 +45,7 @@ export interface RunningStateSync extends ServiceProcess {
 export async function startStateSync(env: Record<string, string> = {}, waitReady = true): Promise<RunningStateSync> {
   const port = await freePort();
   const proc = startService('state-sync', { ...process.env, HTTP_PORT: String(port), LOG_LEVEL: 'warn', ...env });
-  if (waitReady)
-    await waitHttpOk(port, '/health/ready', 60000, 'state-sync readiness').catch((e: Error) => {
-      // Killed, or it would join the group later and consume behind the tests that follow.
-      proc.child.kill('SIGKILL');
-      throw new Error(`${e.message}\n--- state-sync log (tail) ---\n${proc.output().slice(-8000)}`);
-    });
+  if (waitReady) await waitServiceReady(proc, port, 60000, 'state-sync readiness');
   return { ...proc, port, metric: (prefix) => metricSum(port, prefix) };
 }
 

@@ -43,11 +43,7 @@ async function transactingWith(errors: string[]) {
   });
   await eos.initProducerId();
   eos.beginTransaction();
-  return {
-    eos,
-    coordinator,
-    add: () => eos.addPartitionsToTransaction([{ topic: 't', partitions: [{ partition: 0 }] }]),
-  };
+  return { coordinator, add: () => eos.addPartitionsToTransaction([{ topic: 't', partitions: [{ partition: 0 }] }]) };
 }
 
 describe('KafkaJS as patched for Vigil', () => {

@@ -19,6 +19,7 @@ export {
   startService,
   stopProcess,
   waitHttpOk,
+  waitServiceReady,
   type ScriptResult,
   type ServiceProcess,
   type StartServiceOptions,

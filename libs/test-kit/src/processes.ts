@@ -163,3 +163,19 @@ export async function waitHttpOk(port: number, urlPath: string, timeoutMs: numbe
     what,
   );
 }
+
+/**
+ * Waits for a started service's readiness. If it never comes, the service is killed (or it would
+ * join its groups later and consume behind the tests that follow) and the error ends with its log tail.
+ */
+export async function waitServiceReady(
+  service: ServiceProcess,
+  port: number,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  await waitHttpOk(port, '/health/ready', timeoutMs, what).catch((e: Error) => {
+    service.child.kill('SIGKILL');
+    throw new Error(`${e.message}\n--- ${what}: log (tail) ---\n${service.output().slice(-8000)}`);
+  });
+}

@@ -26,6 +26,7 @@ import { selfTimeByPackage, topSelfTime } from './cpu-profile';
 import { skipToEnd, startGroupsAt } from './group-offsets';
 import { writeReport } from './report';
 import { ev } from './state-sync-kit';
+import { rdkafkaInstalled, rdkafkaVersion } from './rdkafka-client';
 
 const HELP = `state-sync-anchors: state-sync next to Kafka's perf tools, raw KafkaJS and a Kafka Streams app, one run.
 
@@ -36,7 +37,9 @@ Usage: node bench/dist/state-sync-anchors.js [--events N] [--rates 5000,20000] [
   --threads T     Kafka Streams stream threads (default 2, one per core)
   --profile       run state-sync with --cpu-prof; the fresh backlog's profile is summarised
   --only LIST     contenders to run, by key (default all): kafkajs-consume,kafkajs-passthrough,
-                  streams-eos,streams-alos,state-sync
+                  kafkajs-eos,rdkafka-consume,rdkafka-passthrough,rdkafka-eos,streams-eos,
+                  streams-alos,state-sync. The rdkafka rows (@confluentinc/kafka-javascript) run
+                  when bash bench/install-rdkafka.sh has installed it, and are skipped otherwise.
 Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL. Writes bench/results/state-sync-anchors.json.
 Needs java and mvn (the Streams app is built with Maven at the broker's Kafka version).`;
 
@@ -87,8 +90,12 @@ async function main() {
   // Output topics compacted like the changelog; ProducerPerformance's records have no key, so its
   // topic is a plain one like the input.
   const outputs = [
-    ...['passthrough', 'streams-eos', 'streams-alos'].map(() => isolatedTopic(Topics.stateChangelog)),
+    ...['streams-eos', 'streams-alos'].map(() => isolatedTopic(Topics.stateChangelog)),
     isolatedTopic(Topics.stateChanges),
+    ...['kafkajs', 'rdkafka'].flatMap(() => [
+      isolatedTopic(Topics.stateChangelog),
+      isolatedTopic(Topics.stateChangelog),
+    ]),
   ];
   await ensureTopics(kafka, undefined, quiet);
   await ensureTopics(kafka, [...outputs] as TopicDef<unknown>[], quiet);
@@ -98,10 +105,10 @@ async function main() {
   const statePort = 3900 + Math.floor(Math.random() * 90);
   const threads = Number(values.threads);
   const all: Contender[] = [
-    node('kafkajs-consume', 'KafkaJS consume', ['--mode', 'consume']),
-    node('kafkajs-passthrough', 'KafkaJS consume->produce', ['--mode', 'passthrough', '--output', outputs[0]!.name]),
-    streams('streams-eos', 'Streams exactly_once_v2', outputs[1]!.name, 'exactly_once_v2'),
-    streams('streams-alos', 'Streams at_least_once', outputs[2]!.name, 'at_least_once'),
+    ...clientAnchors('kafkajs', 'KafkaJS', outputs[3]!.name, outputs[4]!.name),
+    ...(rdkafkaInstalled() ? clientAnchors('rdkafka', 'rdkafka', outputs[5]!.name, outputs[6]!.name) : []),
+    streams('streams-eos', 'Streams exactly_once_v2', outputs[0]!.name, 'exactly_once_v2'),
+    streams('streams-alos', 'Streams at_least_once', outputs[1]!.name, 'at_least_once'),
     {
       key: 'state-sync',
       label: 'state-sync',
@@ -130,17 +137,33 @@ async function main() {
   let profiles = 0;
   const only = values.only?.split(',');
   const contenders = all.filter((c) => !only || only.includes(c.key));
+  const missing = only?.filter((k) => !contenders.some((c) => c.key === k)) ?? [];
+  if (missing.length) throw new Error(`no contender ${missing.join(', ')} (rdkafka-*: bash bench/install-rdkafka.sh)`);
+  if (!rdkafkaInstalled())
+    console.log(
+      'rdkafka rows skipped: @confluentinc/kafka-javascript is not installed (bash bench/install-rdkafka.sh)',
+    );
 
-  function node(key: string, label: string, args: string[]): Contender {
-    const group = `bench-anchor-${run}-${key}`;
-    const script = path.join(repoRoot, 'bench', 'dist', 'kafkajs-anchor.js');
-    return {
-      key,
-      label,
-      group,
-      start: () => spawnLogged(key, process.execPath, [script, '--group', group, '--input', input, ...args]),
-      visible: { topic: args.includes('--output') ? args[args.indexOf('--output') + 1]! : '' },
+  /** One client's raw rows: consume, idempotent passthrough, transactional passthrough. */
+  function clientAnchors(client: string, name: string, passthroughTopic: string, eosTopic: string): Contender[] {
+    const script = path.join(repoRoot, 'bench', 'dist', 'client-anchor.js');
+    const anchor = (mode: string, label: string, output?: string): Contender => {
+      const key = `${client}-${mode}`;
+      const group = `bench-anchor-${run}-${key}`;
+      const args = ['--client', client, '--mode', mode, '--group', group, '--input', input];
+      return {
+        key,
+        label: `${name} ${label}`,
+        group,
+        start: () => spawnLogged(key, process.execPath, [script, ...args, ...(output ? ['--output', output] : [])]),
+        visible: { topic: output ?? '' },
+      };
     };
+    return [
+      anchor('consume', 'consume'),
+      anchor('passthrough', 'consume->produce', passthroughTopic),
+      anchor('eos', 'consume->produce in txns', eosTopic),
+    ];
   }
   function streams(key: string, label: string, output: string, g: 'exactly_once_v2' | 'at_least_once'): Contender {
     const group = `bench-anchor-${run}-${key}`;
@@ -170,7 +193,7 @@ async function main() {
   const valueBytes = await meanValueBytes(codec, fresh);
 
   console.log('Kafka ProducerPerformance (idempotent, acks=all) and ConsumerPerformance');
-  const perfProducer = await producerPerformance(outputs[3]!.name, n, valueBytes);
+  const perfProducer = await producerPerformance(outputs[2]!.name, n, valueBytes);
   const perfConsumer = await consumerPerformance(input, sum(endsA) - sum(start0), `bench-anchor-${run}-perf`);
 
   const backlogFresh: Record<string, BacklogFigures> = {};
@@ -247,6 +270,7 @@ async function main() {
     valueBytes,
     benchPublishEventsPerSecond: Math.round(publishRate),
     streamThreads: threads,
+    ...(rdkafkaInstalled() ? { librdkafka: rdkafkaVersion() } : {}),
     rows,
     stateSyncOver: ratios,
     ...(values.profile

@@ -42,6 +42,23 @@ const HEAP_METRICS = {
 } as const;
 const MiB = 1024 * 1024;
 
+interface PhaseTotals {
+  sum: number;
+  count: number;
+}
+
+/** The sums and counts of vigil_state_batch_phase_seconds by phase, from a /metrics text. */
+function phaseTotals(text: string): Record<string, PhaseTotals> {
+  const out: Record<string, PhaseTotals> = {};
+  for (const m of text.matchAll(/^vigil_state_batch_phase_seconds_(sum|count)\{[^}]*phase="(\w+)"[^}]*\} (\S+)$/gm)) {
+    const t = (out[m[2]!] ??= { sum: 0, count: 0 });
+    t[m[1] as 'sum' | 'count'] = Number(m[3]);
+  }
+  return out;
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -85,10 +102,12 @@ async function main() {
     // Throughput and RSS as the anchors bench measures them (committed progress, /proc); V8's view
     // of the heap from the service's own metrics alongside.
     const heap = { heapUsed: 0, heapTotal: 0, external: 0 };
+    let phases: Record<string, PhaseTotals> = {};
     const sampler = setInterval(() => {
       void fetch(`http://127.0.0.1:${port}/metrics`)
         .then((r) => r.text())
         .then((text) => {
+          phases = phaseTotals(text);
           for (const line of text.split('\n'))
             for (const [k, name] of Object.entries(HEAP_METRICS))
               if (line.startsWith(name + ' ') || line.startsWith(name + '{'))
@@ -109,6 +128,11 @@ async function main() {
       peakHeapUsedMiB: Math.round(heap.heapUsed / MiB),
       peakHeapTotalMiB: Math.round(heap.heapTotal / MiB),
       peakExternalMiB: Math.round(heap.external / MiB),
+      // Where a batch's time went (state-sync's own histogram): the next fetch waits for all of it.
+      batchPhaseMeanMs: Object.fromEntries(
+        Object.entries(phases).map(([phase, t]) => [phase, t.count ? round((t.sum / t.count) * 1000) : 0]),
+      ),
+      batchPhaseTotalSeconds: Object.fromEntries(Object.entries(phases).map(([phase, t]) => [phase, round(t.sum)])),
     };
     console.log(`  ${JSON.stringify(row)}`);
     rows.push(row);
@@ -121,6 +145,7 @@ async function main() {
     notes: [
       "events/s and CPU: from the group's first committed progress to its last (as in state-sync-anchors; the first commit comes after the first fetch is handled)",
       'peak RSS from /proc; heap peaks from the V8 metrics the service exports, sampled every 250 ms',
+      "batch phases: state-sync's vigil_state_batch_phase_seconds as last sampled (apply, publish, mark; the offset commit is off the batch's path)",
     ],
   });
 }

@@ -14,7 +14,7 @@ import {
   infraEnv,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   watchTopic,
   type ServiceProcess,
@@ -56,7 +56,7 @@ describe(
         LOG_LEVEL: 'warn',
       });
       instances.push(p);
-      await waitHttpOk(port, '/health/ready', 60_000, 'an orchestrator');
+      await waitServiceReady(p, port, 60_000, 'an orchestrator');
       return p;
     };
 

@@ -15,7 +15,7 @@ import {
   infraEnv,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   watchTopic,
   type ServiceProcess,
@@ -97,7 +97,7 @@ describe(
         BACKUP_S3_PREFIX: 'vigil/',
         TICK_INTERVAL_MS: '200',
       });
-      await waitHttpOk(port, '/health/ready', 60_000, 'the orchestrator');
+      await waitServiceReady(orchestrator, port, 60_000, 'the orchestrator');
       // The agent's side writes to the same bucket (the orchestrator created it).
       store = await S3Store.create({ bucket, prefix: 'vigil/', ...s3 });
       const env = infraEnv();

@@ -25,7 +25,7 @@ import {
   startNotifier,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   watchTopic,
   type RunningNotifier,
@@ -166,7 +166,7 @@ describe(
         }),
         port,
       };
-      await waitHttpOk(port, '/health/ready', 60_000, 'the orchestrator');
+      await waitServiceReady(orchestrator, port, 60_000, 'the orchestrator');
     });
 
     after(async () => {

@@ -26,7 +26,7 @@ import {
   startOrchestrator,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   WebhookReceiver,
   type RunningFleet,
@@ -108,7 +108,7 @@ route: { group_by: [host], group_wait: 0s, group_interval: 1s }
           BACKUP_POLICY_FILE: backupPolicy,
           BACKUP_STORE_DIR: path.join(work, 'store'),
         }),
-        waitHttpOk(stateSyncPort, '/health/ready', 60_000, 'state-sync'),
+        waitServiceReady(stateSync, stateSyncPort, 60_000, 'state-sync'),
       ]);
       untarget.push(
         scrapeTarget('heartbeat', heartbeat.port),

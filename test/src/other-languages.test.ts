@@ -20,7 +20,7 @@ import {
   startNotifier,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   type RunningHeartbeat,
   type RunningNotifier,
@@ -84,7 +84,7 @@ describe('an agent and a reader in another language, by the wire contract alone'
     [heartbeat, notifier] = await Promise.all([
       startHeartbeat(`ol-heartbeat-${run}`, { LOG_LEVEL: 'warn' }, { ownAllPartitions: true }),
       startNotifier(`ol-notifier-${run}`, { LOG_LEVEL: 'warn', NOTIFIER_POLICY_FILE: policy }),
-      waitHttpOk(stateSyncPort, '/health/ready', 60_000, 'state-sync'),
+      waitServiceReady(stateSync, stateSyncPort, 60_000, 'state-sync'),
     ]);
 
     // The reader: a consumer group of its own on four of Vigil's topics, from the beginning (the

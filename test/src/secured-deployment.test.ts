@@ -21,7 +21,7 @@ import {
   freePort,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   type ServiceProcess,
 } from '@vigil/test-kit';
@@ -217,7 +217,7 @@ describe(
 
     it('works through both: ready, and applies a state change into the TLS Redis', async () => {
       const svc = await startStateSync({});
-      await waitHttpOk(svc.port, '/health/ready', 60_000, 'state-sync on the secured Redis and registry');
+      await waitServiceReady(svc, svc.port, 60_000, 'state-sync on the secured Redis and registry');
       assert.ok(proxy.counts.authorized > 0, 'the registry was reached with the credentials');
       assert.equal(proxy.counts.refused, 0);
       const entityId = `sec${run}-e1`;

@@ -19,7 +19,7 @@ import {
   startOrchestrator,
   startService,
   stopProcess,
-  waitHttpOk,
+  waitServiceReady,
   waitUntil,
   watchTopic,
   type RunningOrchestrator,
@@ -63,7 +63,7 @@ describe(
         HTTP_PORT: String(stateSyncPort),
         LOG_LEVEL: 'warn',
       });
-      await waitHttpOk(stateSyncPort, '/health/ready', 60_000, 'state-sync');
+      await waitServiceReady(stateSync, stateSyncPort, 60_000, 'state-sync');
       orchestrator = await startOrchestrator(`trace-test-${run}`, tracingEnv);
       changelog = await watchTopic(kafka, codec, Topics.stateChangelog, (v) => v.entityId.startsWith(entityId));
       const env = infraEnv();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
+import { protocolError } from './testing';
 
 // KafkaJS internals as patched by patches/kafkajs+2.2.4.patch (applied by `npm ci`'s postinstall).
 // These tests fail on an unpatched install: they are what says the patch is in place.
@@ -17,7 +18,6 @@ const groupMessagesPerPartition = load('kafkajs/src/producer/groupMessagesPerPar
   partitioner: (args: { message: { partition: number } }) => number;
 }) => Record<string, Array<{ key: string }>>;
 
-const protocolError = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** A transaction coordinator that answers AddPartitionsToTxn with the given errors first, then accepts. */

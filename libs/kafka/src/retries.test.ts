@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRetriableKafkaError, withRetries } from './retries';
-
-const protocolError = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
+import { protocolError } from './testing';
 
 describe('bounded retries of a broker that is still settling', () => {
   it('knows the settling errors, also wrapped in KafkaJS\'s "retries exceeded" error', () => {

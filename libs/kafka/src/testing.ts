@@ -114,3 +114,8 @@ export function recordingMetrics(): EventsMetrics & {
         .reduce((n, s) => n + s.value, 0),
   };
 }
+
+/** An error shaped as KafkaJS throws a broker's error code: what retry decisions are made on. */
+export function protocolError(type: string): Error & { type: string } {
+  return Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
+}

@@ -1,7 +1,7 @@
 import { Topics } from '@vigil/events';
 import { waitUntil } from '@vigil/kafka/testing';
 import { metricSum } from './metric-scrape';
-import { freePort, startService, waitHttpOk, type ServiceProcess } from './processes';
+import { freePort, startService, waitServiceReady, type ServiceProcess } from './processes';
 
 export interface RunningNotifier extends ServiceProcess {
   port: number;
@@ -35,7 +35,7 @@ export async function startNotifier(
     60_000,
     'the notifier to own every shard',
   );
-  await waitHttpOk(port, '/health/ready', 30_000, 'notifier readiness');
+  await waitServiceReady(proc, port, 30_000, 'notifier readiness');
   return {
     ...proc,
     port,

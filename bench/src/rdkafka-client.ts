@@ -59,19 +59,23 @@ interface RdkafkaKafka {
   };
 }
 
-/** The KafkaJS-compatible face of @confluentinc/kafka-javascript, or an error naming the install step. */
-export function loadRdkafka(): {
-  Kafka: new (config: Record<string, unknown>) => RdkafkaKafka;
-  logLevel: Record<'ERROR' | 'WARN' | 'INFO', number>;
-} {
+/** The installed package's exports, or an error naming the install step. */
+function loadPackage(): { KafkaJS: RdkafkaFace; librdkafkaVersion: string } {
   if (!rdkafkaInstalled())
     throw new Error(`@confluentinc/kafka-javascript is not in ${packageDir()}: run bash bench/install-rdkafka.sh`);
-  const load = createRequire(path.join(home(), 'rdkafka', 'package.json'));
-  return (load('@confluentinc/kafka-javascript') as { KafkaJS: ReturnType<typeof loadRdkafka> }).KafkaJS;
+  return createRequire(path.join(home(), 'rdkafka', 'package.json'))('@confluentinc/kafka-javascript') as {
+    KafkaJS: RdkafkaFace;
+    librdkafkaVersion: string;
+  };
 }
 
-/** librdkafka's version, for the report. */
-export function rdkafkaVersion(): string {
-  const load = createRequire(path.join(home(), 'rdkafka', 'package.json'));
-  return (load('@confluentinc/kafka-javascript') as { librdkafkaVersion: string }).librdkafkaVersion;
+interface RdkafkaFace {
+  Kafka: new (config: Record<string, unknown>) => RdkafkaKafka;
+  logLevel: Record<'ERROR' | 'WARN' | 'INFO', number>;
 }
+
+/** The KafkaJS-compatible face of @confluentinc/kafka-javascript. */
+export const loadRdkafka = (): RdkafkaFace => loadPackage().KafkaJS;
+
+/** librdkafka's version, for the report. */
+export const rdkafkaVersion = (): string => loadPackage().librdkafkaVersion;

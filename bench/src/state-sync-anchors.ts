@@ -89,26 +89,30 @@ async function main() {
   const input = Topics.stateChanges.name;
   // Output topics compacted like the changelog; ProducerPerformance's records have no key, so its
   // topic is a plain one like the input.
-  const outputs = [
-    ...['streams-eos', 'streams-alos'].map(() => isolatedTopic(Topics.stateChangelog)),
-    isolatedTopic(Topics.stateChanges),
-    ...['kafkajs', 'rdkafka'].flatMap(() => [
-      isolatedTopic(Topics.stateChangelog),
-      isolatedTopic(Topics.stateChangelog),
-    ]),
-  ];
+  const changelogLike = () => isolatedTopic(Topics.stateChangelog);
+  const outputs = {
+    streamsEos: changelogLike(),
+    streamsAlos: changelogLike(),
+    producerPerf: isolatedTopic(Topics.stateChanges),
+    kafkajsPassthrough: changelogLike(),
+    kafkajsEos: changelogLike(),
+    rdkafkaPassthrough: changelogLike(),
+    rdkafkaEos: changelogLike(),
+  };
   await ensureTopics(kafka, undefined, quiet);
-  await ensureTopics(kafka, [...outputs] as TopicDef<unknown>[], quiet);
+  await ensureTopics(kafka, Object.values(outputs) as TopicDef<unknown>[], quiet);
   console.log(`building the Kafka Streams anchor (logs of every process in ${logDir})`);
   buildStreamsAnchor();
 
   const statePort = 3900 + Math.floor(Math.random() * 90);
   const threads = Number(values.threads);
   const all: Contender[] = [
-    ...clientAnchors('kafkajs', 'KafkaJS', outputs[3]!.name, outputs[4]!.name),
-    ...(rdkafkaInstalled() ? clientAnchors('rdkafka', 'rdkafka', outputs[5]!.name, outputs[6]!.name) : []),
-    streams('streams-eos', 'Streams exactly_once_v2', outputs[0]!.name, 'exactly_once_v2'),
-    streams('streams-alos', 'Streams at_least_once', outputs[1]!.name, 'at_least_once'),
+    ...clientAnchors('kafkajs', 'KafkaJS', outputs.kafkajsPassthrough.name, outputs.kafkajsEos.name),
+    ...(rdkafkaInstalled()
+      ? clientAnchors('rdkafka', 'rdkafka', outputs.rdkafkaPassthrough.name, outputs.rdkafkaEos.name)
+      : []),
+    streams('streams-eos', 'Streams exactly_once_v2', outputs.streamsEos.name, 'exactly_once_v2'),
+    streams('streams-alos', 'Streams at_least_once', outputs.streamsAlos.name, 'at_least_once'),
     {
       key: 'state-sync',
       label: 'state-sync',
@@ -193,7 +197,7 @@ async function main() {
   const valueBytes = await meanValueBytes(codec, fresh);
 
   console.log('Kafka ProducerPerformance (idempotent, acks=all) and ConsumerPerformance');
-  const perfProducer = await producerPerformance(outputs[2]!.name, n, valueBytes);
+  const perfProducer = await producerPerformance(outputs.producerPerf.name, n, valueBytes);
   const perfConsumer = await consumerPerformance(input, sum(endsA) - sum(start0), `bench-anchor-${run}-perf`);
 
   const backlogFresh: Record<string, BacklogFigures> = {};
